@@ -1,0 +1,7 @@
+"""budgetlr: learning-rate schedules for budgeted training, measured."""
+
+from budgetlr.schedules import FAMILIES, BoundSchedule, Schedule, parse, refine, schedule
+
+__version__ = "0.1.0"
+
+__all__ = ["FAMILIES", "BoundSchedule", "Schedule", "__version__", "parse", "refine", "schedule"]

@@ -1,0 +1,29 @@
+"""Pure schedule maths: one module per family, a registry and spec parsing. Imports no torch."""
+
+from budgetlr.schedules import anytime, classic, infinite, onecycle, power, refined, rex, uba, wsd
+from budgetlr.schedules.base import Schedule
+from budgetlr.schedules.bound import BoundSchedule, schedule
+from budgetlr.schedules.refined import refine
+from budgetlr.schedules.registry import FAMILIES, keys_of, parse, split_specs
+from budgetlr.schedules.shapes import SHAPES
+
+__all__ = [
+    "FAMILIES",
+    "SHAPES",
+    "BoundSchedule",
+    "Schedule",
+    "anytime",
+    "classic",
+    "infinite",
+    "keys_of",
+    "onecycle",
+    "parse",
+    "power",
+    "refine",
+    "refined",
+    "rex",
+    "schedule",
+    "split_specs",
+    "uba",
+    "wsd",
+]

@@ -1,0 +1,69 @@
+"""Exponential and inverse-square-root decays: the schedules that can run without a budget."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from budgetlr.schedules.base import FloatArray, Schedule, progress
+from budgetlr.schedules.registry import register
+
+
+def geometric_ratio(x: FloatArray, start: float, end: float, floor: float) -> FloatArray:
+    """The multiplier before the floor whose final LR ratio falls geometrically from ``start``
+    at ``x = 0`` to ``end`` at ``x = 1``: ``start * (end / start)^x``, written through the floor
+    interpolation ``floor + (1 - floor) m``."""
+    return (start * (end / start) ** x - floor) / (1.0 - floor)
+
+
+@register
+@dataclass(frozen=True)
+class Exponential(Schedule):
+    """Exponential decay.
+
+    Budgeted form (default): the LR ratio is ``floor^p``, reaching the floor exactly at ``T``; a
+    geometric decay never reaches 0, so this family's floor defaults to 0.01 and must be > 0.
+    Anytime form, with ``gamma``: ``m = gamma^(t - W)``, as ``torch.optim.lr_scheduler.ExponentialLR``
+    (with ``floor=0``); the floor is then an asymptote reached by interpolation.
+    """
+
+    name = "exponential"
+
+    gamma: float | None = None
+    floor: float = 0.01
+
+    def check(self) -> None:
+        if self.gamma is not None and not 0.0 < self.gamma < 1.0:
+            raise ValueError(f"gamma={self.gamma!r} must lie in (0, 1)")
+        if self.gamma is None and self.floor <= 0:
+            raise ValueError("exponential decay to floor=0 never arrives: give floor > 0 or gamma")
+
+    def after_warmup(self, t: FloatArray, total_steps: int, warmup_steps: int) -> FloatArray:
+        if self.gamma is not None:
+            return self.gamma ** (t - warmup_steps)
+        return geometric_ratio(progress(t, total_steps, warmup_steps), 1.0, self.floor, self.floor)
+
+    def is_budgeted(self) -> bool:
+        return self.gamma is None
+
+
+@register
+@dataclass(frozen=True)
+class InverseSqrt(Schedule):
+    """Inverse square root (arXiv 1706.03762): after a warmup of ``W`` steps,
+    ``m = sqrt(W / max(t, W))``. Anytime: it needs no budget, only a warmup."""
+
+    name = "inverse_sqrt"
+    paper = "1706.03762"
+
+    def validate(self, total_steps: int) -> None:
+        super().validate(total_steps)
+        if self.resolve_warmup(total_steps) == 0:
+            raise ValueError("inverse_sqrt needs a warmup: give warmup or warmup_steps")
+
+    def after_warmup(self, t: FloatArray, total_steps: int, warmup_steps: int) -> FloatArray:
+        return np.sqrt(warmup_steps / np.maximum(t, warmup_steps))
+
+    def is_budgeted(self) -> bool:
+        return False

@@ -1,0 +1,236 @@
+"""The schedule base class: the conventions every family shares (SPEC.md section 1).
+
+* ``t`` is the 0-based optimizer step; ``lr(t)`` is the LR used by step ``t``; the budget ``T``
+  (``total_steps``) is the number of optimizer steps; ``lr(T)`` is the value after the last step.
+  A budgeted schedule holds ``lr(T)`` for ``t > T``: it never wraps around and never rises again.
+* A schedule is a multiplier on each param group's own LR. The floor is reached by
+  interpolation, never by clamping: ``lr = base_lr * (floor + (1 - floor) * m)``.
+* Warmup counts inside ``T``, given as a fraction (``warmup``) or in steps (``warmup_steps``),
+  never both. Its multiplier is ``(t + 1) / (W + 1)`` for ``t < W`` (step 0 does not waste a step
+  at LR 0) times the schedule's value at ``W``, so ``lr(W)`` is exactly the peak. After warmup
+  the schedule runs on progress ``p = (t - W) / (T - W)``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import types
+import typing
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+FloatArray = NDArray[np.float64]
+
+
+def check_total_steps(total_steps: Any) -> int:
+    """Return ``total_steps`` as an int, or raise if it is not a positive whole number."""
+    if isinstance(total_steps, bool) or not isinstance(total_steps, (int, np.integer)):
+        raise ValueError(f"total_steps must be a positive whole number, got {total_steps!r}")
+    if total_steps <= 0:
+        raise ValueError(f"total_steps must be > 0, got {total_steps}")
+    return int(total_steps)
+
+
+def steps_from_fraction(fraction: float, total_steps: int) -> int:
+    """Steps for a fraction of the budget: the nearest whole step, halves rounded up."""
+    return math.floor(fraction * total_steps + 0.5)
+
+
+def check_fraction(name: str, value: float | None) -> None:
+    if value is not None and not 0.0 < value < 1.0:
+        raise ValueError(
+            f"{name}={value!r} is a fraction of total_steps and must lie in (0, 1); "
+            f"give {name}_steps for a count of steps"
+        )
+
+
+def check_one_of(name: str, fraction: float | None, steps: int | None) -> None:
+    if fraction is not None and steps is not None:
+        raise ValueError(
+            f"give either {name}={fraction!r} (fraction of total_steps) or {name}_steps={steps!r}, not both"
+        )
+    check_fraction(name, fraction)
+    if steps is not None and steps < 0:
+        raise ValueError(f"{name}_steps must be >= 0, got {steps}")
+
+
+def progress(t: FloatArray, total_steps: int, warmup_steps: int) -> FloatArray:
+    """Progress ``p = (t - W) / (T - W)`` clipped to [0, 1]."""
+    return np.clip((t - warmup_steps) / (total_steps - warmup_steps), 0.0, 1.0)
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """Base of every schedule family: warmup, floor, validation and the spec string.
+
+    Subclasses set ``name`` and ``paper`` and implement :meth:`after_warmup`, the multiplier for
+    steps ``t >= W`` before the floor is applied.
+    """
+
+    name: ClassVar[str] = ""
+    paper: ClassVar[str] = ""
+    #: Fractions of ``total_steps`` that apply when neither ``key`` nor ``key_steps`` is given.
+    default_fractions: ClassVar[dict[str, float]] = {}
+    warmup: float | None = None
+    warmup_steps: int | None = None
+    floor: float = 0.0
+
+    def __post_init__(self) -> None:
+        hints = typing.get_type_hints(type(self))
+        for field in spec_fields(self):
+            value = coerce(field.name, getattr(self, field.name), hints[field.name])
+            object.__setattr__(self, field.name, value)
+        check_one_of("warmup", self.warmup, self.warmup_steps)
+        if not 0.0 <= self.floor < 1.0:
+            raise ValueError(f"floor={self.floor!r} is a fraction of the peak LR and must lie in [0, 1)")
+        self.check()
+
+    def check(self) -> None:
+        """Family-specific checks of the keys, run on construction."""
+
+    # -- the maths -------------------------------------------------------------------------
+    def after_warmup(self, t: FloatArray, total_steps: int, warmup_steps: int) -> FloatArray:
+        """Multiplier ``m`` for steps ``t >= warmup_steps``, before the floor."""
+        raise NotImplementedError
+
+    def raw_multiplier(self, t: FloatArray, total_steps: int) -> FloatArray:
+        """Multiplier before the floor: the warmup ramp, then :meth:`after_warmup`."""
+        warmup_steps = self.resolve_warmup(total_steps)
+        if self.is_budgeted():
+            t = np.minimum(t, total_steps)
+        after = self.after_warmup(np.maximum(t, warmup_steps), total_steps, warmup_steps)
+        if warmup_steps == 0:
+            return after
+        at_peak = self.after_warmup(np.array([float(warmup_steps)]), total_steps, warmup_steps)[0]
+        ramp = (t + 1.0) / (warmup_steps + 1.0) * at_peak
+        return np.where(t < warmup_steps, ramp, after)
+
+    def multiplier(self, t: ArrayLike, total_steps: int) -> Any:
+        """``lr(t) / base_lr`` at step(s) ``t`` under budget ``total_steps``, floor included.
+
+        ``t`` may be a scalar (a float is returned) or an array of steps (an array is returned).
+        """
+        total_steps = check_total_steps(total_steps)
+        self.validate(total_steps)
+        steps = np.asarray(t, dtype=np.float64)
+        if steps.size and not (np.isfinite(steps).all() and steps.min() >= 0):
+            raise ValueError("steps t must be finite and >= 0")
+        m = self.floor + (1.0 - self.floor) * self.raw_multiplier(np.atleast_1d(steps), total_steps)
+        return float(m[0]) if steps.ndim == 0 else m.reshape(steps.shape)
+
+    def lr(self, t: ArrayLike, total_steps: int, peak: float) -> Any:
+        """The learning rate ``peak * multiplier(t, total_steps)``."""
+        return peak * self.multiplier(t, total_steps)
+
+    # -- budget resolution and validation --------------------------------------------------
+    def resolve(self, key: str, total_steps: int) -> int:
+        """Steps of the ``key`` / ``key_steps`` pair under budget ``total_steps``."""
+        fraction = getattr(self, key)
+        steps = getattr(self, f"{key}_steps")
+        if steps is not None:
+            return steps
+        if fraction is None:
+            fraction = self.default_fractions.get(key)
+        return 0 if fraction is None else steps_from_fraction(fraction, total_steps)
+
+    def resolve_warmup(self, total_steps: int) -> int:
+        return self.resolve("warmup", total_steps)
+
+    def warmup_end(self, total_steps: int) -> int:
+        """The first step at which the multiplier reaches the peak (1 before the floor)."""
+        return self.resolve_warmup(total_steps)
+
+    def validate(self, total_steps: int) -> None:
+        """Raise ``ValueError`` if this schedule cannot run under budget ``total_steps``."""
+        warmup_steps = self.resolve_warmup(total_steps)
+        if warmup_steps >= total_steps:
+            raise ValueError(f"warmup of {warmup_steps} steps must be shorter than total_steps={total_steps}")
+
+    def is_monotone(self) -> bool:
+        """True if the multiplier never rises after warmup."""
+        return True
+
+    def is_budgeted(self) -> bool:
+        """True if the schedule holds its value at ``T`` for ``t > T`` (anytime ones go on)."""
+        return True
+
+    # -- spec strings ----------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """The spec as a dict, ``{"name": ..., key: value}``, with only non-default keys."""
+        out: dict[str, Any] = {"name": self.name}
+        for field in spec_fields(self):
+            value = getattr(self, field.name)
+            if value != default_of(type(self), field.name):
+                out[field.name] = list(value) if isinstance(value, tuple) else value
+        return out
+
+    def __str__(self) -> str:
+        items = [f"{k}={format_value(v)}" for k, v in self.to_dict().items() if k != "name"]
+        return f"{self.name}({', '.join(items)})" if items else self.name
+
+
+COMMON_KEYS = ("warmup", "warmup_steps", "floor")
+
+
+def spec_fields(schedule: Schedule | type[Schedule]) -> list[dataclasses.Field[Any]]:
+    """The keys of the spec (not caches derived from them): the family's own, then the common."""
+    fields = [field for field in dataclasses.fields(schedule) if field.init]
+    return sorted(fields, key=lambda field: field.name in COMMON_KEYS)
+
+
+def default_of(cls: type[Schedule], key: str) -> Any:
+    return cls.__dataclass_fields__[key].default
+
+
+def coerce(key: str, value: Any, hint: Any) -> Any:
+    """``value`` converted to the type ``hint`` of key ``key``; strings come from spec strings."""
+    kinds = set(typing.get_args(hint)) if typing.get_origin(hint) is types.UnionType else {hint}
+    if value is None:
+        if type(None) in kinds:
+            return None
+        raise ValueError(f"{key} needs a value")
+    if tuple[float, ...] in kinds:
+        if isinstance(value, str):
+            inner = value.strip()
+            if not (inner.startswith("[") and inner.endswith("]")):
+                raise ValueError(f"{key}={value!r} must be a list such as [0.3, 0.6]")
+            value = [v for v in inner[1:-1].split(",") if v.strip()]
+        if not isinstance(value, (list, tuple)):
+            raise ValueError(f"{key}={value!r} must be a list of numbers")
+        return tuple(to_float(key, v) for v in value)
+    if float in kinds:
+        return to_float(key, value)
+    if int in kinds:
+        return to_int(key, value)
+    if not isinstance(value, str):
+        raise ValueError(f"{key}={value!r} must be a word such as a name or a path")
+    return value
+
+
+def to_float(key: str, value: Any) -> float:
+    if isinstance(value, bool):
+        raise ValueError(f"{key}={value!r} must be a number")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{key}={value!r} must be a number") from None
+    if not math.isfinite(number):
+        raise ValueError(f"{key}={value!r} must be a finite number")
+    return number
+
+
+def to_int(key: str, value: Any) -> int:
+    number = to_float(key, value)
+    if not number.is_integer():
+        raise ValueError(f"{key}={value!r} must be a whole number of steps")
+    return int(number)
+
+
+def format_value(value: Any) -> str:
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(format_value(v) for v in value) + "]"
+    return repr(value) if isinstance(value, float) else str(value)

@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from budgetlr.schedules.base import FloatArray, Schedule, check_one_of
+from budgetlr.schedules.registry import register
+from budgetlr.schedules.shapes import check_shape, decay_shape
+
+
+@register
+@dataclass(frozen=True)
+class Power(Schedule):
+    """Power scheduler (arXiv 2408.13359): a function of the tokens seen, not of the budget.
+
+    ``lr = min(lr_max, batch * a * n^b)`` with ``n = t * tokens_per_step`` the tokens seen before
+    step ``t``; defaults ``a = 4``, ``b = -0.51``, ``lr_max = 0.02`` (the paper's muP settings).
+    As a multiplier: ``m = min(1, batch * a * n^b / lr_max)``, so an optimizer LR equal to
+    ``lr_max`` gives the paper's absolute LRs and any other scales the curve.
+
+    Units (the paper does not pin them down; this is budgetlr's choice): ``batch`` is the number
+    of sequences per optimizer step and ``tokens_per_step`` the tokens per optimizer step; both
+    are required. Optional final decay over the last ``decay`` / ``decay_steps`` with ``shape``
+    (default ``exp``), for when a final model is wanted; without it the schedule is anytime.
+    """
+
+    name = "power"
+    paper = "2408.13359"
+
+    tokens_per_step: float | None = None
+    batch: float | None = None
+    a: float = 4.0
+    b: float = -0.51
+    lr_max: float = 0.02
+    decay: float | None = None
+    decay_steps: int | None = None
+    shape: str = "exp"
+
+    def check(self) -> None:
+        for key in ("tokens_per_step", "batch"):
+            value = getattr(self, key)
+            if value is None or value <= 0:
+                raise ValueError(
+                    f"power needs {key} > 0 (tokens_per_step: tokens per optimizer step; "
+                    "batch: sequences per optimizer step)"
+                )
+        if self.a <= 0 or self.b >= 0 or self.lr_max <= 0:
+            raise ValueError(
+                f"power needs a > 0, b < 0, lr_max > 0; got a={self.a}, b={self.b}, lr_max={self.lr_max}"
+            )
+        check_one_of("decay", self.decay, self.decay_steps)
+        check_shape(self.shape)
+
+    def validate(self, total_steps: int) -> None:
+        super().validate(total_steps)
+        if self.resolve_warmup(total_steps) + self.resolve("decay", total_steps) > total_steps:
+            raise ValueError(f"power: warmup + decay exceed total_steps={total_steps}")
+
+    def power_curve(self, t: FloatArray) -> FloatArray:
+        # Step 0 has seen no tokens, where n^b is infinite and the cap applies anyway.
+        tokens = np.maximum(t, 1.0) * self.tokens_per_step
+        return np.minimum(1.0, self.batch * self.a * tokens**self.b / self.lr_max)
+
+    def after_warmup(self, t: FloatArray, total_steps: int, warmup_steps: int) -> FloatArray:
+        decay_steps = self.resolve("decay", total_steps)
+        if decay_steps == 0:
+            return self.power_curve(t)
+        decay_start = total_steps - decay_steps
+        at_start = self.power_curve(np.array([float(decay_start)]))[0]
+        decayed = at_start * decay_shape(self.shape, (t - decay_start) / decay_steps)
+        return np.where(t < decay_start, self.power_curve(t), decayed)
+
+    def is_budgeted(self) -> bool:
+        return self.decay is not None or bool(self.decay_steps)

@@ -1,0 +1,123 @@
+"""The registry of schedule families and the spec parser.
+
+A spec is ``name(key=value, ...)``, e.g. ``uba(phi=0.5, warmup=0.05)`` or
+``wsd(decay=0.2, shape=1-sqrt)``; lists are bracketed, ``step(milestones=[0.5, 0.75])``. The same
+spec as a dict is ``{"name": "uba", "phi": 0.5}``. A spec round-trips: ``parse(str(s)) == s``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+from budgetlr.schedules.base import Schedule, default_of, spec_fields
+
+FAMILIES: dict[str, type[Schedule]] = {}
+
+S = TypeVar("S", bound=type[Schedule])
+
+
+def register(cls: S) -> S:
+    """Class decorator adding a family to the registry under its ``name``."""
+    FAMILIES[cls.name] = cls
+    return cls
+
+
+def keys_of(family: type[Schedule]) -> dict[str, Any]:
+    """The keys of a family with their defaults, family keys first."""
+    return {field.name: default_of(family, field.name) for field in spec_fields(family)}
+
+
+def parse(spec: str | Mapping[str, Any] | Schedule) -> Schedule:
+    """A schedule from a spec string, a spec dict or a schedule (returned as is)."""
+    if isinstance(spec, Schedule):
+        return spec
+    if isinstance(spec, Mapping):
+        return from_dict(spec)
+    if not isinstance(spec, str):
+        raise ValueError(f"a schedule spec must be a string or a dict, got {type(spec).__name__}")
+    name, args = split_spec(spec)
+    return build(name, args)
+
+
+def from_dict(spec: Mapping[str, Any]) -> Schedule:
+    if "name" not in spec:
+        raise ValueError(f"spec dict {dict(spec)!r} lacks 'name'; valid names: {valid_names()}")
+    args = {k: v for k, v in spec.items() if k != "name"}
+    return build(spec["name"], args)
+
+
+def build(name: Any, args: Mapping[str, Any]) -> Schedule:
+    family = FAMILIES.get(name) if isinstance(name, str) else None
+    if family is None:
+        raise ValueError(f"unknown schedule {name!r}; valid names: {valid_names()}")
+    valid = keys_of(family)
+    for key in args:
+        if key not in valid:
+            raise ValueError(f"{name} has no key {key!r}; valid keys: {', '.join(valid)}")
+    try:
+        return family(**args)
+    except ValueError as error:
+        raise ValueError(f"{name}: {error}") from None
+
+
+def valid_names() -> str:
+    return ", ".join(sorted(FAMILIES))
+
+
+def split_spec(spec: str) -> tuple[str, dict[str, str]]:
+    """``"uba(phi=0.5)"`` -> ``("uba", {"phi": "0.5"})``; values stay strings."""
+    text = spec.strip()
+    if "(" not in text:
+        if not text.isidentifier():
+            raise ValueError(f"malformed schedule spec {spec!r}: expected name(key=value, ...)")
+        return text, {}
+    name, _, rest = text.partition("(")
+    name = name.strip()
+    if not name.isidentifier():
+        raise ValueError(f"malformed schedule spec {spec!r}: {name!r} is not a schedule name")
+    if not rest.endswith(")"):
+        raise ValueError(f"malformed schedule spec {spec!r}: missing closing ')'")
+    args: dict[str, str] = {}
+    for item in split_top_level(rest[:-1], spec):
+        key, eq, value = item.partition("=")
+        key, value = key.strip(), value.strip()
+        if not eq or not key.isidentifier() or not value:
+            raise ValueError(f"malformed argument {item.strip()!r} in {spec!r}: expected key=value")
+        if key in args:
+            raise ValueError(f"key {key!r} given twice in {spec!r}")
+        args[key] = value
+    return name, args
+
+
+def split_top_level(text: str, spec: str, separator: str = ",") -> list[str]:
+    """Split ``text`` on ``separator`` outside brackets and parentheses; empty text gives []."""
+    parts: list[str] = []
+    depth = 0
+    current: list[str] = []
+    for char in text:
+        if char in "([":
+            depth += 1
+        elif char in ")]":
+            depth -= 1
+            if depth < 0:
+                raise ValueError(f"malformed spec {spec!r}: unbalanced {char!r}")
+        if char == separator and depth == 0:
+            parts.append("".join(current))
+            current = []
+        else:
+            current.append(char)
+    if depth != 0:
+        raise ValueError(f"malformed spec {spec!r}: unbalanced brackets")
+    parts.append("".join(current))
+    if len(parts) == 1 and not parts[0].strip():
+        return []
+    return parts
+
+
+def split_specs(text: str) -> list[str]:
+    """Split a comma-separated list of specs on commas outside parentheses."""
+    specs = [s.strip() for s in split_top_level(text, text)]
+    if not specs or any(not s for s in specs):
+        raise ValueError(f"malformed schedule list {text!r}: empty entry")
+    return specs

@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from budgetlr.schedules.base import FloatArray, Schedule, progress
+from budgetlr.schedules.registry import register
+
+
+def uba_curve(p: FloatArray, phi: float) -> FloatArray:
+    """``m = u / (phi/2 + (1 - phi/2) u)`` with the cosine multiplier ``u = (1 + cos(pi p)) / 2``."""
+    u = 0.5 * (1.0 + np.cos(np.pi * p))
+    return u / (0.5 * phi + (1.0 - 0.5 * phi) * u)
+
+
+@register
+@dataclass(frozen=True)
+class UBA(Schedule):
+    """Unified Budget-Aware schedule (arXiv 2505.24452, NeurIPS 2025).
+
+    With ``c = cos(pi p)``: ``m(p) = 2 (1 + c) / (2 phi + (2 - phi)(1 + c))``. ``phi > 0`` is linked
+    by the paper to the condition number of the loss landscape; ``phi = 2`` is exactly cosine
+    annealing, ``phi = 1`` the REX transform of cosine, ``m(0.5) = 2 / (2 + phi)``, and ``m`` falls
+    as ``phi`` grows. ``phases > 1`` restarts UBA in equal phases on phase-local progress.
+
+    Caveat: the closed form is taken from a public implementation; the paper body was not
+    available to check it against.
+    """
+
+    name = "uba"
+    paper = "2505.24452"
+
+    phi: float = 1.0
+    phases: int = 1
+
+    def check(self) -> None:
+        if self.phi <= 0:
+            raise ValueError(f"phi={self.phi!r} must be > 0")
+        if self.phases < 1:
+            raise ValueError(f"phases={self.phases!r} must be >= 1")
+
+    def after_warmup(self, t: FloatArray, total_steps: int, warmup_steps: int) -> FloatArray:
+        scaled = progress(t, total_steps, warmup_steps) * self.phases
+        local = scaled - np.minimum(np.floor(scaled), self.phases - 1)
+        return uba_curve(local, self.phi)
+
+    def is_monotone(self) -> bool:
+        return self.phases == 1

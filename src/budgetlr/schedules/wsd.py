@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from budgetlr.schedules.base import FloatArray, Schedule, check_one_of
+from budgetlr.schedules.registry import register
+from budgetlr.schedules.shapes import check_shape, decay_shape
+
+
+@register
+@dataclass(frozen=True)
+class WSD(Schedule):
+    """Warmup-stable-decay (arXiv 2404.06395; 2410.05192; cooldown shapes 2405.18392).
+
+    ``m = 1`` until the last ``D`` steps, then ``m = S(x)`` with ``x = (t - (T - D)) / D`` the
+    progress through the decay. ``D`` is ``decay`` (a fraction of ``T``, default 0.2) or
+    ``decay_steps``. ``shape`` is one of ``linear``, ``1-sqrt`` (default; best in 2405.18392),
+    ``cosine``, ``square``, ``exp`` (see :mod:`budgetlr.schedules.shapes`).
+    """
+
+    name = "wsd"
+    paper = "2404.06395"
+    default_fractions = {"decay": 0.2}
+
+    decay: float | None = None
+    decay_steps: int | None = None
+    shape: str = "1-sqrt"
+
+    def check(self) -> None:
+        check_one_of("decay", self.decay, self.decay_steps)
+        check_shape(self.shape)
+
+    def validate(self, total_steps: int) -> None:
+        super().validate(total_steps)
+        decay_steps = self.resolve("decay", total_steps)
+        warmup_steps = self.resolve_warmup(total_steps)
+        if decay_steps < 1 or warmup_steps + decay_steps > total_steps:
+            raise ValueError(
+                f"wsd needs 1 <= decay steps <= total_steps - warmup steps; got decay {decay_steps}, "
+                f"warmup {warmup_steps}, total_steps {total_steps}"
+            )
+
+    def after_warmup(self, t: FloatArray, total_steps: int, warmup_steps: int) -> FloatArray:
+        decay_steps = self.resolve("decay", total_steps)
+        decay_start = total_steps - decay_steps
+        x = (t - decay_start) / decay_steps
+        return np.where(t < decay_start, 1.0, decay_shape(self.shape, x))
