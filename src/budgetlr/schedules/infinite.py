@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
@@ -24,7 +25,7 @@ class Infinite(Schedule):
 
     name = "infinite"
     paper = "2503.02844"
-    default_fractions = {"cooldown": 0.1, "anneal": 0.1}
+    default_fractions: ClassVar[dict[str, float]] = {"cooldown": 0.1, "anneal": 0.1}
 
     const: float = 0.125
     cooldown: float | None = None

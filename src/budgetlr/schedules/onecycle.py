@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
@@ -25,7 +26,7 @@ class OneCycle(Schedule):
 
     name = "onecycle"
     paper = "1708.07120"
-    default_fractions = {"warmup": 0.3}
+    default_fractions: ClassVar[dict[str, float]] = {"warmup": 0.3}
 
     div_factor: float = 25.0
     final_div_factor: float = 1e4

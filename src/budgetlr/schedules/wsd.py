@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
@@ -22,7 +23,7 @@ class WSD(Schedule):
 
     name = "wsd"
     paper = "2404.06395"
-    default_fractions = {"decay": 0.2}
+    default_fractions: ClassVar[dict[str, float]] = {"decay": 0.2}
 
     decay: float | None = None
     decay_steps: int | None = None
