@@ -6,8 +6,9 @@ explicit act with one of three policies (SPEC.md section 3):
 
 * ``rescale``: the new budget's curve at the same step; the LR may jump, on purpose.
 * ``continue``: the LR stays continuous. The rest of the run follows the schedule fitted to the
-  new budget (its warmup kept in steps), scaled about the floor so that it starts from the
-  current LR and reaches the floor exactly at the new ``total_steps``.
+  new budget (its warmup kept in steps), scaled about its final value so that it starts from the
+  current LR and ends exactly where the family ends at the new ``total_steps``: the floor for
+  every decaying family (a step schedule ends at ``gamma^k``).
 * ``cooldown``: decay from the current LR to the floor over the remaining steps with a WSD
   shape, then hold the floor: the WSD-S branch (arXiv 2410.05192).
 """
@@ -37,7 +38,7 @@ BLOCK_STEPS = 1024
 @dataclass(frozen=True)
 class Plan:
     """What the scheduler follows from step ``anchor`` on: ``spec`` fitted to ``total_steps``,
-    scaled about the floor by ``scale`` (``continue``), or a cooldown from ``cooldown_from``."""
+    scaled about its final value by ``scale`` (``continue``), or a cooldown from ``cooldown_from``."""
 
     spec: Schedule
     total_steps: int
@@ -48,11 +49,15 @@ class Plan:
 
     def ratios(self, t: FloatArray) -> FloatArray:
         """``lr / base_lr`` at steps ``t``; meaningful from ``anchor`` on (earlier steps are history)."""
-        floor = self.spec.floor
         if self.cooldown_shape is not None:
+            floor = self.spec.floor
             x = (t - self.anchor) / (self.total_steps - self.anchor)
             return floor + (self.cooldown_from - floor) * decay_shape(self.cooldown_shape, x)
-        return floor + self.scale * (self.spec.multiplier(t, self.total_steps) - floor)
+        ratios = self.spec.multiplier(t, self.total_steps)
+        if self.scale == 1.0:
+            return ratios
+        end = self.spec.multiplier(self.total_steps, self.total_steps)
+        return end + self.scale * (ratios - end)
 
     def ratio(self, t: int) -> float:
         return float(self.ratios(np.array([float(t)]))[0])
@@ -150,14 +155,16 @@ class BudgetScheduler(LRScheduler):
         self._apply_current_lr()
 
     def _continue_scale(self, spec: Schedule, total_steps: int, step: int) -> float:
-        floor = spec.floor
-        target = Plan(spec, total_steps).ratio(step) - floor
-        if target <= 0.0:
+        current, planned = self.plan.ratio(step), spec.multiplier(step, total_steps)
+        if current == planned:
+            return 1.0
+        end = spec.multiplier(total_steps, total_steps)
+        if planned == end:
             raise ValueError(
-                f"policy 'continue' cannot scale {spec} at step {step}: its curve is at the floor there; "
-                "use policy 'cooldown' or 'rescale'"
+                f"policy 'continue' cannot re-plan {spec} at step {step}: its curve at total_steps="
+                f"{total_steps} is already at its final value there; use 'cooldown' or 'rescale'"
             )
-        return (self.plan.ratio(step) - floor) / target
+        return (current - end) / (planned - end)
 
     def cooldown(self, steps: int, shape: str = "1-sqrt") -> None:
         """From the current step, decay from the current LR to the floor in exactly ``steps``

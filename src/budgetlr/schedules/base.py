@@ -137,6 +137,15 @@ class Schedule:
             fraction = self.default_fractions.get(key)
         return 0 if fraction is None else steps_from_fraction(fraction, total_steps)
 
+    def resolve_nonzero(self, key: str, total_steps: int) -> int:
+        """Like :meth:`resolve`, but a fraction that rounds to 0 steps is an error, not a no-op."""
+        steps = self.resolve(key, total_steps)
+        if steps == 0 and getattr(self, f"{key}_steps") is None:
+            raise ValueError(
+                f"{key} rounds to 0 steps at total_steps={total_steps}; give {key}_steps=0 to turn it off"
+            )
+        return steps
+
     def resolve_warmup(self, total_steps: int) -> int:
         return self.resolve("warmup", total_steps)
 

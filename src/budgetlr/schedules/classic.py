@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -70,7 +71,7 @@ class Step(Schedule):
     def check(self) -> None:
         if not self.milestones or any(not 0.0 < m < 1.0 for m in self.milestones):
             raise ValueError(f"milestones={list(self.milestones)} must be fractions in (0, 1)")
-        if any(b <= a for a, b in zip(self.milestones, self.milestones[1:], strict=False)):
+        if any(b <= a for a, b in itertools.pairwise(self.milestones)):
             raise ValueError(f"milestones={list(self.milestones)} must be strictly increasing")
         if not 0.0 < self.gamma < 1.0:
             raise ValueError(f"gamma={self.gamma!r} must lie in (0, 1)")

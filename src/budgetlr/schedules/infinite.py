@@ -45,7 +45,7 @@ class Infinite(Schedule):
     def validate(self, total_steps: int) -> None:
         super().validate(total_steps)
         warmup, cooldown = self.resolve_warmup(total_steps), self.resolve("cooldown", total_steps)
-        anneal = self.resolve("anneal", total_steps)
+        anneal = self.resolve_nonzero("anneal", total_steps)
         if cooldown < 1 or warmup + cooldown + anneal > total_steps:
             raise ValueError(
                 f"infinite needs cooldown >= 1 step and warmup + cooldown + anneal <= total_steps; "

@@ -54,7 +54,8 @@ class Power(Schedule):
 
     def validate(self, total_steps: int) -> None:
         super().validate(total_steps)
-        if self.resolve_warmup(total_steps) + self.resolve("decay", total_steps) > total_steps:
+        decay_steps = self.resolve_nonzero("decay", total_steps) if self.decay is not None else 0
+        if self.resolve_warmup(total_steps) + decay_steps > total_steps:
             raise ValueError(f"power: warmup + decay exceed total_steps={total_steps}")
 
     def power_curve(self, t: FloatArray) -> FloatArray:

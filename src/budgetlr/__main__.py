@@ -1,0 +1,5 @@
+import sys
+
+from budgetlr.cli import main
+
+sys.exit(main())

@@ -1,0 +1,90 @@
+"""The ``budgetlr`` command: output, files, exit codes and one-line errors."""
+
+import csv
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import matplotlib.image
+import pytest
+
+from budgetlr.cli import main
+from budgetlr.schedules import FAMILIES
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def test_list_names_every_family_with_keys_defaults_and_papers(capsys):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    for name, family in FAMILIES.items():
+        assert f"\n{name}" in f"\n{out}"
+        if family.paper:
+            assert f"arXiv {family.paper}" in out
+    assert "phi=1.0" in out and "floor=0.01" in out and "decay defaults to 0.2 of total_steps" in out
+
+
+def test_show_prints_a_compact_table_and_writes_csv_and_plot(tmp_path, capsys):
+    plot, table = tmp_path / "uba.png", tmp_path / "curves.csv"
+    args = ["show", "uba(phi=0.5)", "cosine", "--steps", "1000", "--peak", "0.1", "--plot", str(plot)]
+    assert main([*args, "--csv", str(table)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    header, rows = lines[0].split(), [line.split() for line in lines[1:] if line[:8].strip().isdigit()]
+    assert header == ["step", "uba(phi=0.5)", "cosine"]
+    assert 20 <= len(rows) <= 40
+    assert rows[0] == ["0", "0.1", "0.1"]
+    assert rows[-1] == ["1000", "0", "0"]
+    assert ["500", "0.08", "0.05"] in rows
+
+    with table.open() as handle:
+        records = list(csv.reader(handle))
+    assert records[0] == ["step", "uba(phi=0.5)", "cosine"]
+    assert len(records) == 1002
+    assert float(records[501][1]) == pytest.approx(0.08) and float(records[501][2]) == pytest.approx(0.05)
+
+    assert plot.read_bytes()[:8] == PNG_MAGIC
+    image = matplotlib.image.imread(plot)
+    assert image.shape[0] > 300 and image.shape[1] > 600
+
+
+def test_show_marks_the_warmup_end_in_the_table(capsys):
+    assert main(["show", "cosine(warmup_steps=37)", "--steps", "1000"]) == 0
+    assert any(line.split()[:2] == ["37", "1"] for line in capsys.readouterr().out.splitlines()[1:])
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["show", "ubaa", "--steps", "10"], "unknown schedule 'ubaa'; valid names:"),
+        (["show", "uba(phi=-1)", "--steps", "10"], "phi=-1.0 must be > 0"),
+        (["show", "uba", "--steps", "0"], "total_steps must be > 0"),
+        (["show", "uba", "--steps", "ten"], "argument --steps: invalid int value: 'ten'"),
+        (["show", "uba"], "the following arguments are required: --steps"),
+        (["show", "uba", "--steps", "10", "--peak", "-1"], "--peak must be a positive number"),
+        (
+            ["show", "uba", "--steps", "10", "--plot", "/nonexistent/x.png"],
+            "folder /nonexistent does not exist",
+        ),
+        (["frobnicate"], "invalid choice: 'frobnicate'"),
+        ([], "the following arguments are required: command"),
+    ],
+)
+def test_bad_input_is_one_line_on_stderr_and_exit_code_2(args, message, capsys):
+    assert main(args) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.count("\n") == 1
+    assert captured.err.startswith("budgetlr: error: ") and message in captured.err
+
+
+def test_installed_entry_point_runs_without_a_traceback(tmp_path):
+    executable = shutil.which("budgetlr", path=str(Path(sys.executable).parent))
+    assert executable, "the budgetlr console script is not installed"
+    good = subprocess.run([executable, "show", "rex", "--steps", "20"], capture_output=True, text=True)
+    assert good.returncode == 0 and good.stdout.startswith("    step")
+    bad = subprocess.run([executable, "show", "rex(beta=2)", "--steps", "20"], capture_output=True, text=True)
+    assert bad.returncode == 2
+    assert bad.stderr == "budgetlr: error: rex: beta=2.0 must lie in [0, 1)\n"
+    module = subprocess.run([sys.executable, "-m", "budgetlr", "list"], capture_output=True, text=True)
+    assert module.returncode == 0 and "uba" in module.stdout
