@@ -2,4 +2,5 @@ import sys
 
 from budgetlr.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":  # spawned benchmark workers import this module too
+    sys.exit(main())

@@ -10,9 +10,11 @@ from pathlib import Path
 
 import numpy as np
 
-from budgetlr.schedules import FAMILIES, BoundSchedule, keys_of, schedule
+from budgetlr.bench.suites import SUITES
+from budgetlr.schedules import FAMILIES, BoundSchedule, keys_of, schedule, split_specs
 
 TABLE_ROWS = 25
+DEFAULT_OUT = Path("budgetlr-results")
 
 
 class UsageError(Exception):
@@ -34,20 +36,65 @@ def build_parser() -> Parser:
     show.add_argument("--peak", type=float, default=1.0, help="peak LR (default 1: multipliers)")
     show.add_argument("--csv", type=Path, help="write the LR at every step 0..T to this CSV file")
     show.add_argument("--plot", type=Path, help="draw all curves on one figure into this PNG file")
+
+    bench = commands.add_parser("bench", help="run a budgeted-training sweep and write its report")
+    bench.add_argument(
+        "--suite", choices=sorted(SUITES), default="quick", help="defaults for every option below"
+    )
+    bench.add_argument(
+        "--workload", help="comma-separated workload specs, e.g. mnist1d-cnn or pkg.mod:MyWorkload"
+    )
+    bench.add_argument("--schedules", help='comma-separated schedule specs, e.g. "cosine,uba(phi=0.5)"')
+    bench.add_argument("--budgets", help="comma-separated fractions of the full budget in (0, 1]")
+    bench.add_argument("--lrs", help="comma-separated peak LRs (default: each workload's own grid)")
+    bench.add_argument("--seeds", help="comma-separated seeds")
+    bench.add_argument(
+        "--out", type=Path, default=DEFAULT_OUT, help="results folder (default budgetlr-results)"
+    )
+    bench.add_argument("--executor", choices=["local", "ray"], default="local")
+    bench.add_argument("--workers", type=int, help="local worker processes (default: one per core)")
+    bench.add_argument("--address", help="Ray cluster address (default: start a local Ray)")
+    bench.add_argument("--no-report", action="store_true", help="only run the sweep")
+    bench.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    report = commands.add_parser("report", help="write report.md, report.html and plots from the database")
+    report.add_argument(
+        "--out", type=Path, default=DEFAULT_OUT, help="results folder (default budgetlr-results)"
+    )
+
+    export = commands.add_parser("export", help="write every stored trial to a CSV file")
+    export.add_argument(
+        "--out", type=Path, default=DEFAULT_OUT, help="results folder (default budgetlr-results)"
+    )
+    export.add_argument("file", type=Path, metavar="FILE.csv")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
-        if args.command == "list":
-            print(format_families())
-        else:
-            show(args)
+        COMMANDS[args.command](args)
+    except ModuleNotFoundError as error:
+        print(
+            f"budgetlr: error: {args.command} needs the benchmark extra (missing {error.name}): "
+            "pip install 'budgetlr[bench]'",
+            file=sys.stderr,
+        )
+        return 2
     except (UsageError, ValueError, OSError) as error:
         print(f"budgetlr: error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(
+            "budgetlr: interrupted; finished trials are stored: rerun the same command to resume",
+            file=sys.stderr,
+        )
+        return 130
     return 0
+
+
+def list_families(args: argparse.Namespace) -> None:
+    print(format_families())
 
 
 def format_families() -> str:
@@ -79,6 +126,47 @@ def show(args: argparse.Namespace) -> None:
     if args.plot:
         plot(args.plot, curves, lrs, args.peak)
         print(f"wrote {args.plot}")
+
+
+def bench(args: argparse.Namespace) -> None:
+    from budgetlr.bench.report import write_report
+    from budgetlr.bench.sweep import make_plan, parse_list, run_sweep
+
+    suite = SUITES[args.suite]
+    if args.workers is not None and args.workers < 1:
+        raise UsageError(f"--workers must be >= 1, got {args.workers}")
+    if args.address and args.executor != "ray":
+        raise UsageError("--address goes with --executor ray")
+    plan = make_plan(
+        workloads=split_specs(args.workload) if args.workload else suite.workloads,
+        schedules=split_specs(args.schedules) if args.schedules else suite.schedules,
+        budgets=parse_list(args.budgets, float, "budget") if args.budgets else suite.budgets,
+        seeds=[int(s) for s in parse_list(args.seeds, int, "seed")] if args.seeds else suite.seeds,
+        lrs=parse_list(args.lrs, float, "peak LR") if args.lrs else None,
+    )
+    summary = run_sweep(plan, args.out, args.executor, args.workers, args.address, progress=not args.quiet)
+    print(
+        f"{summary.planned} trials planned: {summary.already_stored} already stored, {summary.ran} run now "
+        f"({summary.diverged} diverged); database {args.out / 'results.db'}"
+    )
+    if not args.no_report:
+        print(f"wrote {write_report(args.out)} (and report.html, plots/)")
+
+
+def report(args: argparse.Namespace) -> None:
+    from budgetlr.bench.report import write_report
+
+    print(f"wrote {write_report(args.out)} (and report.html, plots/)")
+
+
+def export(args: argparse.Namespace) -> None:
+    from budgetlr.bench.store import Store
+
+    if not args.file.parent.is_dir():
+        raise UsageError(f"cannot write {args.file}: folder {args.file.parent} does not exist")
+    with Store.existing(args.out) as store:
+        count = store.export_csv(args.file)
+    print(f"wrote {count} trials to {args.file}")
 
 
 def table_steps(total_steps: int, warmups: list[int]) -> list[int]:
@@ -126,3 +214,6 @@ def plot(path: Path, curves: list[BoundSchedule], lrs: list[np.ndarray], peak: f
         figure.savefig(path, dpi=120)
     finally:
         plt.close(figure)
+
+
+COMMANDS = {"list": list_families, "show": show, "bench": bench, "report": report, "export": export}

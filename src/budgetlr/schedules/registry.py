@@ -7,6 +7,7 @@ spec as a dict is ``{"name": "uba", "phi": 0.5}``. A spec round-trips: ``parse(s
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
@@ -65,19 +66,20 @@ def valid_names() -> str:
     return ", ".join(sorted(FAMILIES))
 
 
-def split_spec(spec: str) -> tuple[str, dict[str, str]]:
+NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+
+
+def split_spec(spec: str, kind: str = "schedule") -> tuple[str, dict[str, str]]:
     """``"uba(phi=0.5)"`` -> ``("uba", {"phi": "0.5"})``; values stay strings."""
     text = spec.strip()
-    if "(" not in text:
-        if not text.isidentifier():
-            raise ValueError(f"malformed schedule spec {spec!r}: expected name(key=value, ...)")
-        return text, {}
-    name, _, rest = text.partition("(")
+    name, paren, rest = text.partition("(")
     name = name.strip()
-    if not name.isidentifier():
-        raise ValueError(f"malformed schedule spec {spec!r}: {name!r} is not a schedule name")
+    if not NAME.fullmatch(name):
+        raise ValueError(f"malformed {kind} spec {spec!r}: expected name(key=value, ...)")
+    if not paren:
+        return name, {}
     if not rest.endswith(")"):
-        raise ValueError(f"malformed schedule spec {spec!r}: missing closing ')'")
+        raise ValueError(f"malformed {kind} spec {spec!r}: missing closing ')'")
     args: dict[str, str] = {}
     for item in split_top_level(rest[:-1], spec):
         key, eq, value = item.partition("=")

@@ -1,0 +1,1 @@
+"""The budgeted-training benchmark: workloads, one-trial runner, sweeps, SQLite store, report."""

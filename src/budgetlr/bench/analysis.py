@@ -1,0 +1,171 @@
+"""Statistics of stored trials (SPEC.md section 5): the peak LR tuned on validation for every
+(workload, schedule, budget), test metrics at that LR over seeds with 95% intervals, wins and
+ties, time-to-target and AlgoPerf-style performance profiles (arXiv 2306.07179)."""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from budgetlr.bench.store import Trial
+
+R_MAX = 4.0
+
+
+@dataclass
+class Cell:
+    """One (workload, schedule, budget) at its tuned peak LR."""
+
+    workload: str
+    schedule: str
+    budget: float
+    steps: int
+    metric: str
+    higher_is_better: bool
+    tuned_lr: float | None
+    #: mean validation metric per LR over seeds; NaN where any seed diverged
+    val_by_lr: dict[float, float]
+    test: list[float] = field(default_factory=list)
+    keys: list[str] = field(default_factory=list)
+
+    @property
+    def mean(self) -> float:
+        return float(np.mean(self.test)) if self.test else math.nan
+
+    @property
+    def sd(self) -> float:
+        return float(np.std(self.test, ddof=1)) if len(self.test) > 1 else math.nan
+
+    @property
+    def half_width(self) -> float:
+        """Half-width of the 95% t-interval of the mean; infinite with fewer than two seeds."""
+        if len(self.test) < 2:
+            return math.inf
+        from scipy.stats import t
+
+        return float(t.ppf(0.975, len(self.test) - 1) * self.sd / math.sqrt(len(self.test)))
+
+    def better(self, a: float, b: float) -> bool:
+        return a > b if self.higher_is_better else a < b
+
+
+def cells(trials: Sequence[Trial]) -> list[Cell]:
+    """Every (workload, schedule, budget) with its LR chosen on validation: the LR whose mean final
+    validation metric over seeds is best, an LR where any seed diverged counting as worst."""
+    groups: dict[tuple[str, str, float], list[Trial]] = defaultdict(list)
+    for trial in trials:
+        groups[(trial.workload, trial.schedule, trial.budget)].append(trial)
+    out = []
+    for (workload, schedule, budget), members in groups.items():
+        by_lr: dict[float, list[Trial]] = defaultdict(list)
+        for trial in members:
+            by_lr[trial.lr].append(trial)
+        val_by_lr = {
+            lr: math.nan
+            if any(t.status != "ok" for t in runs)
+            else float(np.mean([t.val_metric for t in runs]))
+            for lr, runs in sorted(by_lr.items())
+        }
+        first = members[0]
+        cell = Cell(
+            workload,
+            schedule,
+            budget,
+            max(t.steps for t in members),
+            first.metric,
+            first.higher_is_better,
+            None,
+            val_by_lr,
+        )
+        finite = {lr: v for lr, v in val_by_lr.items() if not math.isnan(v)}
+        if finite:
+            cell.tuned_lr = (max if first.higher_is_better else min)(finite, key=finite.__getitem__)
+            chosen = sorted(by_lr[cell.tuned_lr], key=lambda t: t.seed)
+            cell.test = [t.test_metric for t in chosen]
+            cell.keys = [t.key for t in chosen]
+        out.append(cell)
+    return sorted(out, key=lambda c: (c.workload, c.budget, c.schedule))
+
+
+def best_and_ties(group: Sequence[Cell]) -> tuple[Cell | None, list[Cell]]:
+    """The cell with the best mean test metric, and those whose 95% intervals overlap its own."""
+    scored = [c for c in group if c.test]
+    if not scored:
+        return None, []
+    best = scored[0]
+    for cell in scored[1:]:
+        if cell.better(cell.mean, best.mean):
+            best = cell
+    ties = [c for c in scored if c is not best and abs(c.mean - best.mean) <= c.half_width + best.half_width]
+    return best, ties
+
+
+def wins_ties_losses(all_cells: Sequence[Cell]) -> dict[str, tuple[int, int, int]]:
+    """Per schedule, over every (workload, budget): wins, ties (interval overlaps the winner's)
+    and losses (including cells where every LR diverged)."""
+    groups: dict[tuple[str, float], list[Cell]] = defaultdict(list)
+    for cell in all_cells:
+        groups[(cell.workload, cell.budget)].append(cell)
+    counts: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
+    for group in groups.values():
+        best, ties = best_and_ties(group)
+        for cell in group:
+            slot = 0 if cell is best else 1 if cell in ties else 2
+            counts[cell.schedule][slot] += 1
+    return {schedule: (w, t, lo) for schedule, (w, t, lo) in sorted(counts.items())}
+
+
+def steps_to_target(all_cells: Sequence[Cell]) -> dict[str, dict[str, int | None]]:
+    """Per workload and schedule: the smallest budget (in steps) whose tuned run reaches the
+    workload's target on validation, or None. The target is the median, over schedules, of the
+    tuned mean validation metric at the workload's largest budget."""
+    out: dict[str, dict[str, int | None]] = {}
+    for workload in sorted({c.workload for c in all_cells}):
+        mine = [c for c in all_cells if c.workload == workload]
+        largest = max(c.budget for c in mine)
+        finals = [tuned_val(c) for c in mine if c.budget == largest and c.tuned_lr is not None]
+        if not finals:
+            continue
+        target = float(np.median(finals))
+        out[workload] = {}
+        for schedule in sorted({c.schedule for c in mine}):
+            reached = [
+                c.steps
+                for c in mine
+                if c.schedule == schedule and c.tuned_lr is not None and not c.better(target, tuned_val(c))
+            ]
+            out[workload][schedule] = min(reached) if reached else None
+    return out
+
+
+def tuned_val(cell: Cell) -> float:
+    assert cell.tuned_lr is not None
+    return cell.val_by_lr[cell.tuned_lr]
+
+
+def performance_ratios(times: dict[str, dict[str, int | None]]) -> dict[str, list[float]]:
+    """Per schedule, ``r = t / t_best`` on each workload (infinite where it missed the target)."""
+    ratios: dict[str, list[float]] = defaultdict(list)
+    for per_schedule in times.values():
+        reached = [t for t in per_schedule.values() if t is not None]
+        if not reached:
+            continue
+        fastest = min(reached)
+        for schedule, t in per_schedule.items():
+            ratios[schedule].append(math.inf if t is None else t / fastest)
+    return dict(ratios)
+
+
+def profile_score(ratios: Sequence[float], r_max: float = R_MAX) -> float:
+    """``B = (1/n) sum max(0, r_max - r) / (r_max - 1)``; misses (``r = inf``) count 0."""
+    return float(np.mean([max(0.0, r_max - r) / (r_max - 1.0) for r in ratios]))
+
+
+def profile_curve(ratios: Sequence[float], taus: np.ndarray) -> np.ndarray:
+    """``rho(tau)``: the share of workloads with ``r <= tau``."""
+    r = np.asarray(ratios, dtype=np.float64)
+    return (r[None, :] <= taus[:, None]).mean(axis=1)

@@ -1,0 +1,343 @@
+"""The report: report.md, report.html and PNG plots, every number read from the results database."""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from budgetlr.bench import analysis
+from budgetlr.bench.analysis import Cell
+from budgetlr.bench.store import Store
+
+#: A table cell: its text and its style ("" plain, "best" bold, "tie" italic).
+Styled = tuple[str, str]
+
+
+@dataclass
+class Heading:
+    level: int
+    text: str
+
+
+@dataclass
+class Paragraph:
+    text: str
+
+
+@dataclass
+class Table:
+    header: list[str]
+    rows: list[list[Styled]]
+
+
+@dataclass
+class Image:
+    path: str
+    alt: str
+
+
+Block = Heading | Paragraph | Table | Image
+
+
+def write_report(out: Path) -> Path:
+    """Write ``report.md``, ``report.html`` and ``plots/*.png`` into ``out``; returns report.md."""
+    out = Path(out)
+    with Store.existing(out) as store:
+        trials = store.trials()
+        if not trials:
+            raise ValueError(f"the results database in {str(out)!r} holds no trials yet")
+        all_cells = analysis.cells(trials)
+        curves = {key: store.curve(key) for cell in all_cells for key in cell.keys}
+    plots = out / "plots"
+    plots.mkdir(exist_ok=True)
+    blocks = build(all_cells, curves, plots, len(trials), store.path)
+    (out / "report.md").write_text(to_markdown(blocks))
+    (out / "report.html").write_text(to_html(blocks))
+    return out / "report.md"
+
+
+def build(
+    all_cells: list[Cell], curves: dict[str, list], plots: Path, trial_count: int, db: Path
+) -> list[Block]:
+    workloads = sorted({c.workload for c in all_cells})
+    blocks: list[Block] = [
+        Heading(1, "budgetlr benchmark report"),
+        Paragraph(
+            f"{trial_count} trials from `{db}`. For every workload, schedule and budget the peak LR is "
+            "tuned on the validation split (mean over seeds; an LR where any seed diverged counts as worst); "
+            "tables show the test metric at that LR as mean ± sd over seeds. **Bold**: best mean; "
+            "*italic*: a tie (95% t-intervals overlap the best's)."
+        ),
+    ]
+    for workload in workloads:
+        mine = [c for c in all_cells if c.workload == workload]
+        first = mine[0]
+        direction = "higher is better" if first.higher_is_better else "lower is better"
+        blocks += [
+            Heading(2, workload),
+            Paragraph(f"Test {first.metric} ({direction}) at the tuned peak LR."),
+        ]
+        blocks.append(budget_table(mine))
+        blocks.append(lr_table(mine))
+        name = slug(workload)
+        plot_metric_vs_budget(mine, plots / f"{name}-budget.png")
+        plot_curves(mine, curves, plots / f"{name}-curves.png")
+        plot_lr_sensitivity(mine, plots / f"{name}-lr.png")
+        blocks += [
+            Image(f"plots/{name}-budget.png", f"{workload}: test metric against budget"),
+            Image(f"plots/{name}-curves.png", f"{workload}: training loss against steps at the tuned LR"),
+            Image(f"plots/{name}-lr.png", f"{workload}: validation metric against peak LR"),
+        ]
+    blocks += [Heading(2, "Wins and ties across the suite"), wins_table(all_cells)]
+    times = analysis.steps_to_target(all_cells)
+    blocks += [
+        Heading(2, "Time to target and performance profile"),
+        Paragraph(
+            "Steps to target: the smallest budget, in steps, whose tuned run reaches the workload's target on "
+            "validation; the target is the median over schedules of the tuned validation metric at the largest "
+            "budget. r = steps / fewest steps of any schedule; misses count as r = inf. "
+            f"Score B = (1/n) Σ max(0, r_max − r)/(r_max − 1) with r_max = {analysis.R_MAX:g} (AlgoPerf, arXiv 2306.07179)."
+        ),
+        time_table(times),
+    ]
+    ratios = analysis.performance_ratios(times)
+    if ratios:
+        plot_profiles(ratios, plots / "performance-profile.png")
+        blocks.append(Image("plots/performance-profile.png", "performance profiles of the schedules"))
+    return blocks
+
+
+# -- tables ------------------------------------------------------------------------------------
+def budget_table(mine: list[Cell]) -> Table:
+    schedules = sorted({c.schedule for c in mine})
+    rows = []
+    for budget in sorted({c.budget for c in mine}):
+        group = {c.schedule: c for c in mine if c.budget == budget}
+        best, ties = analysis.best_and_ties(list(group.values()))
+        steps = max(c.steps for c in group.values())
+        row: list[Styled] = [(f"{budget:g} ({steps} steps)", "")]
+        for schedule in schedules:
+            cell = group.get(schedule)
+            style = "best" if cell is best and cell else "tie" if cell in ties else ""
+            row.append((format_cell(cell), style))
+        rows.append(row)
+    return Table(["budget", *schedules], rows)
+
+
+def format_cell(cell: Cell | None) -> str:
+    if cell is None:
+        return "–"
+    if not cell.test:
+        return "diverged"
+    sd = "" if math.isnan(cell.sd) else f" ± {cell.sd:.3g}"
+    return f"{cell.mean:.4g}{sd}"
+
+
+def lr_table(mine: list[Cell]) -> Table:
+    schedules = sorted({c.schedule for c in mine})
+    rows = []
+    for budget in sorted({c.budget for c in mine}):
+        group = {c.schedule: c for c in mine if c.budget == budget}
+        cells = [
+            (f"{group[s].tuned_lr:g}" if s in group and group[s].tuned_lr else "–", "") for s in schedules
+        ]
+        rows.append([(f"{budget:g}", ""), *cells])
+    return Table(["tuned peak LR at budget", *schedules], rows)
+
+
+def wins_table(all_cells: list[Cell]) -> Table:
+    counts = analysis.wins_ties_losses(all_cells)
+    order = sorted(counts, key=lambda s: (-counts[s][0], -counts[s][1], s))
+    return Table(
+        ["schedule", "wins", "ties", "losses"],
+        [[(s, ""), *((str(n), "") for n in counts[s])] for s in order],
+    )
+
+
+def time_table(times: dict[str, dict[str, int | None]]) -> Table:
+    schedules = sorted({s for per in times.values() for s in per})
+    ratios = analysis.performance_ratios(times)
+    rows = [
+        [
+            (w, ""),
+            *((str(times[w].get(s)) if times[w].get(s) is not None else "missed", "") for s in schedules),
+        ]
+        for w in sorted(times)
+    ]
+    rows.append([("score B", ""), *((f"{analysis.profile_score(ratios[s]):.3f}", "") for s in schedules)])
+    return Table(["steps to target", *schedules], rows)
+
+
+# -- plots -------------------------------------------------------------------------------------
+def pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_metric_vs_budget(mine: list[Cell], path: Path) -> None:
+    plt = pyplot()
+    figure, axes = plt.subplots(figsize=(7, 4.5), layout="constrained")
+    for schedule in sorted({c.schedule for c in mine}):
+        cells = sorted((c for c in mine if c.schedule == schedule and c.test), key=lambda c: c.budget)
+        if cells:
+            errors = [0.0 if math.isinf(c.half_width) else c.half_width for c in cells]
+            axes.errorbar(
+                [c.budget for c in cells],
+                [c.mean for c in cells],
+                yerr=errors,
+                label=schedule,
+                marker="o",
+                capsize=3,
+            )
+    axes.set_xscale("log")
+    budgets = sorted({c.budget for c in mine})
+    axes.set_xticks(budgets, [f"{b:g}" for b in budgets])
+    axes.set_xlabel("budget (fraction of the full budget)")
+    axes.set_ylabel(f"test {mine[0].metric} (mean, 95% CI)")
+    axes.set_title(f"{mine[0].workload}: quality against budget")
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize="small")
+    save(figure, path)
+
+
+def plot_curves(mine: list[Cell], curves: dict[str, list], path: Path) -> None:
+    plt = pyplot()
+    budgets = sorted({c.budget for c in mine})
+    figure, axes = plt.subplots(
+        1, len(budgets), figsize=(4 * len(budgets), 3.8), layout="constrained", squeeze=False
+    )
+    for ax, budget in zip(axes[0], budgets, strict=True):
+        for cell in sorted((c for c in mine if c.budget == budget and c.keys), key=lambda c: c.schedule):
+            runs = [curves[k] for k in cell.keys]
+            steps = [row[0] for row in runs[0]]
+            losses = np.nanmean(
+                [
+                    [np.nan if row[1] is None else row[1] for row in run]
+                    for run in runs
+                    if len(run) == len(steps)
+                ],
+                axis=0,
+            )
+            ax.plot(steps, losses, label=cell.schedule)
+        ax.set_yscale("log")
+        ax.set_title(f"budget {budget:g}")
+        ax.set_xlabel("step")
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("training loss (mean over seeds)")
+    axes[0][-1].legend(fontsize="x-small")
+    figure.suptitle(f"{mine[0].workload}: training loss at the tuned LR")
+    save(figure, path)
+
+
+def plot_lr_sensitivity(mine: list[Cell], path: Path) -> None:
+    plt = pyplot()
+    budgets = sorted({c.budget for c in mine})
+    figure, axes = plt.subplots(
+        1, len(budgets), figsize=(4 * len(budgets), 3.8), layout="constrained", squeeze=False
+    )
+    for ax, budget in zip(axes[0], budgets, strict=True):
+        for cell in sorted((c for c in mine if c.budget == budget), key=lambda c: c.schedule):
+            lrs = sorted(cell.val_by_lr)
+            ax.plot(lrs, [cell.val_by_lr[lr] for lr in lrs], marker="o", label=cell.schedule)
+        ax.set_xscale("log")
+        ax.set_title(f"budget {budget:g}")
+        ax.set_xlabel("peak LR")
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel(f"validation {mine[0].metric} (gaps: diverged)")
+    axes[0][-1].legend(fontsize="x-small")
+    figure.suptitle(f"{mine[0].workload}: sensitivity to the peak LR")
+    save(figure, path)
+
+
+def plot_profiles(ratios: dict[str, list[float]], path: Path) -> None:
+    plt = pyplot()
+    taus = np.linspace(1.0, analysis.R_MAX, 301)
+    figure, axes = plt.subplots(figsize=(7, 4.5), layout="constrained")
+    for schedule in sorted(ratios):
+        score = analysis.profile_score(ratios[schedule])
+        axes.step(
+            taus,
+            analysis.profile_curve(ratios[schedule], taus),
+            where="post",
+            label=f"{schedule} (B={score:.2f})",
+        )
+    axes.set_xlabel("τ (steps relative to the fastest schedule)")
+    axes.set_ylabel("share of workloads with r ≤ τ")
+    axes.set_ylim(-0.02, 1.02)
+    axes.set_title("performance profiles: steps to the target")
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize="small")
+    save(figure, path)
+
+
+def save(figure, path: Path) -> None:
+    try:
+        figure.savefig(path, dpi=110)
+    finally:
+        pyplot().close(figure)
+
+
+def slug(text: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in text).strip("_")
+
+
+# -- rendering ---------------------------------------------------------------------------------
+def to_markdown(blocks: Sequence[Block]) -> str:
+    lines: list[str] = []
+    for block in blocks:
+        if isinstance(block, Heading):
+            lines += ["#" * block.level + " " + block.text, ""]
+        elif isinstance(block, Paragraph):
+            lines += [block.text, ""]
+        elif isinstance(block, Image):
+            lines += [f"![{block.alt}]({block.path})", ""]
+        else:
+            marks = {"best": "**", "tie": "*", "": ""}
+            lines.append("| " + " | ".join(block.header) + " |")
+            lines.append("|" + "---|" * len(block.header))
+            lines += [
+                "| " + " | ".join(f"{marks[s]}{t}{marks[s]}" for t, s in row) + " |" for row in block.rows
+            ]
+            lines.append("")
+    return "\n".join(lines)
+
+
+def to_html(blocks: Sequence[Block]) -> str:
+    parts = [
+        "<!doctype html><html><head><meta charset='utf-8'><title>budgetlr benchmark report</title>",
+        "<style>body{font-family:sans-serif;max-width:1200px;margin:auto;padding:1em}"
+        "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}"
+        "td:first-child,th:first-child{text-align:left}img{max-width:100%}</style></head><body>",
+    ]
+    tags = {"best": ("<b>", "</b>"), "tie": ("<i>", "</i>"), "": ("", "")}
+    for block in blocks:
+        if isinstance(block, Heading):
+            parts.append(f"<h{block.level}>{html.escape(block.text)}</h{block.level}>")
+        elif isinstance(block, Paragraph):
+            text = html.escape(block.text)
+            for mark, tag in (("**", "b"), ("*", "i"), ("`", "code")):
+                pieces = text.split(mark)
+                text = "".join(p if i % 2 == 0 else f"<{tag}>{p}</{tag}>" for i, p in enumerate(pieces))
+            parts.append(f"<p>{text}</p>")
+        elif isinstance(block, Image):
+            parts.append(f"<p><img src='{html.escape(block.path)}' alt='{html.escape(block.alt)}'></p>")
+        else:
+            header = "".join(f"<th>{html.escape(h)}</th>" for h in block.header)
+            body = "".join(
+                "<tr>"
+                + "".join(f"<td>{tags[s][0]}{html.escape(t)}{tags[s][1]}</td>" for t, s in row)
+                + "</tr>"
+                for row in block.rows
+            )
+            parts.append(f"<table><tr>{header}</tr>{body}</table>")
+    parts.append("</body></html>")
+    return "\n".join(parts)

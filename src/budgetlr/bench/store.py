@@ -1,0 +1,158 @@
+"""The results database: SQLite, one row per trial keyed by the hash of its configuration and the
+package version, its curve in a child table. Only the sweep's parent process writes, one
+transaction per finished trial, so an interrupted sweep loses at most the trials in flight."""
+
+from __future__ import annotations
+
+import csv
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from budgetlr import __version__
+from budgetlr.bench.runner import TrialConfig, TrialResult
+
+DEFAULT_DIR = Path("budgetlr-results")
+DB_NAME = "results.db"
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS trials (
+    key TEXT PRIMARY KEY,
+    version TEXT NOT NULL,
+    workload TEXT NOT NULL,
+    schedule TEXT NOT NULL,
+    budget REAL NOT NULL,
+    lr REAL NOT NULL,
+    seed INTEGER NOT NULL,
+    steps INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    metric TEXT NOT NULL,
+    higher_is_better INTEGER NOT NULL,
+    val_metric REAL,
+    test_metric REAL,
+    wall_time REAL NOT NULL,
+    steps_per_second REAL NOT NULL,
+    finished_at TEXT NOT NULL DEFAULT (datetime('now'))
+);
+CREATE TABLE IF NOT EXISTS curves (
+    key TEXT NOT NULL REFERENCES trials(key) ON DELETE CASCADE,
+    step INTEGER NOT NULL,
+    train_loss REAL,
+    val_metric REAL,
+    lr REAL NOT NULL,
+    PRIMARY KEY (key, step)
+);
+"""
+
+COLUMNS = ("key", "version", "workload", "schedule", "budget", "lr", "seed", "steps", "status", "metric",
+           "higher_is_better", "val_metric", "test_metric", "wall_time", "steps_per_second", "finished_at")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Trial:
+    """A stored trial, as the report reads it."""
+
+    key: str
+    version: str
+    workload: str
+    schedule: str
+    budget: float
+    lr: float
+    seed: int
+    steps: int
+    status: str
+    metric: str
+    higher_is_better: bool
+    val_metric: float | None
+    test_metric: float | None
+    wall_time: float
+    steps_per_second: float
+    finished_at: str
+
+
+class Store:
+    """``results.db`` in folder ``out`` (created on first use), in WAL mode."""
+
+    def __init__(self, out: Path = DEFAULT_DIR) -> None:
+        self.path = Path(out) / DB_NAME
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.connection = sqlite3.connect(self.path, timeout=30)
+        self.connection.execute("PRAGMA journal_mode=WAL")
+        self.connection.execute("PRAGMA synchronous=NORMAL")
+        self.connection.execute("PRAGMA foreign_keys=ON")
+        self.connection.executescript(SCHEMA)
+
+    @classmethod
+    def existing(cls, out: Path) -> Store:
+        """Open the database of ``out``, which must exist already."""
+        if not (Path(out) / DB_NAME).is_file():
+            raise ValueError(f"no results database in {str(out)!r}; run 'budgetlr bench --out {out}' first")
+        return cls(out)
+
+    def close(self) -> None:
+        self.connection.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def done_keys(self) -> set[str]:
+        return {row[0] for row in self.connection.execute("SELECT key FROM trials")}
+
+    def save(self, result: TrialResult, metric: str, higher_is_better: bool) -> None:
+        """Store a finished trial and its curve in one transaction; a stored key is kept as is."""
+        c = result.config
+        with self.connection:
+            inserted = self.connection.execute(
+                "INSERT OR IGNORE INTO trials (key, version, workload, schedule, budget, lr, seed, steps, status,"
+                " metric, higher_is_better, val_metric, test_metric, wall_time, steps_per_second)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (c.key(), __version__, c.workload, c.schedule, c.budget, c.lr, c.seed, result.steps, result.status,
+                 metric, int(higher_is_better), result.val_metric, result.test_metric, result.wall_time,
+                 result.steps_per_second),
+            ).rowcount  # fmt: skip
+            if inserted:
+                self.connection.executemany(
+                    "INSERT INTO curves (key, step, train_loss, val_metric, lr) VALUES (?, ?, ?, ?, ?)",
+                    [
+                        (c.key(), p.step, finite_or_none(p.train_loss), p.val_metric, p.lr)
+                        for p in result.curve
+                    ],
+                )
+
+    def trials(self) -> list[Trial]:
+        rows = self.connection.execute(
+            f"SELECT {', '.join(COLUMNS)} FROM trials ORDER BY workload, schedule, budget, lr, seed"
+        )
+        return [Trial(*row[:10], bool(row[10]), *row[11:]) for row in rows]
+
+    def curve(self, key: str) -> list[tuple[int, float | None, float | None, float]]:
+        """``(step, train_loss, val_metric, lr)`` rows of one trial."""
+        return list(
+            self.connection.execute(
+                "SELECT step, train_loss, val_metric, lr FROM curves WHERE key = ? ORDER BY step", (key,)
+            )
+        )
+
+    def export_csv(self, path: Path) -> int:
+        """Write every trial as a CSV row (one header line); returns the number of trials."""
+        trials = self.trials()
+        with Path(path).open("w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(COLUMNS)
+            writer.writerows(trial_row(t) for t in trials)
+        return len(trials)
+
+
+def trial_row(trial: Trial) -> Iterable[object]:
+    return (getattr(trial, column) for column in COLUMNS)
+
+
+def finite_or_none(value: float) -> float | None:
+    return value if value == value and abs(value) != float("inf") else None
+
+
+__all__ = ["DB_NAME", "DEFAULT_DIR", "Store", "Trial", "TrialConfig"]

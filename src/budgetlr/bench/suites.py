@@ -1,0 +1,50 @@
+"""The named suites of ``budgetlr bench``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+BASELINES = (
+    "cosine(warmup=0.05)",
+    "linear(warmup=0.05)",
+    "uba(warmup=0.05)",
+    "rex(warmup=0.05)",
+    "wsd(decay=0.2, shape=1-sqrt, warmup=0.05)",
+    "step(warmup=0.05)",
+    "constant(warmup=0.05)",
+)
+
+
+@dataclass(frozen=True)
+class Suite:
+    description: str
+    workloads: tuple[str, ...]
+    schedules: tuple[str, ...]
+    budgets: tuple[float, ...]
+    seeds: tuple[int, ...]
+
+
+SUITES = {
+    "quick": Suite(
+        "the CPU workloads that separate schedules; about 6 minutes on 2 cores",
+        ("quadratic", "mnist1d-cnn"),
+        BASELINES,
+        (0.1, 0.25, 0.5, 1.0),
+        (0, 1),
+    ),
+    "full": Suite(
+        "every CPU workload, more schedules and 3 seeds; about 3 hours on 2 cores",
+        ("quadratic", "quadratic(kappa=10000.0)", "mnist1d-cnn", "digits-cnn", "stdlib-gpt"),
+        (
+            *BASELINES,
+            "uba(phi=0.5, warmup=0.05)",
+            "uba(phi=2.0, warmup=0.05)",
+            "uba(phi=4.0, warmup=0.05)",
+            "rex(beta=0.9, warmup=0.05)",
+            "exponential(warmup=0.05)",
+            "onecycle",
+        ),
+        (0.1, 0.25, 0.5, 1.0),
+        (0, 1, 2),
+    ),
+}

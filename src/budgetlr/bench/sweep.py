@@ -1,0 +1,225 @@
+"""Sweeps: the plan (workloads x schedules x budgets x peak LRs x seeds) and its executors.
+
+Trials already in the store are skipped, so rerunning an interrupted sweep resumes it. Workers
+run one trial at a time with one torch thread each, set before torch is imported: two 1-thread
+processes beat one 2-thread process, and oversubscription is many times slower.
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing
+import os
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from budgetlr.bench.runner import TrialConfig, TrialResult, budget_steps, run_trial
+from budgetlr.bench.store import Store
+from budgetlr.bench.workloads import resolve_workload
+from budgetlr.schedules import parse
+from budgetlr.schedules.base import check_total_steps
+
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
+@dataclass(frozen=True)
+class SweepPlan:
+    """Every trial of a sweep. ``lrs`` maps each workload spec to its peak-LR grid."""
+
+    workloads: tuple[str, ...]
+    schedules: tuple[str, ...]
+    budgets: tuple[float, ...]
+    lrs: dict[str, tuple[float, ...]] = field(hash=False)
+    seeds: tuple[int, ...]
+
+    def trials(self) -> list[TrialConfig]:
+        """All trials, longest budgets first (so that the pool's last trials are short ones)."""
+        return [
+            TrialConfig(w, s, b, lr, seed)
+            for b in sorted(self.budgets, reverse=True)
+            for w in self.workloads
+            for s in self.schedules
+            for lr in self.lrs[w]
+            for seed in self.seeds
+        ]
+
+
+def make_plan(
+    workloads: Sequence[str],
+    schedules: Sequence[str],
+    budgets: Sequence[float],
+    seeds: Sequence[int],
+    lrs: Sequence[float] | None = None,
+) -> SweepPlan:
+    """Check every part of a plan and put its specs in canonical form; bad input raises
+    ``ValueError`` naming it, before anything is run or stored."""
+    resolved = [resolve_workload(w) for w in workloads]
+    if not resolved:
+        raise ValueError("a sweep needs at least one workload")
+    parsed = [parse(s) for s in schedules]
+    if not parsed:
+        raise ValueError("a sweep needs at least one schedule")
+    for budget in budgets:
+        if not (math.isfinite(budget) and 0.0 < budget <= 1.0):
+            raise ValueError(f"budget {budget!r} must be a fraction of the full budget in (0, 1]")
+    if not budgets:
+        raise ValueError("a sweep needs at least one budget")
+    for lr in lrs or ():
+        if not (math.isfinite(lr) and lr > 0):
+            raise ValueError(f"peak LR {lr!r} must be a positive number")
+    if not seeds or any(seed < 0 for seed in seeds):
+        raise ValueError(f"seeds {list(seeds)} must be one or more whole numbers >= 0")
+    for workload in resolved:
+        for budget in budgets:
+            steps = check_total_steps(budget_steps(workload.full_budget, budget))
+            for schedule in parsed:
+                try:
+                    schedule.validate(steps)
+                except ValueError as error:
+                    raise ValueError(
+                        f"{schedule} at budget {budget} of {workload} ({steps} steps): {error}"
+                    ) from None
+    names = tuple(dict.fromkeys(str(w) for w in resolved))
+    grids = {str(w): tuple(lrs) if lrs else w.lrs for w in resolved}
+    return SweepPlan(
+        names,
+        tuple(dict.fromkeys(str(s) for s in parsed)),
+        tuple(dict.fromkeys(budgets)),
+        grids,
+        tuple(dict.fromkeys(seeds)),
+    )
+
+
+def parse_list(text: str, convert: Callable[[str], float], what: str) -> list[float]:
+    """``"0.1,0.25"`` -> ``[0.1, 0.25]``, with an error naming ``what`` and the bad item."""
+    items = [item.strip() for item in text.split(",")]
+    try:
+        return [convert(item) for item in items]
+    except ValueError:
+        raise ValueError(f"malformed {what} list {text!r}: expected comma-separated numbers") from None
+
+
+@dataclass
+class SweepSummary:
+    planned: int
+    already_stored: int
+    ran: int
+    diverged: int
+
+
+def run_sweep(
+    plan: SweepPlan,
+    out: Path,
+    executor: str = "local",
+    workers: int | None = None,
+    address: str | None = None,
+    progress: bool = True,
+) -> SweepSummary:
+    """Run the trials of ``plan`` that ``out``'s database lacks, storing each as it finishes."""
+    workloads = {w: resolve_workload(w) for w in plan.workloads}
+    configs = plan.trials()
+    with Store(out) as store:
+        done = store.done_keys()
+        todo = [c for c in configs if c.key() not in done]
+        summary = SweepSummary(len(configs), len(configs) - len(todo), 0, 0)
+        bar = progress_bar(len(todo), progress)
+
+        def record(result: TrialResult) -> None:
+            workload = workloads[result.config.workload]
+            store.save(result, workload.metric, workload.higher_is_better)
+            summary.ran += 1
+            summary.diverged += result.status == "diverged"
+            bar.set_postfix_str(
+                f"{result.config.workload} {result.config.schedule} b={result.config.budget}", refresh=False
+            )
+            bar.update()
+
+        try:
+            if executor == "ray":
+                run_on_ray(todo, record, address)
+            else:
+                run_locally(todo, record, workers or os.cpu_count() or 1)
+        finally:
+            bar.close()
+    return summary
+
+
+def progress_bar(total: int, enabled: bool):
+    from tqdm import tqdm
+
+    return tqdm(
+        total=total,
+        unit="trial",
+        desc="budgetlr bench",
+        disable=not enabled or total == 0,
+        dynamic_ncols=True,
+    )
+
+
+def limit_threads() -> None:
+    """Make this process use one torch thread; call it before torch is imported."""
+    for variable in THREAD_VARIABLES:
+        os.environ[variable] = "1"
+    import torch
+
+    torch.set_num_threads(1)
+
+
+def run_one(config: TrialConfig) -> TrialResult:
+    """A trial in a worker process: one torch thread, then the trial."""
+    limit_threads()
+    return run_trial(config)
+
+
+def run_locally(configs: Iterable[TrialConfig], record: Callable[[TrialResult], None], workers: int) -> None:
+    """A pool of fresh (spawned) processes; the parent stores results as they arrive."""
+    configs = list(configs)
+    if not configs:
+        return
+    saved = {v: os.environ.get(v) for v in THREAD_VARIABLES}
+    os.environ.update({v: "1" for v in THREAD_VARIABLES})  # inherited by the spawned workers
+    try:
+        with ProcessPoolExecutor(
+            max_workers=min(workers, len(configs)),
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=limit_threads,
+        ) as pool:
+            pending: set[Future[TrialResult]] = {pool.submit(run_one, c) for c in configs}
+            try:
+                while pending:
+                    finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    for future in finished:
+                        record(future.result())
+            except BaseException:
+                for future in pending:
+                    future.cancel()
+                raise
+    finally:
+        for variable, value in saved.items():
+            if value is None:
+                os.environ.pop(variable, None)
+            else:
+                os.environ[variable] = value
+
+
+def run_on_ray(
+    configs: Iterable[TrialConfig], record: Callable[[TrialResult], None], address: str | None
+) -> None:
+    """Ray tasks of one CPU each on the cluster at ``address`` (a local one when None)."""
+    try:
+        import ray
+    except ImportError:
+        raise ValueError("the ray executor needs Ray: pip install 'budgetlr[ray]'") from None
+    configs = list(configs)
+    ray.init(address=address, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
+    try:
+        task = ray.remote(num_cpus=1)(run_one)
+        pending = [task.remote(c) for c in configs]
+        while pending:
+            finished, pending = ray.wait(pending, num_returns=1)
+            for ref in finished:
+                record(ray.get(ref))
+    finally:
+        ray.shutdown()

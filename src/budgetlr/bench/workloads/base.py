@@ -1,0 +1,125 @@
+"""What a workload declares, and the shared pieces of the built-in ones.
+
+A workload is a frozen dataclass whose fields are its parameters, written as a spec string like a
+schedule: ``quadratic(kappa=1000, noise=0.5)``. Its data are fixed by the workload (its own data
+seed); a trial's seed drives the model's initialisation and the order of the batches.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor, nn
+
+from budgetlr.schedules.base import coerce, format_value
+
+Batch = tuple[Tensor, Tensor]
+
+
+@dataclass(frozen=True)
+class Workload:
+    """Base of every workload. Subclasses set the class attributes and implement the methods."""
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    #: Steps of the full budget; a trial at budget fraction f trains round(f * full_budget) steps.
+    full_budget: ClassVar[int] = 1000
+    batch_size: ClassVar[int] = 64
+    #: ``"sgd"`` or ``"adamw"``, with its settings (the LR comes from the trial).
+    optimizer: ClassVar[str] = "adamw"
+    optimizer_settings: ClassVar[dict[str, Any]] = {}
+    metric: ClassVar[str] = "accuracy"
+    higher_is_better: ClassVar[bool] = True
+    #: Evaluate on the validation split every this many steps (and at the end).
+    eval_every: ClassVar[int] = 100
+    #: The default peak-LR grid, log-spaced.
+    lrs: ClassVar[tuple[float, ...]] = (1e-3, 3e-3, 1e-2)
+    #: Built-in workloads of the GPU tier are left out of the CPU suites.
+    gpu_tier: ClassVar[bool] = False
+
+    def __post_init__(self) -> None:
+        hints = typing.get_type_hints(type(self))
+        for field in dataclasses.fields(self):
+            object.__setattr__(
+                self, field.name, coerce(field.name, getattr(self, field.name), hints[field.name])
+            )
+
+    def __str__(self) -> str:
+        items = [
+            f"{f.name}={format_value(getattr(self, f.name))}"
+            for f in dataclasses.fields(self)
+            if getattr(self, f.name) != f.default
+        ]
+        return f"{self.name}({', '.join(items)})" if items else self.name
+
+    # -- what a workload implements --------------------------------------------------------
+    def prepare(self) -> None:
+        """Load or generate the data (cached), so that a trial's clock does not count it."""
+
+    def device(self) -> torch.device:
+        return torch.device("cpu")
+
+    def build_model(self) -> nn.Module:
+        """A freshly initialised model (the runner seeds torch before calling this)."""
+        raise NotImplementedError
+
+    def batches(self, generator: torch.Generator) -> Iterator[Batch]:
+        """An endless stream of training batches for one trial, drawn with ``generator``."""
+        raise NotImplementedError
+
+    def loss(self, model: nn.Module, batch: Batch) -> Tensor:
+        """The training loss of ``model`` on ``batch`` (a scalar tensor)."""
+        raise NotImplementedError
+
+    def evaluate(self, model: nn.Module, split: str) -> float:
+        """The metric of ``model`` on ``split`` (``"val"`` or ``"test"``)."""
+        raise NotImplementedError
+
+    def make_optimizer(self, params: typing.Iterable[Tensor], lr: float) -> torch.optim.Optimizer:
+        if self.optimizer == "sgd":
+            return torch.optim.SGD(params, lr=lr, **self.optimizer_settings)
+        return torch.optim.AdamW(params, lr=lr, **self.optimizer_settings)
+
+
+@dataclass(frozen=True)
+class ClassificationWorkload(Workload):
+    """A classifier trained with cross-entropy on in-memory tensors; the metric is accuracy."""
+
+    metric: ClassVar[str] = "accuracy"
+    higher_is_better: ClassVar[bool] = True
+
+    def splits(self) -> dict[str, Batch]:
+        """``{"train": (x, y), "val": (x, y), "test": (x, y)}``, the same on every call."""
+        raise NotImplementedError
+
+    def prepare(self) -> None:
+        self.splits()
+
+    def batches(self, generator: torch.Generator) -> Iterator[Batch]:
+        """Shuffled epochs of the training split; a short last batch is dropped."""
+        x, y = self.splits()["train"]
+        size = min(self.batch_size, len(y))
+        while True:
+            order = torch.randperm(len(y), generator=generator).to(y.device)
+            for start in range(0, len(y) - size + 1, size):
+                index = order[start : start + size]
+                yield x[index], y[index]
+
+    def loss(self, model: nn.Module, batch: Batch) -> Tensor:
+        x, y = batch
+        return nn.functional.cross_entropy(model(x), y)
+
+    @torch.no_grad()
+    def evaluate(self, model: nn.Module, split: str) -> float:
+        x, y = self.splits()[split]
+        model.eval()
+        correct = sum(
+            int((model(x[i : i + 1024]).argmax(1) == y[i : i + 1024]).sum()) for i in range(0, len(y), 1024)
+        )
+        model.train()
+        return correct / len(y)

@@ -1,0 +1,170 @@
+"""Byte-level GPTs: ``stdlib-gpt`` on the Python standard library's own source (present on every
+machine), and ``text-gpt``, the GPU-tier model on any local text corpus (default the same text)."""
+
+from __future__ import annotations
+
+import math
+import sysconfig
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import ClassVar
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from budgetlr.bench.workloads.base import Batch, Workload
+
+
+def corpus_files(path: str) -> list[Path]:
+    root = Path(path) if path else Path(sysconfig.get_paths()["stdlib"])
+    if root.is_file():
+        return [root]
+    if not root.is_dir():
+        raise ValueError(f"text corpus {str(root)!r} is neither a file nor a folder")
+    pattern = "*.py" if not path else "*"
+    return sorted(p for p in root.rglob(pattern) if p.is_file() and "site-packages" not in p.parts)
+
+
+@cache
+def byte_splits(path: str, train_bytes: int, held_out_bytes: int) -> dict[str, Tensor]:
+    """Train / val / test bytes. Files go whole to one split (by a hash of their path), so the
+    held-out text is unseen; a single file is cut 90 / 5 / 5 instead."""
+    files = corpus_files(path)
+    parts: dict[str, list[bytes]] = {"train": [], "val": [], "test": []}
+    if len(files) == 1:
+        data = files[0].read_bytes()
+        cut = [0, int(0.9 * len(data)), int(0.95 * len(data)), len(data)]
+        for name, lo, hi in zip(parts, cut, cut[1:], strict=False):
+            parts[name].append(data[lo:hi])
+    else:
+        for file in files:
+            bucket = zlib.crc32(str(file.relative_to(files[0].anchor)).encode()) % 20
+            parts["val" if bucket == 0 else "test" if bucket == 1 else "train"].append(file.read_bytes())
+    limits = {"train": train_bytes, "val": held_out_bytes, "test": held_out_bytes}
+    out = {
+        name: torch.frombuffer(bytearray(b"".join(chunks)[: limits[name]]), dtype=torch.uint8)
+        for name, chunks in parts.items()
+    }
+    if min(len(v) for v in out.values()) < 1024:
+        raise ValueError(f"text corpus {path or 'stdlib'!r} is too small: each split needs at least 1 KiB")
+    return out
+
+
+class Block(nn.Module):
+    def __init__(self, width: int, heads: int) -> None:
+        super().__init__()
+        self.heads = heads
+        self.norm1, self.norm2 = nn.LayerNorm(width), nn.LayerNorm(width)
+        self.qkv, self.proj = nn.Linear(width, 3 * width), nn.Linear(width, width)
+        self.mlp = nn.Sequential(nn.Linear(width, 4 * width), nn.GELU(), nn.Linear(4 * width, width))
+
+    def forward(self, x: Tensor) -> Tensor:
+        b, t, c = x.shape
+        q, k, v = self.qkv(self.norm1(x)).view(b, t, 3, self.heads, c // self.heads).permute(2, 0, 3, 1, 4)
+        attended = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        x = x + self.proj(attended.transpose(1, 2).reshape(b, t, c))
+        return x + self.mlp(self.norm2(x))
+
+
+class GPT(nn.Module):
+    def __init__(self, width: int, layers: int, heads: int, context: int) -> None:
+        super().__init__()
+        self.embed, self.position = nn.Embedding(256, width), nn.Embedding(context, width)
+        self.blocks = nn.Sequential(*(Block(width, heads) for _ in range(layers)))
+        self.norm = nn.LayerNorm(width)
+
+    def forward(self, tokens: Tensor) -> Tensor:
+        positions = torch.arange(tokens.shape[1], device=tokens.device)
+        x = self.blocks(self.embed(tokens) + self.position(positions))
+        return self.norm(x) @ self.embed.weight.T
+
+
+@dataclass(frozen=True)
+class StdlibGPT(Workload):
+    """A tiny byte-level GPT on the Python standard library's source; metric bits per byte."""
+
+    name: ClassVar[str] = "stdlib-gpt"
+    description: ClassVar[str] = "tiny byte-level GPT on the Python stdlib source (AdamW), bits/byte"
+    full_budget: ClassVar[int] = 1500
+    batch_size: ClassVar[int] = 32
+    optimizer_settings: ClassVar[dict[str, float]] = {"weight_decay": 0.1, "betas": (0.9, 0.95)}
+    metric: ClassVar[str] = "bits_per_byte"
+    higher_is_better: ClassVar[bool] = False
+    eval_every: ClassVar[int] = 100
+    lrs: ClassVar[tuple[float, ...]] = (1e-3, 3e-3, 1e-2)
+
+    path: str = ""
+    width: int = 64
+    layers: int = 2
+    heads: int = 4
+    context: int = 64
+    train_bytes: int = 4_000_000
+    eval_windows: int = 128
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.width % self.heads:
+            raise ValueError(f"width={self.width} must be a multiple of heads={self.heads}")
+
+    def prepare(self) -> None:
+        self.data()
+
+    def data(self) -> dict[str, Tensor]:
+        held_out = self.eval_windows * (self.context + 1)
+        return {k: v.to(self.device()) for k, v in byte_splits(self.path, self.train_bytes, held_out).items()}
+
+    def build_model(self) -> nn.Module:
+        return GPT(self.width, self.layers, self.heads, self.context)
+
+    def batches(self, generator: torch.Generator) -> Iterator[Batch]:
+        train = self.data()["train"]
+        offsets = torch.arange(self.context + 1, device=train.device)
+        while True:
+            starts = torch.randint(
+                0, len(train) - self.context - 1, (self.batch_size, 1), generator=generator
+            )
+            windows = train[starts.to(train.device) + offsets].long()
+            yield windows[:, :-1], windows[:, 1:]
+
+    def loss(self, model: nn.Module, batch: Batch) -> Tensor:
+        x, y = batch
+        return F.cross_entropy(model(x).flatten(0, 1), y.flatten())
+
+    @torch.no_grad()
+    def evaluate(self, model: nn.Module, split: str) -> float:
+        data = self.data()[split]
+        count = min(self.eval_windows, (len(data) - 1) // (self.context + 1))
+        windows = data[: count * (self.context + 1)].view(count, self.context + 1).long()
+        model.eval()
+        losses = [self.loss(model, (w[:, :-1], w[:, 1:])) for w in windows.split(64)]
+        model.train()
+        sizes = [len(w) for w in windows.split(64)]
+        return float(sum(loss * n for loss, n in zip(losses, sizes, strict=True)) / count / math.log(2))
+
+
+@dataclass(frozen=True)
+class TextGPT(StdlibGPT):
+    """GPU tier: a GPT sized for one modern GPU on any local text corpus (``path``: a file or a
+    folder; default the Python standard library). Runs on CUDA when present."""
+
+    name: ClassVar[str] = "text-gpt"
+    description: ClassVar[str] = "GPU tier: GPT on a local text corpus (default stdlib), bits/byte"
+    full_budget: ClassVar[int] = 5000
+    batch_size: ClassVar[int] = 64
+    eval_every: ClassVar[int] = 250
+    lrs: ClassVar[tuple[float, ...]] = (3e-4, 1e-3, 3e-3)
+    gpu_tier: ClassVar[bool] = True
+
+    width: int = 384
+    layers: int = 6
+    heads: int = 6
+    context: int = 256
+    train_bytes: int = 200_000_000
+    eval_windows: int = 512
+
+    def device(self) -> torch.device:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
