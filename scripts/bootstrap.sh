@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Creates .venv (when missing) and installs the CPU build of torch 2.13.0, then budgetlr in
-# editable mode with its test tools. torch goes first: otherwise pip pulls a multi-GB CUDA build.
+# editable mode with the benchmark, Ray and test extras. torch goes first: otherwise pip pulls a multi-GB CUDA build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$python" -m venv .venv
 .venv/bin/python -m pip install --quiet --disable-pip-version-check "torch==2.13.0"
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[test]"
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[bench,ray,test]"

@@ -168,4 +168,4 @@ def profile_score(ratios: Sequence[float], r_max: float = R_MAX) -> float:
 def profile_curve(ratios: Sequence[float], taus: np.ndarray) -> np.ndarray:
     """``rho(tau)``: the share of workloads with ``r <= tau``."""
     r = np.asarray(ratios, dtype=np.float64)
-    return (r[None, :] <= taus[:, None]).mean(axis=1)
+    return (r[None, :] <= np.asarray(taus)[:, None]).mean(axis=1)

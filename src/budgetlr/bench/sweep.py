@@ -213,7 +213,9 @@ def run_on_ray(
     except ImportError:
         raise ValueError("the ray executor needs Ray: pip install 'budgetlr[ray]'") from None
     configs = list(configs)
-    ray.init(address=address, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
+    # A Ray started here listens on loopback only; a cluster given by address keeps its own.
+    local = {} if address else {"_node_ip_address": "127.0.0.1"}
+    ray.init(address=address, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True, **local)
     try:
         task = ray.remote(num_cpus=1)(run_one)
         pending = [task.remote(c) for c in configs]

@@ -30,7 +30,7 @@ def corpus_files(path: str) -> list[Path]:
 
 
 @cache
-def byte_splits(path: str, train_bytes: int, held_out_bytes: int) -> dict[str, Tensor]:
+def byte_splits(path: str, train_bytes: int, held_out_bytes: int, minimum: int) -> dict[str, Tensor]:
     """Train / val / test bytes. Files go whole to one split (by a hash of their path), so the
     held-out text is unseen; a single file is cut 90 / 5 / 5 instead."""
     files = corpus_files(path)
@@ -49,8 +49,8 @@ def byte_splits(path: str, train_bytes: int, held_out_bytes: int) -> dict[str, T
         name: torch.frombuffer(bytearray(b"".join(chunks)[: limits[name]]), dtype=torch.uint8)
         for name, chunks in parts.items()
     }
-    if min(len(v) for v in out.values()) < 1024:
-        raise ValueError(f"text corpus {path or 'stdlib'!r} is too small: each split needs at least 1 KiB")
+    if min(len(v) for v in out.values()) < minimum:
+        raise ValueError(f"text corpus {path or 'stdlib'!r} is too small: each split needs {minimum} bytes")
     return out
 
 
@@ -76,6 +76,11 @@ class GPT(nn.Module):
         self.embed, self.position = nn.Embedding(256, width), nn.Embedding(context, width)
         self.blocks = nn.Sequential(*(Block(width, heads) for _ in range(layers)))
         self.norm = nn.LayerNorm(width)
+        for module in self.modules():  # GPT-2's initialisation; the output head is the tied embedding
+            if isinstance(module, (nn.Linear, nn.Embedding)):
+                nn.init.normal_(module.weight, std=0.02)
+            if isinstance(module, nn.Linear):
+                nn.init.zeros_(module.bias)
 
     def forward(self, tokens: Tensor) -> Tensor:
         positions = torch.arange(tokens.shape[1], device=tokens.device)
@@ -115,7 +120,8 @@ class StdlibGPT(Workload):
 
     def data(self) -> dict[str, Tensor]:
         held_out = self.eval_windows * (self.context + 1)
-        return {k: v.to(self.device()) for k, v in byte_splits(self.path, self.train_bytes, held_out).items()}
+        splits = byte_splits(self.path, self.train_bytes, held_out, self.context + 2)
+        return {k: v.to(self.device()) for k, v in splits.items()}
 
     def build_model(self) -> nn.Module:
         return GPT(self.width, self.layers, self.heads, self.context)

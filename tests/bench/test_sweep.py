@@ -1,0 +1,159 @@
+"""Sweeps: plans, resuming after kill -9, divergence, the Ray executor on a real local head."""
+
+import os
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from budgetlr.bench.store import Store
+from budgetlr.bench.sweep import make_plan, parse_list, run_sweep
+
+BUDGETLR = str(Path(sys.executable).parent / "budgetlr")
+
+
+def tiny_plan(**overrides):
+    args = dict(
+        workloads=["quadratic(dim=8)"],
+        schedules=["cosine", "linear(warmup=0.1)"],
+        budgets=[0.05, 0.1],
+        seeds=[0, 1],
+        lrs=[0.1, 0.3],
+    )
+    return make_plan(**{**args, **overrides})
+
+
+def stored(out):
+    with sqlite3.connect(Path(out) / "results.db") as connection:
+        return connection.execute("SELECT key, status FROM trials").fetchall()
+
+
+def test_plan_is_the_full_cross_product_in_canonical_form():
+    plan = tiny_plan(schedules=["cosine", "uba( phi = 0.5 )"])
+    assert plan.schedules == ("cosine", "uba(phi=0.5)")
+    trials = plan.trials()
+    assert len(trials) == 1 * 2 * 2 * 2 * 2
+    assert len({t.key() for t in trials}) == len(trials)
+    assert [t.budget for t in trials] == sorted((t.budget for t in trials), reverse=True)
+    assert make_plan(["quadratic"], ["cosine"], [1.0], [0]).lrs == {"quadratic": (0.1, 0.3, 1.0)}
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"workloads": ["nope"]}, "unknown workload 'nope'"),
+        ({"budgets": [0.0]}, r"budget 0.0 must be a fraction of the full budget in \(0, 1\]"),
+        ({"budgets": [1.5]}, r"budget 1.5 must be"),
+        ({"lrs": [-1.0]}, "peak LR -1.0 must be a positive number"),
+        ({"seeds": [-1]}, "must be one or more whole numbers >= 0"),
+        (
+            {"schedules": ["wsd(decay_steps=500)"]},
+            r"wsd\(decay_steps=500\) at budget 0.05 of quadratic\(dim=8\) \(100 steps\)",
+        ),
+        ({"schedules": ["cosine(phi=1)"]}, "cosine has no key 'phi'"),
+    ],
+)
+def test_bad_plans_name_the_problem(overrides, message):
+    with pytest.raises(ValueError, match=message):
+        tiny_plan(**overrides)
+
+
+def test_parse_list():
+    assert parse_list("0.1, 0.25,1", float, "budget") == [0.1, 0.25, 1.0]
+    with pytest.raises(ValueError, match=r"malformed budget list '0\.1,,0\.5'"):
+        parse_list("0.1,,0.5", float, "budget")
+
+
+def test_a_sweep_stores_every_trial_once_and_a_rerun_runs_nothing(tmp_path):
+    plan = tiny_plan()
+    first = run_sweep(plan, tmp_path, workers=2, progress=False)
+    assert (first.planned, first.already_stored, first.ran) == (16, 0, 16)
+    rows = stored(tmp_path)
+    assert sorted(k for k, _ in rows) == sorted(t.key() for t in plan.trials())
+    again = run_sweep(plan, tmp_path, workers=2, progress=False)
+    assert (again.already_stored, again.ran) == (16, 0)
+    with Store(tmp_path) as store:
+        curve = store.curve(plan.trials()[0].key())
+    assert [row[0] for row in curve] == list(range(50, 201, 50))
+
+
+def test_a_diverging_configuration_is_recorded_and_the_sweep_completes(tmp_path):
+    summary = run_sweep(tiny_plan(lrs=[0.3, 50.0]), tmp_path, workers=2, progress=False)
+    assert summary.ran == 16 and summary.diverged == 8
+    with Store(tmp_path) as store:
+        trials = store.trials()
+    assert {(t.lr, t.status) for t in trials} == {(0.3, "ok"), (50.0, "diverged")}
+    assert all(t.test_metric is None for t in trials if t.status == "diverged")
+
+
+def test_a_sweep_killed_mid_run_resumes_with_every_trial_exactly_once(tmp_path):
+    args = [BUDGETLR, "bench", "--workload", "quadratic(dim=8)", "--schedules", "cosine,linear,constant",
+            "--budgets", "0.25,0.5", "--lrs", "0.1,0.2,0.3", "--seeds", "0,1,2", "--workers", "2",
+            "--out", str(tmp_path), "--no-report", "--quiet"]  # fmt: skip
+    process = subprocess.Popen(
+        args, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and (
+        not (tmp_path / "results.db").exists() or len(stored(tmp_path)) < 6
+    ):
+        time.sleep(0.2)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    interrupted = len(stored(tmp_path))
+    assert 6 <= interrupted < 54
+    rerun = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr
+    assert f"54 trials planned: {interrupted} already stored, {54 - interrupted} run now" in rerun.stdout
+    keys = [k for k, _ in stored(tmp_path)]
+    assert len(keys) == len(set(keys)) == 54
+    with sqlite3.connect(tmp_path / "results.db") as connection:
+        assert connection.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        orphans = connection.execute(
+            "SELECT count(*) FROM curves WHERE key NOT IN (SELECT key FROM trials)"
+        ).fetchone()
+        assert orphans == (0,)
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def ray_head():
+    ray = shutil.which("ray", path=str(Path(sys.executable).parent))
+    if ray is None:
+        pytest.fail("Ray is not installed: ./test.sh installs it (budgetlr[ray])")
+    port = free_port()
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    # A short temp dir: Ray's Unix sockets live there and their paths are limited to ~107 bytes.
+    temp = tempfile.mkdtemp(prefix="ray", dir="/tmp")
+    start = [ray, "start", "--head", "--node-ip-address=127.0.0.1", f"--port={port}", "--num-cpus=2",
+             "--include-dashboard=false", "--disable-usage-stats", f"--temp-dir={temp}"]  # fmt: skip
+    started = subprocess.run(start, capture_output=True, text=True, env=env, timeout=180)
+    assert started.returncode == 0, started.stdout + started.stderr
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        subprocess.run([ray, "stop", "--force"], capture_output=True, env=env, timeout=120)
+        shutil.rmtree(temp, ignore_errors=True)
+
+
+def test_the_ray_executor_on_a_local_cluster_matches_the_local_executor(ray_head, tmp_path):
+    plan = tiny_plan(budgets=[0.05])
+    summary = run_sweep(plan, tmp_path / "ray", executor="ray", address=ray_head, progress=False)
+    assert summary.ran == 8
+    run_sweep(plan, tmp_path / "local", workers=2, progress=False)
+    with Store(tmp_path / "ray") as on_ray, Store(tmp_path / "local") as local:
+        by_key = {t.key: t for t in local.trials()}
+        for trial in on_ray.trials():
+            assert trial.test_metric == by_key[trial.key].test_metric
