@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/sweep_throughput.py [--trials 12] [--no-ray]
 
-Each executor runs the same plan (digits-cnn at half its budget, 12 trials by default) into a
+Each executor runs the same plan (digits-cnn at half its budget, 40 trials by default) into a
 fresh results folder; wall time includes starting the workers, as a user waits for it.
 """
 
@@ -25,7 +25,7 @@ def timed(plan, out: Path, **executor) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--trials", type=int, default=12)
+    parser.add_argument("--trials", type=int, default=40)
     parser.add_argument("--no-ray", action="store_true")
     args = parser.parse_args()
     plan = make_plan(["digits-cnn"], ["cosine"], [0.5], list(range(args.trials)), [3e-3])

@@ -33,7 +33,7 @@ SUITES = {
         (0, 1),
     ),
     "full": Suite(
-        "every CPU workload, more schedules and 3 seeds; about 3 hours on 2 cores",
+        "every CPU workload, more schedules and 3 seeds; about 3 h 20 min on 2 cores (estimated)",
         ("quadratic", "quadratic(kappa=10000.0)", "mnist1d-cnn", "digits-cnn", "stdlib-gpt"),
         (
             *BASELINES,

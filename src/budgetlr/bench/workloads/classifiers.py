@@ -81,7 +81,7 @@ class DigitsCNN(ClassificationWorkload):
     batch_size: ClassVar[int] = 32
     optimizer_settings: ClassVar[dict[str, float]] = {"weight_decay": 0.01}
     eval_every: ClassVar[int] = 50
-    lrs: ClassVar[tuple[float, ...]] = (1e-3, 3e-3, 1e-2)
+    lrs: ClassVar[tuple[float, ...]] = (3e-3, 1e-2, 3e-2)
 
     def splits(self) -> dict[str, Batch]:
         return digits_splits()
