@@ -122,6 +122,31 @@ def test_a_sweep_killed_mid_run_resumes_with_every_trial_exactly_once(tmp_path):
         assert orphans == (0,)
 
 
+def test_ctrl_c_stops_the_sweep_with_exit_130_and_a_rerun_completes_it(tmp_path):
+    args = [BUDGETLR, "bench", "--workload", "quadratic(dim=8)", "--schedules", "cosine,linear",
+            "--budgets", "0.5,1.0", "--lrs", "0.1,0.3", "--seeds", "0,1,2", "--workers", "2",
+            "--out", str(tmp_path), "--no-report", "--quiet"]  # fmt: skip
+    process = subprocess.Popen(
+        args, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and (
+        not (tmp_path / "results.db").exists() or len(stored(tmp_path)) < 3
+    ):
+        time.sleep(0.2)
+    os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: the whole foreground group
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 130
+    assert err.strip().splitlines()[-1] == (
+        "budgetlr: interrupted; finished trials are stored: rerun the same command to resume"
+    )
+    interrupted = len(stored(tmp_path))
+    assert 3 <= interrupted < 24
+    rerun = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr
+    assert f"24 trials planned: {interrupted} already stored, {24 - interrupted} run now" in rerun.stdout
+
+
 def free_port():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
