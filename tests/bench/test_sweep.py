@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from budgetlr.bench.store import Store
-from budgetlr.bench.sweep import make_plan, parse_list, run_sweep
+from budgetlr.bench.sweep import RAY_SINGLE_MACHINE, make_plan, parse_list, run_sweep
 
 BUDGETLR = str(Path(sys.executable).parent / "budgetlr")
 
@@ -127,7 +127,13 @@ def test_ctrl_c_stops_the_sweep_with_exit_130_and_a_rerun_completes_it(tmp_path)
             "--budgets", "0.5,1.0", "--lrs", "0.1,0.3", "--seeds", "0,1,2", "--workers", "2",
             "--out", str(tmp_path), "--no-report", "--quiet"]  # fmt: skip
     process = subprocess.Popen(
-        args, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        args,
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        # A terminal's default; a shell running a job in the background (as CI may) ignores SIGINT.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and (
@@ -154,12 +160,20 @@ def free_port():
 
 
 @pytest.fixture
-def ray_head():
+def ray_head(monkeypatch):
     ray = shutil.which("ray", path=str(Path(sys.executable).parent))
     if ray is None:
         pytest.fail("Ray is not installed: ./test.sh installs it (budgetlr[ray])")
     port = free_port()
-    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    # The head and this driver agree: loopback addresses only (Ray's single-machine mode) and no
+    # auth token, whatever an earlier Ray left in ~/.ray.
+    for variable, value in {
+        RAY_SINGLE_MACHINE: "0",
+        "RAY_AUTH_MODE": "disabled",
+        "RAY_USAGE_STATS_ENABLED": "0",
+    }.items():
+        monkeypatch.setenv(variable, value)
+    env = dict(os.environ)
     # A short temp dir: Ray's Unix sockets live there and their paths are limited to ~107 bytes.
     temp = tempfile.mkdtemp(prefix="ray", dir="/tmp")
     start = [ray, "start", "--head", "--node-ip-address=127.0.0.1", f"--port={port}", "--num-cpus=2",

@@ -10,8 +10,8 @@ from __future__ import annotations
 import math
 import multiprocessing
 import os
+import signal
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +22,7 @@ from budgetlr.schedules import parse
 from budgetlr.schedules.base import check_total_steps
 
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+RAY_SINGLE_MACHINE = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
 
 
 @dataclass(frozen=True)
@@ -174,29 +175,23 @@ def run_one(config: TrialConfig) -> TrialResult:
 
 
 def run_locally(configs: Iterable[TrialConfig], record: Callable[[TrialResult], None], workers: int) -> None:
-    """A pool of fresh (spawned) processes; the parent stores results as they arrive."""
+    """A pool of fresh (spawned) processes; the parent stores results as they arrive. Workers
+    ignore Ctrl-C: the parent alone takes it and terminates them, so the sweep stops cleanly."""
     configs = list(configs)
     if not configs:
         return
     saved = {v: os.environ.get(v) for v in THREAD_VARIABLES}
     os.environ.update({v: "1" for v in THREAD_VARIABLES})  # inherited by the spawned workers
+    pool = multiprocessing.get_context("spawn").Pool(min(workers, len(configs)), initializer=start_worker)
     try:
-        with ProcessPoolExecutor(
-            max_workers=min(workers, len(configs)),
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=limit_threads,
-        ) as pool:
-            pending: set[Future[TrialResult]] = {pool.submit(run_one, c) for c in configs}
-            try:
-                while pending:
-                    finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-                    for future in finished:
-                        record(future.result())
-            except BaseException:
-                for future in pending:
-                    future.cancel()
-                raise
+        for result in pool.imap_unordered(run_one, configs, chunksize=1):
+            record(result)
+        pool.close()
+    except BaseException:
+        pool.terminate()
+        raise
     finally:
+        pool.join()
         for variable, value in saved.items():
             if value is None:
                 os.environ.pop(variable, None)
@@ -204,18 +199,24 @@ def run_locally(configs: Iterable[TrialConfig], record: Callable[[TrialResult], 
                 os.environ[variable] = value
 
 
+def start_worker() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    limit_threads()
+
+
 def run_on_ray(
     configs: Iterable[TrialConfig], record: Callable[[TrialResult], None], address: str | None
 ) -> None:
     """Ray tasks of one CPU each on the cluster at ``address`` (a local one when None)."""
+    if address is None:
+        # Ray's single-machine mode: every address it uses is loopback, none of this machine's interfaces.
+        os.environ.setdefault(RAY_SINGLE_MACHINE, "0")
     try:
         import ray
     except ImportError:
         raise ValueError("the ray executor needs Ray: pip install 'budgetlr[ray]'") from None
     configs = list(configs)
-    # A Ray started here listens on loopback only; a cluster given by address keeps its own.
-    local = {} if address else {"_node_ip_address": "127.0.0.1"}
-    ray.init(address=address, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True, **local)
+    ray.init(address=address, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
     try:
         task = ray.remote(num_cpus=1)(run_one)
         pending = [task.remote(c) for c in configs]

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
-from budgetlr.schedules.base import FloatArray, Schedule, progress
+from budgetlr.schedules.base import FloatArray, Schedule, namespace, progress
 from budgetlr.schedules.registry import register
 
 
@@ -63,7 +61,8 @@ class InverseSqrt(Schedule):
             raise ValueError("inverse_sqrt needs a warmup: give warmup or warmup_steps")
 
     def after_warmup(self, t: FloatArray, total_steps: int, warmup_steps: int) -> FloatArray:
-        return np.sqrt(warmup_steps / np.maximum(t, warmup_steps))
+        xp = namespace(t)
+        return xp.sqrt(warmup_steps / xp.maximum(t, warmup_steps))
 
     def is_budgeted(self) -> bool:
         return False

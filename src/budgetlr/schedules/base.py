@@ -18,6 +18,7 @@ import math
 import types
 import typing
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Any, ClassVar
 
 import numpy as np
@@ -58,9 +59,19 @@ def check_one_of(name: str, fraction: float | None, steps: int | None) -> None:
         raise ValueError(f"{name}_steps must be >= 0, got {steps}")
 
 
+def namespace(x: Any) -> ModuleType:
+    """``numpy``, or ``jax.numpy`` for JAX arrays and tracers: each schedule's maths is written
+    once, against this namespace, and runs under numpy or under ``jax.jit``."""
+    if type(x).__module__.startswith("jax"):
+        import jax.numpy
+
+        return jax.numpy
+    return np
+
+
 def progress(t: FloatArray, total_steps: int, warmup_steps: int) -> FloatArray:
     """Progress ``p = (t - W) / (T - W)`` clipped to [0, 1]."""
-    return np.clip((t - warmup_steps) / (total_steps - warmup_steps), 0.0, 1.0)
+    return namespace(t).clip((t - warmup_steps) / (total_steps - warmup_steps), 0.0, 1.0)
 
 
 @dataclass(frozen=True)
@@ -99,15 +110,16 @@ class Schedule:
 
     def raw_multiplier(self, t: FloatArray, total_steps: int) -> FloatArray:
         """Multiplier before the floor: the warmup ramp, then :meth:`after_warmup`."""
+        xp = namespace(t)
         warmup_steps = self.resolve_warmup(total_steps)
         if self.is_budgeted():
-            t = np.minimum(t, total_steps)
-        after = self.after_warmup(np.maximum(t, warmup_steps), total_steps, warmup_steps)
+            t = xp.minimum(t, total_steps)
+        after = self.after_warmup(xp.maximum(t, warmup_steps), total_steps, warmup_steps)
         if warmup_steps == 0:
             return after
-        at_peak = self.after_warmup(np.array([float(warmup_steps)]), total_steps, warmup_steps)[0]
+        at_peak = float(self.after_warmup(np.array([float(warmup_steps)]), total_steps, warmup_steps)[0])
         ramp = (t + 1.0) / (warmup_steps + 1.0) * at_peak
-        return np.where(t < warmup_steps, ramp, after)
+        return xp.where(t < warmup_steps, ramp, after)
 
     def multiplier(self, t: ArrayLike, total_steps: int) -> Any:
         """``lr(t) / base_lr`` at step(s) ``t`` under budget ``total_steps``, floor included.

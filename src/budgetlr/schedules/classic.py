@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from budgetlr.schedules.base import FloatArray, Schedule, progress
+from budgetlr.schedules.base import FloatArray, Schedule, namespace, progress
 from budgetlr.schedules.registry import register
 
 
@@ -36,7 +36,7 @@ class Cosine(Schedule):
     paper = "1608.03983"
 
     def after_warmup(self, t: FloatArray, total_steps: int, warmup_steps: int) -> FloatArray:
-        return 0.5 * (1.0 + np.cos(np.pi * progress(t, total_steps, warmup_steps)))
+        return 0.5 * (1.0 + namespace(t).cos(np.pi * progress(t, total_steps, warmup_steps)))
 
 
 @register
@@ -77,8 +77,9 @@ class Step(Schedule):
             raise ValueError(f"gamma={self.gamma!r} must lie in (0, 1)")
 
     def after_warmup(self, t: FloatArray, total_steps: int, warmup_steps: int) -> FloatArray:
+        xp = namespace(t)
         p = progress(t, total_steps, warmup_steps)
-        passed = np.searchsorted(np.asarray(self.milestones), p, side="right")
+        passed = xp.searchsorted(xp.asarray(self.milestones), p, side="right")
         return self.gamma**passed
 
 
@@ -90,4 +91,4 @@ class Constant(Schedule):
     name = "constant"
 
     def after_warmup(self, t: FloatArray, total_steps: int, warmup_steps: int) -> FloatArray:
-        return np.ones_like(t)
+        return namespace(t).ones_like(t)

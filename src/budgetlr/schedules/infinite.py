@@ -6,7 +6,7 @@ from typing import ClassVar
 import numpy as np
 
 from budgetlr.schedules.anytime import geometric_ratio
-from budgetlr.schedules.base import FloatArray, Schedule, check_one_of
+from budgetlr.schedules.base import FloatArray, Schedule, check_one_of, namespace
 from budgetlr.schedules.registry import register
 
 
@@ -55,13 +55,14 @@ class Infinite(Schedule):
     def after_warmup(self, t: FloatArray, total_steps: int, warmup_steps: int) -> FloatArray:
         cooldown = self.resolve("cooldown", total_steps)
         anneal = self.resolve("anneal", total_steps)
-        x = np.clip((t - warmup_steps) / cooldown, 0.0, 1.0)
-        ratio = self.const + (1.0 - self.const) * 0.5 * (1.0 + np.cos(np.pi * x))
+        xp = namespace(t)
+        x = xp.clip((t - warmup_steps) / cooldown, 0.0, 1.0)
+        ratio = self.const + (1.0 - self.const) * 0.5 * (1.0 + xp.cos(np.pi * x))
         cooled = (ratio - self.floor) / (1.0 - self.floor)
         if anneal == 0:
             return cooled
         annealing = geometric_ratio((t - (total_steps - anneal)) / anneal, self.const, self.floor, self.floor)
-        return np.where(t > total_steps - anneal, annealing, cooled)
+        return xp.where(t > total_steps - anneal, annealing, cooled)
 
     def is_budgeted(self) -> bool:
         return self.anneal_steps != 0

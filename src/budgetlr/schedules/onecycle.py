@@ -5,12 +5,12 @@ from typing import ClassVar
 
 import numpy as np
 
-from budgetlr.schedules.base import FloatArray, Schedule
+from budgetlr.schedules.base import FloatArray, Schedule, namespace
 from budgetlr.schedules.registry import register
 
 
 def cosine_between(start: float, end: float, pct: FloatArray) -> FloatArray:
-    return end + (start - end) / 2.0 * (np.cos(np.pi * pct) + 1.0)
+    return end + (start - end) / 2.0 * (namespace(pct).cos(np.pi * pct) + 1.0)
 
 
 @register
@@ -49,12 +49,13 @@ class OneCycle(Schedule):
             )
 
     def raw_multiplier(self, t: FloatArray, total_steps: int) -> FloatArray:
-        t = np.minimum(t, total_steps - 1)
+        xp = namespace(t)
+        t = xp.minimum(t, total_steps - 1)
         end = self.ramp_end(total_steps)
         initial = 1.0 / self.div_factor
         up = cosine_between(initial, 1.0, t / end)
         down = cosine_between(1.0, initial / self.final_div_factor, (t - end) / (total_steps - 1 - end))
-        return np.where(t <= end, up, down)
+        return xp.where(t <= end, up, down)
 
     def warmup_end(self, total_steps: int) -> int:
         return int(np.ceil(self.ramp_end(total_steps)))

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from budgetlr.schedules.base import FloatArray, Schedule, check_one_of
+from budgetlr.schedules.base import FloatArray, Schedule, check_one_of, namespace
 from budgetlr.schedules.registry import register
 from budgetlr.schedules.shapes import check_shape, decay_shape
 
@@ -60,17 +60,18 @@ class Power(Schedule):
 
     def power_curve(self, t: FloatArray) -> FloatArray:
         # Step 0 has seen no tokens, where n^b is infinite and the cap applies anyway.
-        tokens = np.maximum(t, 1.0) * self.tokens_per_step
-        return np.minimum(1.0, self.batch * self.a * tokens**self.b / self.lr_max)
+        xp = namespace(t)
+        tokens = xp.maximum(t, 1.0) * self.tokens_per_step
+        return xp.minimum(1.0, self.batch * self.a * tokens**self.b / self.lr_max)
 
     def after_warmup(self, t: FloatArray, total_steps: int, warmup_steps: int) -> FloatArray:
         decay_steps = self.resolve("decay", total_steps)
         if decay_steps == 0:
             return self.power_curve(t)
         decay_start = total_steps - decay_steps
-        at_start = self.power_curve(np.array([float(decay_start)]))[0]
+        at_start = float(self.power_curve(np.array([float(decay_start)]))[0])
         decayed = at_start * decay_shape(self.shape, (t - decay_start) / decay_steps)
-        return np.where(t < decay_start, self.power_curve(t), decayed)
+        return namespace(t).where(t < decay_start, self.power_curve(t), decayed)
 
     def is_budgeted(self) -> bool:
         return self.decay is not None or bool(self.decay_steps)

@@ -7,7 +7,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from numpy.typing import ArrayLike
 
-from budgetlr.schedules.base import FloatArray, Schedule, progress
+from budgetlr.schedules.base import FloatArray, Schedule, namespace, progress
 from budgetlr.schedules.registry import register
 
 OPTIMIZERS = {"sgd": 2.0, "adam": 1.0}
@@ -72,8 +72,9 @@ class Refined(Schedule):
         object.__setattr__(self, "curve", refine(norms, self.optimizer, self.smoothing))
 
     def after_warmup(self, t: FloatArray, total_steps: int, warmup_steps: int) -> FloatArray:
-        grid = np.linspace(0.0, 1.0, self.curve.size)
-        return np.interp(progress(t, total_steps, warmup_steps), grid, self.curve)
+        xp = namespace(t)
+        grid = xp.linspace(0.0, 1.0, self.curve.size)
+        return xp.interp(progress(t, total_steps, warmup_steps), grid, xp.asarray(self.curve))
 
     def is_monotone(self) -> bool:
         return False

@@ -11,15 +11,15 @@ from collections.abc import Callable
 
 import numpy as np
 
-from budgetlr.schedules.base import FloatArray
+from budgetlr.schedules.base import FloatArray, namespace
 
 #: ``exp`` decays geometrically by this factor over the decay, shifted so that it ends at 0.
 EXP_SHAPE_RATIO = 0.01
 
 SHAPES: dict[str, Callable[[FloatArray], FloatArray]] = {
     "linear": lambda x: 1.0 - x,
-    "1-sqrt": lambda x: 1.0 - np.sqrt(x),
-    "cosine": lambda x: 0.5 * (1.0 + np.cos(np.pi * x)),
+    "1-sqrt": lambda x: 1.0 - namespace(x).sqrt(x),
+    "cosine": lambda x: 0.5 * (1.0 + namespace(x).cos(np.pi * x)),
     "square": lambda x: 1.0 - x**2,
     "exp": lambda x: (EXP_SHAPE_RATIO**x - EXP_SHAPE_RATIO) / (1.0 - EXP_SHAPE_RATIO),
 }
@@ -32,4 +32,4 @@ def check_shape(shape: str) -> None:
 
 def decay_shape(shape: str, x: FloatArray) -> FloatArray:
     """``S(x)`` of the named shape, with ``x`` clipped to [0, 1]."""
-    return SHAPES[shape](np.clip(x, 0.0, 1.0))
+    return SHAPES[shape](namespace(x).clip(x, 0.0, 1.0))

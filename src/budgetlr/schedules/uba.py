@@ -4,13 +4,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from budgetlr.schedules.base import FloatArray, Schedule, progress
+from budgetlr.schedules.base import FloatArray, Schedule, namespace, progress
 from budgetlr.schedules.registry import register
 
 
 def uba_curve(p: FloatArray, phi: float) -> FloatArray:
     """``m = u / (phi/2 + (1 - phi/2) u)`` with the cosine multiplier ``u = (1 + cos(pi p)) / 2``."""
-    u = 0.5 * (1.0 + np.cos(np.pi * p))
+    u = 0.5 * (1.0 + namespace(p).cos(np.pi * p))
     return u / (0.5 * phi + (1.0 - 0.5 * phi) * u)
 
 
@@ -42,7 +42,8 @@ class UBA(Schedule):
 
     def after_warmup(self, t: FloatArray, total_steps: int, warmup_steps: int) -> FloatArray:
         scaled = progress(t, total_steps, warmup_steps) * self.phases
-        local = scaled - np.minimum(np.floor(scaled), self.phases - 1)
+        xp = namespace(t)
+        local = scaled - xp.minimum(xp.floor(scaled), self.phases - 1)
         return uba_curve(local, self.phi)
 
     def is_monotone(self) -> bool:

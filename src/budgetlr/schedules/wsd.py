@@ -3,9 +3,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-import numpy as np
-
-from budgetlr.schedules.base import FloatArray, Schedule, check_one_of
+from budgetlr.schedules.base import FloatArray, Schedule, check_one_of, namespace
 from budgetlr.schedules.registry import register
 from budgetlr.schedules.shapes import check_shape, decay_shape
 
@@ -47,4 +45,4 @@ class WSD(Schedule):
         decay_steps = self.resolve("decay", total_steps)
         decay_start = total_steps - decay_steps
         x = (t - decay_start) / decay_steps
-        return np.where(t < decay_start, 1.0, decay_shape(self.shape, x))
+        return namespace(t).where(t < decay_start, 1.0, decay_shape(self.shape, x))
