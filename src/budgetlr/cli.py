@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from budgetlr.bench.suites import SUITES
+from budgetlr.integrations import MissingExtra
 from budgetlr.schedules import FAMILIES, BoundSchedule, keys_of, schedule, split_specs
 
 TABLE_ROWS = 25
@@ -54,6 +55,15 @@ def build_parser() -> Parser:
     bench.add_argument("--executor", choices=["local", "ray"], default="local")
     bench.add_argument("--workers", type=int, help="local worker processes (default: one per core)")
     bench.add_argument("--address", help="Ray cluster address (default: start a local Ray)")
+    bench.add_argument(
+        "--tuner",
+        choices=["grid", "optuna"],
+        default="grid",
+        help="grid: every LR of --lrs; optuna: a TPE study",
+    )
+    bench.add_argument(
+        "--trials", type=int, default=12, help="Optuna trials per workload, schedule and budget"
+    )
     bench.add_argument("--no-report", action="store_true", help="only run the sweep")
     bench.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -74,6 +84,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         COMMANDS[args.command](args)
+    except MissingExtra as error:
+        print(f"budgetlr: error: {error}", file=sys.stderr)
+        return 2
     except ModuleNotFoundError as error:
         print(
             f"budgetlr: error: {args.command} needs the benchmark extra (missing {error.name}): "
@@ -144,11 +157,24 @@ def bench(args: argparse.Namespace) -> None:
         seeds=[int(s) for s in parse_list(args.seeds, int, "seed")] if args.seeds else suite.seeds,
         lrs=parse_list(args.lrs, float, "peak LR") if args.lrs else None,
     )
-    summary = run_sweep(plan, args.out, args.executor, args.workers, args.address, progress=not args.quiet)
-    print(
-        f"{summary.planned} trials planned: {summary.already_stored} already stored, {summary.ran} run now "
-        f"({summary.diverged} diverged); database {args.out / 'results.db'}"
-    )
+    if args.tuner == "optuna":
+        from budgetlr.bench.tune import tune_with_optuna
+
+        for study in tune_with_optuna(
+            plan, args.out, args.trials, args.executor, args.workers, args.address, progress=not args.quiet
+        ):
+            print(
+                f"{study.name}: {study.trials} trials, best validation {study.best_value} at {study.best_params}"
+            )
+        print(f"studies in {args.out / 'optuna.db'}; trials in {args.out / 'results.db'}")
+    else:
+        summary = run_sweep(
+            plan, args.out, args.executor, args.workers, args.address, progress=not args.quiet
+        )
+        print(
+            f"{summary.planned} trials planned: {summary.already_stored} already stored, {summary.ran} run now "
+            f"({summary.diverged} diverged); database {args.out / 'results.db'}"
+        )
     if not args.no_report:
         print(f"wrote {write_report(args.out)} (and report.html, plots/)")
 

@@ -129,6 +129,9 @@ class Store:
         )
         return [Trial(*row[:10], bool(row[10]), *row[11:]) for row in rows]
 
+    def trials_by_key(self, keys: list[str]) -> dict[str, Trial]:
+        return {t.key: t for t in self.trials() if t.key in set(keys)}
+
     def curve(self, key: str) -> list[tuple[int, float | None, float | None, float]]:
         """``(step, train_loss, val_metric, lr)`` rows of one trial."""
         return list(

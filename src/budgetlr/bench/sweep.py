@@ -119,8 +119,19 @@ def run_sweep(
     progress: bool = True,
 ) -> SweepSummary:
     """Run the trials of ``plan`` that ``out``'s database lacks, storing each as it finishes."""
-    workloads = {w: resolve_workload(w) for w in plan.workloads}
-    configs = plan.trials()
+    return run_configs(plan.trials(), out, executor, workers, address, progress)
+
+
+def run_configs(
+    configs: list[TrialConfig],
+    out: Path,
+    executor: str = "local",
+    workers: int | None = None,
+    address: str | None = None,
+    progress: bool = True,
+) -> SweepSummary:
+    """Run the ``configs`` that ``out``'s database lacks, storing each as it finishes."""
+    workloads = {w: resolve_workload(w) for w in {c.workload for c in configs}}
     with Store(out) as store:
         done = store.done_keys()
         todo = [c for c in configs if c.key() not in done]

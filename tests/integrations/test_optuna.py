@@ -1,0 +1,95 @@
+"""Optuna: per-cell TPE studies over the peak LR (and phi for UBA), no pruner, resumable."""
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import optuna
+
+from budgetlr.bench.tune import DB_NAME, PHI_CHOICES
+from budgetlr.cli import main
+
+BUDGETLR = str(Path(sys.executable).parent / "budgetlr")
+ARGS = ["bench", "--workload", "quadratic(dim=8)", "--schedules", "cosine,uba", "--budgets", "0.1",
+        "--lrs", "0.1,0.3", "--seeds", "0,1", "--tuner", "optuna", "--quiet", "--no-report"]  # fmt: skip
+
+
+def studies(out):
+    storage = f"sqlite:///{out / DB_NAME}"
+    return {s.study_name: optuna.load_study(study_name=s.study_name, storage=storage)
+            for s in optuna.get_all_study_summaries(storage)}  # fmt: skip
+
+
+def stored_keys(out):
+    with sqlite3.connect(out / "results.db") as connection:
+        return [row[0] for row in connection.execute("SELECT key FROM trials")]
+
+
+def test_studies_tune_lr_and_phi_without_pruning_and_grow_on_rerun(tmp_path):
+    assert main([*ARGS, "--trials", "3", "--out", str(tmp_path)]) == 0
+    found = studies(tmp_path)
+    assert set(found) == {"quadratic(dim=8) | cosine | budget 0.1", "quadratic(dim=8) | uba | budget 0.1"}
+    for name, study in found.items():
+        complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+        assert len(complete) == 3 and not any(t.state == optuna.trial.TrialState.PRUNED for t in study.trials)
+        for trial in complete:
+            assert 0.1 / 3 <= trial.params["lr"] <= 0.3 * 3
+            assert ("phi" in trial.params) == ("uba" in name)
+            if "phi" in trial.params:
+                assert trial.params["phi"] in PHI_CHOICES
+    assert len(stored_keys(tmp_path)) == 2 * 3 * 2  # schedules x trials x seeds, each a stored trial
+    assert main([*ARGS, "--trials", "5", "--out", str(tmp_path)]) == 0
+    grown = studies(tmp_path).values()
+    assert [len(s.trials) for s in grown] == [5, 5]
+    assert all(len({t.params["lr"] for t in s.trials}) == 5 for s in grown)  # no point repeated on resume
+    assert len(stored_keys(tmp_path)) == 2 * 5 * 2
+
+
+def test_an_interrupted_study_resumes_with_every_asked_trial_finished_and_none_left_running(tmp_path):
+    command = [BUDGETLR, *ARGS, "--trials", "8", "--workers", "2", "--out", str(tmp_path)]
+    process = subprocess.Popen(
+        command, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and (
+        not (tmp_path / "results.db").exists() or len(stored_keys(tmp_path)) < 6
+    ):
+        time.sleep(0.2)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    assert subprocess.run(command, capture_output=True, timeout=600).returncode == 0
+    for study in studies(tmp_path).values():
+        states = [t.state for t in study.trials]
+        assert states.count(optuna.trial.TrialState.RUNNING) == 0
+        assert (
+            states.count(optuna.trial.TrialState.COMPLETE) + states.count(optuna.trial.TrialState.FAIL) >= 8
+        )
+    keys = stored_keys(tmp_path)
+    assert len(keys) == len(set(keys))
+
+
+def test_trials_must_be_positive(tmp_path, capsys):
+    assert main([*ARGS, "--trials", "0", "--out", str(tmp_path)]) == 2
+    assert "--trials must be >= 1" in capsys.readouterr().err
+
+
+def test_a_missing_extra_is_one_line_naming_the_install_command(tmp_path, monkeypatch, capsys):
+    import budgetlr.integrations
+
+    real = budgetlr.integrations.importlib.import_module
+
+    def without_optuna(name, *args):
+        if name == "optuna":
+            raise ModuleNotFoundError(name=name)
+        return real(name, *args)
+
+    monkeypatch.setattr(budgetlr.integrations.importlib, "import_module", without_optuna)
+    assert main([*ARGS, "--trials", "2", "--out", str(tmp_path)]) == 2
+    assert (
+        capsys.readouterr().err
+        == "budgetlr: error: --tuner optuna needs optuna: pip install 'budgetlr[optuna]'\n"
+    )
