@@ -62,7 +62,7 @@ def build_parser() -> Parser:
         help="grid: every LR of --lrs; optuna: a TPE study",
     )
     bench.add_argument(
-        "--trials", type=int, default=12, help="Optuna trials per workload, schedule and budget"
+        "--trials", type=int, help="Optuna trials per workload, schedule and budget (default 12)"
     )
     bench.add_argument("--no-report", action="store_true", help="only run the sweep")
     bench.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -150,6 +150,8 @@ def bench(args: argparse.Namespace) -> None:
         raise UsageError(f"--workers must be >= 1, got {args.workers}")
     if args.address and args.executor != "ray":
         raise UsageError("--address goes with --executor ray")
+    if args.trials is not None and args.tuner != "optuna":
+        raise UsageError("--trials goes with --tuner optuna")
     plan = make_plan(
         workloads=split_specs(args.workload) if args.workload else suite.workloads,
         schedules=split_specs(args.schedules) if args.schedules else suite.schedules,
@@ -161,7 +163,13 @@ def bench(args: argparse.Namespace) -> None:
         from budgetlr.bench.tune import tune_with_optuna
 
         for study in tune_with_optuna(
-            plan, args.out, args.trials, args.executor, args.workers, args.address, progress=not args.quiet
+            plan,
+            args.out,
+            12 if args.trials is None else args.trials,
+            args.executor,
+            args.workers,
+            args.address,
+            progress=not args.quiet,
         ):
             print(
                 f"{study.name}: {study.trials} trials, best validation {study.best_value} at {study.best_params}"

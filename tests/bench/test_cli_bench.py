@@ -68,6 +68,8 @@ def fingerprint(out):
         (["--workload", "quadratic", "--seeds", "a"], "malformed seed list 'a'"),
         (["--workload", "quadratic", "--workers", "0"], "--workers must be >= 1"),
         (["--suite", "huge"], "invalid choice: 'huge'"),
+        (["--workload", "quadratic", "--trials", "5"], "--trials goes with --tuner optuna"),
+        (["--workload", "quadratic", "--address", "1.2.3.4:6379"], "--address goes with --executor ray"),
     ],
 )
 def test_bad_arguments_are_one_line_exit_2_and_leave_the_database_untouched(database, args, message, capsys):
