@@ -43,3 +43,19 @@ def test_drives_an_optax_optimizer_step_by_step():
 def test_bad_specs_fail_before_tracing():
     with pytest.raises(ValueError, match="unknown schedule 'cosin'"):
         schedule("cosin", 100)
+
+
+def test_without_jax_the_error_is_one_line_naming_the_extra(monkeypatch):
+    import budgetlr.integrations
+
+    real = budgetlr.integrations.importlib.import_module
+
+    def without_jax(name, *args):
+        if name.startswith("jax"):
+            raise ModuleNotFoundError(name=name)
+        return real(name, *args)
+
+    monkeypatch.setattr(budgetlr.integrations.importlib, "import_module", without_jax)
+    with pytest.raises(budgetlr.integrations.MissingExtra) as error:
+        schedule("cosine", 100)
+    assert str(error.value) == "budgetlr.optax needs jax: pip install 'budgetlr[jax]'"
