@@ -8,15 +8,13 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import pytest
 
 from budgetlr.bench.store import Store
 from budgetlr.bench.sweep import RAY_SINGLE_MACHINE, make_plan, parse_list, run_sweep
-
-BUDGETLR = str(Path(sys.executable).parent / "budgetlr")
+from tests.helpers import BUDGETLR, start_and_stop
 
 
 def tiny_plan(**overrides):
@@ -97,16 +95,7 @@ def test_a_sweep_killed_mid_run_resumes_with_every_trial_exactly_once(tmp_path):
     args = [BUDGETLR, "bench", "--workload", "quadratic(dim=8)", "--schedules", "cosine,linear,constant",
             "--budgets", "0.25,0.5", "--lrs", "0.1,0.2,0.3", "--seeds", "0,1,2", "--workers", "2",
             "--out", str(tmp_path), "--no-report", "--quiet"]  # fmt: skip
-    process = subprocess.Popen(
-        args, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and (
-        not (tmp_path / "results.db").exists() or len(stored(tmp_path)) < 6
-    ):
-        time.sleep(0.2)
-    os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
+    start_and_stop(args, tmp_path, 6, signal.SIGKILL).communicate()
     interrupted = len(stored(tmp_path))
     assert 6 <= interrupted < 54
     rerun = subprocess.run(args, capture_output=True, text=True, timeout=300)
@@ -126,21 +115,7 @@ def test_ctrl_c_stops_the_sweep_with_exit_130_and_a_rerun_completes_it(tmp_path)
     args = [BUDGETLR, "bench", "--workload", "quadratic(dim=8)", "--schedules", "cosine,linear",
             "--budgets", "0.5,1.0", "--lrs", "0.1,0.3", "--seeds", "0,1,2", "--workers", "2",
             "--out", str(tmp_path), "--no-report", "--quiet"]  # fmt: skip
-    process = subprocess.Popen(
-        args,
-        start_new_session=True,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        # A terminal's default; a shell running a job in the background (as CI may) ignores SIGINT.
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-    )
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and (
-        not (tmp_path / "results.db").exists() or len(stored(tmp_path)) < 3
-    ):
-        time.sleep(0.2)
-    os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: the whole foreground group
+    process = start_and_stop(args, tmp_path, 3, signal.SIGINT)  # Ctrl-C in a terminal: the whole group
     _, err = process.communicate(timeout=120)
     assert process.returncode == 130
     assert err.strip().splitlines()[-1] == (

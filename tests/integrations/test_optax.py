@@ -7,8 +7,10 @@ import optax
 import pytest
 
 import budgetlr
+from budgetlr.integrations import MissingExtra
 from budgetlr.optax import schedule
 from tests.conftest import EXAMPLES
+from tests.helpers import hide_module
 
 
 @pytest.mark.parametrize("spec", EXAMPLES.values())
@@ -46,16 +48,7 @@ def test_bad_specs_fail_before_tracing():
 
 
 def test_without_jax_the_error_is_one_line_naming_the_extra(monkeypatch):
-    import budgetlr.integrations
-
-    real = budgetlr.integrations.importlib.import_module
-
-    def without_jax(name, *args):
-        if name.startswith("jax"):
-            raise ModuleNotFoundError(name=name)
-        return real(name, *args)
-
-    monkeypatch.setattr(budgetlr.integrations.importlib, "import_module", without_jax)
-    with pytest.raises(budgetlr.integrations.MissingExtra) as error:
+    hide_module(monkeypatch, "jax")
+    with pytest.raises(MissingExtra) as error:
         schedule("cosine", 100)
     assert str(error.value) == "budgetlr.optax needs jax: pip install 'budgetlr[jax]'"

@@ -1,19 +1,14 @@
 """Optuna: per-cell TPE studies over the peak LR (and phi for UBA), no pruner, resumable."""
 
-import os
 import signal
-import sqlite3
 import subprocess
-import sys
-import time
-from pathlib import Path
 
 import optuna
 
 from budgetlr.bench.tune import DB_NAME, PHI_CHOICES
 from budgetlr.cli import main
+from tests.helpers import BUDGETLR, hide_module, start_and_stop, stored_keys
 
-BUDGETLR = str(Path(sys.executable).parent / "budgetlr")
 ARGS = ["bench", "--workload", "quadratic(dim=8)", "--schedules", "cosine,uba", "--budgets", "0.1",
         "--lrs", "0.1,0.3", "--seeds", "0,1", "--tuner", "optuna", "--quiet", "--no-report"]  # fmt: skip
 
@@ -22,11 +17,6 @@ def studies(out):
     storage = f"sqlite:///{out / DB_NAME}"
     return {s.study_name: optuna.load_study(study_name=s.study_name, storage=storage)
             for s in optuna.get_all_study_summaries(storage)}  # fmt: skip
-
-
-def stored_keys(out):
-    with sqlite3.connect(out / "results.db") as connection:
-        return [row[0] for row in connection.execute("SELECT key FROM trials")]
 
 
 def test_studies_tune_lr_and_phi_without_pruning_and_grow_on_rerun(tmp_path):
@@ -51,16 +41,7 @@ def test_studies_tune_lr_and_phi_without_pruning_and_grow_on_rerun(tmp_path):
 
 def test_an_interrupted_study_resumes_with_every_asked_trial_finished_and_none_left_running(tmp_path):
     command = [BUDGETLR, *ARGS, "--trials", "8", "--workers", "2", "--out", str(tmp_path)]
-    process = subprocess.Popen(
-        command, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and (
-        not (tmp_path / "results.db").exists() or len(stored_keys(tmp_path)) < 6
-    ):
-        time.sleep(0.2)
-    os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
+    start_and_stop(command, tmp_path, 6, signal.SIGKILL).communicate()
     assert subprocess.run(command, capture_output=True, timeout=600).returncode == 0
     for study in studies(tmp_path).values():
         states = [t.state for t in study.trials]
@@ -78,16 +59,7 @@ def test_trials_must_be_positive(tmp_path, capsys):
 
 
 def test_a_missing_extra_is_one_line_naming_the_install_command(tmp_path, monkeypatch, capsys):
-    import budgetlr.integrations
-
-    real = budgetlr.integrations.importlib.import_module
-
-    def without_optuna(name, *args):
-        if name == "optuna":
-            raise ModuleNotFoundError(name=name)
-        return real(name, *args)
-
-    monkeypatch.setattr(budgetlr.integrations.importlib, "import_module", without_optuna)
+    hide_module(monkeypatch, "optuna")
     assert main([*ARGS, "--trials", "2", "--out", str(tmp_path)]) == 2
     assert (
         capsys.readouterr().err

@@ -1,0 +1,51 @@
+"""Helpers shared by the tests that interrupt sweeps or hide optional packages."""
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+BUDGETLR = str(Path(sys.executable).parent / "budgetlr")
+
+
+def stored_keys(out: Path) -> list[str]:
+    with sqlite3.connect(Path(out) / "results.db") as connection:
+        return [row[0] for row in connection.execute("SELECT key FROM trials")]
+
+
+def start_and_stop(command: list[str], out: Path, stored: int, sig: signal.Signals) -> subprocess.Popen:
+    """Start ``command`` in its own process group, wait until ``out`` holds ``stored`` trials, then
+    send ``sig`` to the whole group (what a terminal's Ctrl-C does, or kill -9)."""
+    process = subprocess.Popen(
+        command,
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        # A terminal's default; a shell running a job in the background (as CI may) ignores SIGINT.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and (
+        not (out / "results.db").exists() or len(stored_keys(out)) < stored
+    ):
+        time.sleep(0.2)
+    os.killpg(process.pid, sig)
+    return process
+
+
+def hide_module(monkeypatch, prefix: str) -> None:
+    """Make budgetlr's optional imports of ``prefix`` fail as if the package were not installed."""
+    import budgetlr.integrations
+
+    real = budgetlr.integrations.importlib.import_module
+
+    def import_module(name, *args):
+        if name.startswith(prefix):
+            raise ModuleNotFoundError(name=name)
+        return real(name, *args)
+
+    monkeypatch.setattr(budgetlr.integrations.importlib, "import_module", import_module)
