@@ -16,6 +16,14 @@ def stored_keys(out: Path) -> list[str]:
         return [row[0] for row in connection.execute("SELECT key FROM trials")]
 
 
+def count_stored(out: Path) -> int:
+    """Trials stored so far; 0 while the sweep has not yet created its database and tables."""
+    try:
+        return len(stored_keys(out)) if (Path(out) / "results.db").exists() else 0
+    except sqlite3.OperationalError:
+        return 0
+
+
 def start_and_stop(command: list[str], out: Path, stored: int, sig: signal.Signals) -> subprocess.Popen:
     """Start ``command`` in its own process group, wait until ``out`` holds ``stored`` trials, then
     send ``sig`` to the whole group (what a terminal's Ctrl-C does, or kill -9)."""
@@ -29,9 +37,7 @@ def start_and_stop(command: list[str], out: Path, stored: int, sig: signal.Signa
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and (
-        not (out / "results.db").exists() or len(stored_keys(out)) < stored
-    ):
+    while time.monotonic() < deadline and count_stored(out) < stored:
         time.sleep(0.2)
     os.killpg(process.pid, sig)
     return process
