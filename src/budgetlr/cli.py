@@ -156,7 +156,7 @@ def bench(args: argparse.Namespace) -> None:
         workloads=split_specs(args.workload) if args.workload else suite.workloads,
         schedules=split_specs(args.schedules) if args.schedules else suite.schedules,
         budgets=parse_list(args.budgets, float, "budget") if args.budgets else suite.budgets,
-        seeds=[int(s) for s in parse_list(args.seeds, int, "seed")] if args.seeds else suite.seeds,
+        seeds=parse_list(args.seeds, int, "seed") if args.seeds else suite.seeds,
         lrs=parse_list(args.lrs, float, "peak LR") if args.lrs else None,
     )
     if args.tuner == "optuna":

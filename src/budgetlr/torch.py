@@ -96,12 +96,12 @@ class BudgetScheduler(LRScheduler):
         last_epoch: int = -1,
     ) -> None:
         self.spec = parse(spec)
-        self.total_steps = check_total_steps(total_steps)
-        self.spec.validate(self.total_steps)
+        total_steps = check_total_steps(total_steps)
+        self.spec.validate(total_steps)
         if on_budget_change is not None:
             check_policy(on_budget_change)
         self.on_budget_change = on_budget_change
-        self._set_plan(Plan(self.spec, self.total_steps))
+        self._set_plan(Plan(self.spec, total_steps))
         super().__init__(optimizer, last_epoch)
 
     # -- the LR ------------------------------------------------------------------------------
@@ -118,9 +118,13 @@ class BudgetScheduler(LRScheduler):
             self._block_index = block
         return self._block[offset]
 
+    @property
+    def total_steps(self) -> int:
+        """The current budget: the constructor's, or the last rebudget's or cooldown's."""
+        return self.plan.total_steps
+
     def _set_plan(self, plan: Plan) -> None:
         self.plan = plan
-        self.total_steps = plan.total_steps
         self._block_index = -1
         self._block: list[float] = []
 

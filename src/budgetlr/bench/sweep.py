@@ -14,6 +14,7 @@ import signal
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from budgetlr.bench.runner import TrialConfig, TrialResult, budget_steps, run_trial
 from budgetlr.bench.store import Store
@@ -21,6 +22,7 @@ from budgetlr.bench.workloads import resolve_workload
 from budgetlr.schedules import parse
 from budgetlr.schedules.base import check_total_steps
 
+T = TypeVar("T")
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 RAY_SINGLE_MACHINE = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
 
@@ -93,7 +95,7 @@ def make_plan(
     )
 
 
-def parse_list(text: str, convert: Callable[[str], float], what: str) -> list[float]:
+def parse_list(text: str, convert: Callable[[str], T], what: str) -> list[T]:
     """``"0.1,0.25"`` -> ``[0.1, 0.25]``, with an error naming ``what`` and the bad item."""
     items = [item.strip() for item in text.split(",")]
     try:
