@@ -1,4 +1,14 @@
-"""One example spec per family, with non-default keys, shared by the tests."""
+"""One example spec per family, with non-default keys, and a local Ray head, shared by the tests."""
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
 
 EXAMPLES = {
     "uba": "uba(phi=0.5, warmup=0.05)",
@@ -15,4 +25,39 @@ EXAMPLES = {
     "infinite": "infinite(const=0.2, cooldown=0.2, anneal=0.2, warmup=0.05)",
     "power": "power(tokens_per_step=4096.0, batch=8.0, decay=0.1, warmup=0.05)",
     "refined": "refined(norms=[4.0, 2.0, 1.0, 1.0, 1.0, 1.0], smoothing=0.0)",
+    "array": "array(values=[0.2, 1.0, 0.9, 0.5, 0.1])",
 }
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def ray_head(monkeypatch):
+    ray = shutil.which("ray", path=str(Path(sys.executable).parent))
+    if ray is None:
+        pytest.fail("Ray is not installed: ./test.sh installs it (budgetlr[ray])")
+    port = free_port()
+    # The head and this driver agree: loopback addresses only (Ray's single-machine mode) and no
+    # auth token, whatever an earlier Ray left in ~/.ray.
+    for variable, value in {
+        "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
+        "RAY_AUTH_MODE": "disabled",
+        "RAY_USAGE_STATS_ENABLED": "0",
+    }.items():
+        monkeypatch.setenv(variable, value)
+    env = dict(os.environ)
+    # A short temp dir: Ray's Unix sockets live there and their paths are limited to ~107 bytes.
+    temp = tempfile.mkdtemp(prefix="ray", dir="/tmp")
+    start = [ray, "start", "--head", "--node-ip-address=127.0.0.1", f"--port={port}", "--num-cpus=2",
+             "--include-dashboard=false", "--disable-usage-stats", f"--temp-dir={temp}"]  # fmt: skip
+    started = subprocess.run(start, capture_output=True, text=True, env=env, timeout=180)
+    assert started.returncode == 0, started.stdout + started.stderr
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        subprocess.run([ray, "stop", "--force"], capture_output=True, env=env, timeout=120)
+        shutil.rmtree(temp, ignore_errors=True)

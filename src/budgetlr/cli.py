@@ -77,6 +77,38 @@ def build_parser() -> Parser:
         "--out", type=Path, default=DEFAULT_OUT, help="results folder (default budgetlr-results)"
     )
     export.add_argument("file", type=Path, metavar="FILE.csv")
+
+    refine = commands.add_parser(
+        "refine", help="refine a stored trial's gradient norms into a schedule file (arXiv 2310.07831)"
+    )
+    refine.add_argument(
+        "--out", type=Path, default=DEFAULT_OUT, help="results folder (default budgetlr-results)"
+    )
+    refine.add_argument("--trial", required=True, help="the trial's key, or a unique prefix of it")
+    refine.add_argument("--smoothing", type=float, default=0.1, help="median-filter width, fraction of T")
+
+    suggest = commands.add_parser(
+        "suggest-phi", help="measure a workload's curvature and choose UBA's phi for a budget"
+    )
+    suggest.add_argument("--workload", required=True, help="a workload spec, e.g. digits-cnn")
+    suggest.add_argument("--budget", type=float, required=True, help="fraction of the full budget in (0, 1]")
+    suggest.add_argument("--seed", type=int, default=0, help="seed of the model's initialisation")
+
+    pbt = commands.add_parser(
+        "pbt", help="population based training of the LR on Ray Tune; replays the result"
+    )
+    pbt.add_argument("--workload", required=True, help="a workload spec, e.g. quadratic")
+    pbt.add_argument("--budget", type=float, required=True, help="fraction of the full budget in (0, 1]")
+    pbt.add_argument("--population", type=int, default=8, help="members (default 8)")
+    pbt.add_argument("--interval", type=int, help="steps between exploit/explore (default: T/10)")
+    pbt.add_argument("--base-lr", type=float, help="LR that lr_mult multiplies (default: middle of the grid)")
+    pbt.add_argument("--seed", type=int, default=0, help="seed of the population's runs")
+    pbt.add_argument("--replay-seeds", default="0,1,2", help="seeds of the replays from scratch")
+    pbt.add_argument(
+        "--out", type=Path, default=DEFAULT_OUT, help="results folder (default budgetlr-results)"
+    )
+    pbt.add_argument("--address", help="Ray cluster address (default: start a local Ray)")
+    pbt.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
 
 
@@ -203,6 +235,71 @@ def export(args: argparse.Namespace) -> None:
     print(f"wrote {count} trials to {args.file}")
 
 
+def refine(args: argparse.Namespace) -> None:
+    from budgetlr.adaptive.refine import refine_trial
+
+    if not 0.0 <= args.smoothing < 1.0:
+        raise UsageError(f"--smoothing must lie in [0, 1), got {args.smoothing}")
+    run = refine_trial(args.out, args.trial, args.smoothing)
+    print(run.summary())
+    print(f"wrote {run.path} and {run.path.with_suffix('.png')}; replay it with the schedule spec:")
+    print(run.spec)
+
+
+def suggest_phi(args: argparse.Namespace) -> None:
+    from budgetlr.adaptive.phi import estimate_for_workload, suggest_phi
+    from budgetlr.bench.runner import budget_steps
+    from budgetlr.bench.workloads import resolve_workload
+
+    if not 0.0 < args.budget <= 1.0:
+        raise UsageError(f"--budget must be a fraction of the full budget in (0, 1], got {args.budget}")
+    workload = resolve_workload(args.workload)
+    steps = budget_steps(workload.full_budget, args.budget)
+    suggestion = suggest_phi(estimate_for_workload(workload, seed=args.seed), steps)
+    print(f"{workload} at budget {args.budget} ({steps} steps): {suggestion.explain()}")
+    print(f"uba(phi={suggestion.phi:.3g})")
+
+
+def pbt(args: argparse.Namespace) -> None:
+    from budgetlr.adaptive.pbt import PBTSettings, replay_configs, run_pbt
+    from budgetlr.bench.analysis import cells
+    from budgetlr.bench.store import Store
+    from budgetlr.bench.sweep import parse_list, run_configs
+
+    seeds = parse_list(args.replay_seeds, int, "seed")
+    settings = PBTSettings(
+        args.workload, args.budget, args.population, args.interval, args.seed, args.base_lr
+    )
+    run = run_pbt(settings, args.out, args.address, progress=not args.quiet)
+    result = run.result
+    print(
+        f"PBT {run.settings.spec} on {result.config.workload} at budget {result.config.budget}: best member "
+        f"{result.status}, validation {result.val_metric}, test {result.test_metric}; "
+        f"final lr_mult of the members: {', '.join(f'{m:.3g}' for m in sorted(run.final_multipliers))}"
+    )
+    print(f"discovered schedule (peak LR {run.peak:.4g}): {run.replay_spec}")
+    run_configs(replay_configs(run, seeds), args.out, progress=not args.quiet)
+    with Store(args.out) as store:
+        trials = [
+            t
+            for t in store.trials()
+            if t.workload == result.config.workload and t.budget == result.config.budget
+        ]
+    print(format_comparison(cells(trials)))
+
+
+def format_comparison(group: list) -> str:
+    """The tuned schedules of one (workload, budget), best first."""
+    scored = sorted((c for c in group if c.test), key=lambda c: c.mean, reverse=group[0].higher_is_better)
+    lines = [f"{'schedule':48} {'peak LR':>9} {'seeds':>5} {'test ' + group[0].metric:>22}"]
+    for cell in scored:
+        lines.append(
+            f"{cell.schedule[:48]:48} {cell.tuned_lr:9.3g} {len(cell.test):5d} "
+            f"{cell.mean:12.5g} ± {cell.half_width:<8.3g}"
+        )
+    return "\n".join(lines)
+
+
 def table_steps(total_steps: int, warmups: list[int]) -> list[int]:
     spaced = np.linspace(0, total_steps, TABLE_ROWS).round().astype(int).tolist()
     return sorted({*spaced, *warmups, total_steps - 1, total_steps} - {-1})
@@ -250,4 +347,13 @@ def plot(path: Path, curves: list[BoundSchedule], lrs: list[np.ndarray], peak: f
         plt.close(figure)
 
 
-COMMANDS = {"list": list_families, "show": show, "bench": bench, "report": report, "export": export}
+COMMANDS = {
+    "list": list_families,
+    "show": show,
+    "bench": bench,
+    "report": report,
+    "export": export,
+    "refine": refine,
+    "suggest-phi": suggest_phi,
+    "pbt": pbt,
+}

@@ -1,19 +1,14 @@
 """Sweeps: plans, resuming after kill -9, divergence, the Ray executor on a real local head."""
 
-import os
-import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
-import sys
-import tempfile
 from pathlib import Path
 
 import pytest
 
 from budgetlr.bench.store import Store
-from budgetlr.bench.sweep import RAY_SINGLE_MACHINE, make_plan, parse_list, run_sweep
+from budgetlr.bench.sweep import make_plan, parse_list, run_sweep
 from tests.helpers import BUDGETLR, start_and_stop
 
 
@@ -126,40 +121,6 @@ def test_ctrl_c_stops_the_sweep_with_exit_130_and_a_rerun_completes_it(tmp_path)
     rerun = subprocess.run(args, capture_output=True, text=True, timeout=300)
     assert rerun.returncode == 0, rerun.stderr
     assert f"24 trials planned: {interrupted} already stored, {24 - interrupted} run now" in rerun.stdout
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture
-def ray_head(monkeypatch):
-    ray = shutil.which("ray", path=str(Path(sys.executable).parent))
-    if ray is None:
-        pytest.fail("Ray is not installed: ./test.sh installs it (budgetlr[ray])")
-    port = free_port()
-    # The head and this driver agree: loopback addresses only (Ray's single-machine mode) and no
-    # auth token, whatever an earlier Ray left in ~/.ray.
-    for variable, value in {
-        RAY_SINGLE_MACHINE: "0",
-        "RAY_AUTH_MODE": "disabled",
-        "RAY_USAGE_STATS_ENABLED": "0",
-    }.items():
-        monkeypatch.setenv(variable, value)
-    env = dict(os.environ)
-    # A short temp dir: Ray's Unix sockets live there and their paths are limited to ~107 bytes.
-    temp = tempfile.mkdtemp(prefix="ray", dir="/tmp")
-    start = [ray, "start", "--head", "--node-ip-address=127.0.0.1", f"--port={port}", "--num-cpus=2",
-             "--include-dashboard=false", "--disable-usage-stats", f"--temp-dir={temp}"]  # fmt: skip
-    started = subprocess.run(start, capture_output=True, text=True, env=env, timeout=180)
-    assert started.returncode == 0, started.stdout + started.stderr
-    try:
-        yield f"127.0.0.1:{port}"
-    finally:
-        subprocess.run([ray, "stop", "--force"], capture_output=True, env=env, timeout=120)
-        shutil.rmtree(temp, ignore_errors=True)
 
 
 def test_the_ray_executor_on_a_local_cluster_matches_the_local_executor(ray_head, tmp_path):

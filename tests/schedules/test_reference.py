@@ -176,6 +176,30 @@ def test_refined_reads_norms_from_files(tmp_path):
         assert budgetlr.schedule(f"refined(file={path}, smoothing=0)", 4).multiplier(0) == 0.1015625
 
 
+def test_array_replays_its_values_at_their_own_budget_and_interpolates_at_others():
+    values = [0.2, 1.0, 0.8, 0.4]
+    assert budgetlr.schedule(f"array(values={values})", 4).multiplier([0, 1, 2, 3, 4, 9]) == pytest.approx(
+        [0.2, 1.0, 0.8, 0.4, 0.4, 0.4]
+    )
+    # At T = 8, step t sits at progress t / 8: halfway between recorded steps at odd t.
+    assert budgetlr.schedule(f"array(values={values})", 8).multiplier([0, 1, 3, 6, 7]) == pytest.approx(
+        [0.2, 0.6, 0.9, 0.4, 0.4]
+    )
+
+
+def test_array_reads_files_and_rejects_bad_values(tmp_path):
+    path = tmp_path / "lrs.npy"
+    np.save(path, np.array([1.0, 0.5]))
+    assert budgetlr.schedule(f"array(file={path})", 2).multiplier([0, 1]) == pytest.approx([1.0, 0.5])
+    for spec, message in [
+        ("array", "exactly one of values"),
+        ("array(values=[1, -1])", "all finite and >= 0"),
+        (f"array(file={tmp_path / 'missing.txt'})", "cannot read multipliers"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            budgetlr.parse(spec)
+
+
 def test_every_family_has_an_example():
     assert set(EXAMPLES) == set(FAMILIES)
 

@@ -61,7 +61,7 @@ def test_schedule_lists_split_on_top_level_commas():
 @pytest.mark.parametrize(
     ("spec", "total_steps", "message"),
     [
-        ("ubaa", 100, r"unknown schedule 'ubaa'; valid names: constant, cosine"),
+        ("ubaa", 100, r"unknown schedule 'ubaa'; valid names: array, constant, cosine"),
         ("uba(ph=0.5)", 100, r"no key 'ph'; valid keys: phi, phases, warmup"),
         ("uba(phi=0)", 100, r"phi=0.0 must be > 0"),
         ("uba(phi=-1)", 100, r"phi=-1.0 must be > 0"),

@@ -5,13 +5,18 @@ transaction per finished trial, so an interrupted sweep loses at most the trials
 from __future__ import annotations
 
 import csv
+import json
 import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 from budgetlr import __version__
 from budgetlr.bench.runner import TrialConfig, TrialResult
+from budgetlr.schedules.base import FloatArray
 
 DEFAULT_DIR = Path("budgetlr-results")
 DB_NAME = "results.db"
@@ -42,6 +47,16 @@ CREATE TABLE IF NOT EXISTS curves (
     val_metric REAL,
     lr REAL NOT NULL,
     PRIMARY KEY (key, step)
+);
+CREATE TABLE IF NOT EXISTS grad_norms (
+    key TEXT NOT NULL REFERENCES trials(key) ON DELETE CASCADE,
+    kind TEXT NOT NULL,
+    norms BLOB NOT NULL,
+    PRIMARY KEY (key, kind)
+);
+CREATE TABLE IF NOT EXISTS notes (
+    key TEXT PRIMARY KEY REFERENCES trials(key) ON DELETE CASCADE,
+    notes TEXT NOT NULL
 );
 """
 
@@ -122,6 +137,37 @@ class Store:
                         for p in result.curve
                     ],
                 )
+                self.connection.executemany(
+                    "INSERT INTO grad_norms (key, kind, norms) VALUES (?, ?, ?)",
+                    [
+                        (c.key(), kind, np.asarray(v, dtype="<f4").tobytes())
+                        for kind, v in result.grad_norms.items()
+                    ],
+                )
+                if result.notes:
+                    self.connection.execute(
+                        "INSERT INTO notes (key, notes) VALUES (?, ?)", (c.key(), json.dumps(result.notes))
+                    )
+
+    def grad_norms(self, key: str, kind: str) -> FloatArray | None:
+        """The per-step gradient norms (``"l2"`` or ``"l1"``) a trial recorded, or None."""
+        row = self.connection.execute(
+            "SELECT norms FROM grad_norms WHERE key = ? AND kind = ?", (key, kind)
+        ).fetchone()
+        return None if row is None else np.frombuffer(row[0], dtype="<f4").astype(np.float64)
+
+    def notes(self, key: str) -> dict[str, Any]:
+        """What a trial's method measured to set itself up (empty for plain schedules)."""
+        row = self.connection.execute("SELECT notes FROM notes WHERE key = ?", (key,)).fetchone()
+        return {} if row is None else json.loads(row[0])
+
+    def find(self, prefix: str) -> Trial:
+        """The one stored trial whose key starts with ``prefix``."""
+        matches = [t for t in self.trials() if t.key.startswith(prefix)] if prefix else []
+        if len(matches) != 1:
+            found = "no stored trial" if not matches else f"{len(matches)} stored trials"
+            raise ValueError(f"{found} has a key starting with {prefix!r}; 'budgetlr export' lists the keys")
+        return matches[0]
 
     def trials(self) -> list[Trial]:
         rows = self.connection.execute(

@@ -15,6 +15,26 @@ BASELINES = (
 )
 
 
+STUDY_WORKLOADS = ("quadratic", "quadratic(kappa=10000.0)", "mnist1d-cnn", "digits-cnn")
+#: uba(phi=2) is cosine exactly, so cosine stands for it.
+STUDY_SCHEDULES = (
+    "uba(phi=0.5, warmup=0.05)",
+    "uba(warmup=0.05)",
+    "uba(phi=4.0, warmup=0.05)",
+    "uba(phi=auto, warmup=0.05)",
+    "rex(warmup=0.05)",
+    "linear(warmup=0.05)",
+    "cosine(warmup=0.05)",
+    "wsd(decay=0.2, shape=1-sqrt, warmup=0.05)",
+    "step(warmup=0.05)",
+    "exponential(warmup=0.05)",
+    "onecycle",
+    "constant(warmup=0.05)",
+    "refined",
+    "schedulefree(warmup=0.05)",
+)
+
+
 @dataclass(frozen=True)
 class Suite:
     description: str
@@ -44,6 +64,13 @@ SUITES = {
             "exponential(warmup=0.05)",
             "onecycle",
         ),
+        (0.1, 0.25, 0.5, 1.0),
+        (0, 1, 2),
+    ),
+    "study": Suite(
+        "the evidence study of docs/results.md: 4 CPU workloads, 14 methods, 3 seeds; about 1 h on 2 cores",
+        STUDY_WORKLOADS,
+        STUDY_SCHEDULES,
         (0.1, 0.25, 0.5, 1.0),
         (0, 1, 2),
     ),

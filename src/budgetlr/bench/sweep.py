@@ -16,13 +16,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
+from budgetlr.bench.methods import method, norm_kind, source_of
 from budgetlr.bench.runner import TrialConfig, TrialResult, budget_steps, run_trial
 from budgetlr.bench.store import Store
 from budgetlr.bench.workloads import resolve_workload
-from budgetlr.schedules import parse
 from budgetlr.schedules.base import check_total_steps
 
 T = TypeVar("T")
+#: A trial and the gradient norms it refines (None unless it is a ``refined`` trial).
+Job = tuple[TrialConfig, list[float] | None]
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 RAY_SINGLE_MACHINE = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
 
@@ -38,8 +40,9 @@ class SweepPlan:
     seeds: tuple[int, ...]
 
     def trials(self) -> list[TrialConfig]:
-        """All trials, longest budgets first (so that the pool's last trials are short ones)."""
-        return [
+        """All trials, longest budgets first (so that the pool's last trials are short ones),
+        with the runs that ``refined`` trials refine added if the plan lacks them."""
+        planned = [
             TrialConfig(w, s, b, lr, seed)
             for b in sorted(self.budgets, reverse=True)
             for w in self.workloads
@@ -47,6 +50,8 @@ class SweepPlan:
             for lr in self.lrs[w]
             for seed in self.seeds
         ]
+        sources = [source for c in planned if (source := source_of(c)) is not None]
+        return list(dict.fromkeys(planned + sources))
 
 
 def make_plan(
@@ -61,7 +66,7 @@ def make_plan(
     resolved = [resolve_workload(w) for w in workloads]
     if not resolved:
         raise ValueError("a sweep needs at least one workload")
-    parsed = [parse(s) for s in schedules]
+    parsed = [method(s) for s in schedules]
     if not parsed:
         raise ValueError("a sweep needs at least one schedule")
     for budget in budgets:
@@ -82,13 +87,13 @@ def make_plan(
                     schedule.validate(steps)
                 except ValueError as error:
                     raise ValueError(
-                        f"{schedule} at budget {budget} of {workload} ({steps} steps): {error}"
+                        f"{schedule.spec} at budget {budget} of {workload} ({steps} steps): {error}"
                     ) from None
     names = tuple(dict.fromkeys(str(w) for w in resolved))
     grids = {str(w): tuple(lrs) if lrs else w.lrs for w in resolved}
     return SweepPlan(
         names,
-        tuple(dict.fromkeys(str(s) for s in parsed)),
+        tuple(dict.fromkeys(s.spec for s in parsed)),
         tuple(dict.fromkeys(budgets)),
         grids,
         tuple(dict.fromkeys(seeds)),
@@ -138,7 +143,10 @@ def run_configs(
         done = store.done_keys()
         todo = [c for c in configs if c.key() not in done]
         summary = SweepSummary(len(configs), len(configs) - len(todo), 0, 0)
-        bar = progress_bar(len(todo), progress)
+        sources = {c: source for c in todo if (source := source_of(c)) is not None}
+        missing = [s for s in sources.values() if s.key() not in done]
+        first = list(dict.fromkeys([c for c in todo if c not in sources] + missing))
+        bar = progress_bar(len(first) + len(sources), progress)
 
         def record(result: TrialResult) -> None:
             workload = workloads[result.config.workload]
@@ -151,13 +159,35 @@ def run_configs(
             bar.update()
 
         try:
-            if executor == "ray":
-                run_on_ray(todo, record, address)
-            else:
-                run_locally(todo, record, workers or os.cpu_count() or 1)
+            run_jobs([(c, None) for c in first], record, executor, workers, address)
+            jobs = []
+            for config, source in sources.items():
+                workload = workloads[config.workload]
+                norms = store.grad_norms(source.key(), norm_kind(workload))
+                if norms is None or len(norms) < budget_steps(workload.full_budget, config.budget):
+                    # The source run diverged: there is nothing to refine, so the trial fails too.
+                    record(
+                        TrialResult(config, 0, "diverged", None, None, 0.0, 0.0, notes={"source": "diverged"})
+                    )
+                else:
+                    jobs.append((config, norms.tolist()))
+            run_jobs(jobs, record, executor, workers, address)
         finally:
             bar.close()
     return summary
+
+
+def run_jobs(
+    jobs: list[Job],
+    record: Callable[[TrialResult], None],
+    executor: str,
+    workers: int | None,
+    address: str | None,
+) -> None:
+    if executor == "ray":
+        run_on_ray(jobs, record, address)
+    else:
+        run_locally(jobs, record, workers or os.cpu_count() or 1)
 
 
 def progress_bar(total: int, enabled: bool):
@@ -181,23 +211,23 @@ def limit_threads() -> None:
     torch.set_num_threads(1)
 
 
-def run_one(config: TrialConfig) -> TrialResult:
+def run_one(job: Job) -> TrialResult:
     """A trial in a worker process: one torch thread, then the trial."""
     limit_threads()
-    return run_trial(config)
+    return run_trial(*job)
 
 
-def run_locally(configs: Iterable[TrialConfig], record: Callable[[TrialResult], None], workers: int) -> None:
+def run_locally(jobs: Iterable[Job], record: Callable[[TrialResult], None], workers: int) -> None:
     """A pool of fresh (spawned) processes; the parent stores results as they arrive. Workers
     ignore Ctrl-C: the parent alone takes it and terminates them, so the sweep stops cleanly."""
-    configs = list(configs)
-    if not configs:
+    jobs = list(jobs)
+    if not jobs:
         return
     saved = {v: os.environ.get(v) for v in THREAD_VARIABLES}
     os.environ.update({v: "1" for v in THREAD_VARIABLES})  # inherited by the spawned workers
-    pool = multiprocessing.get_context("spawn").Pool(min(workers, len(configs)), initializer=start_worker)
+    pool = multiprocessing.get_context("spawn").Pool(min(workers, len(jobs)), initializer=start_worker)
     try:
-        for result in pool.imap_unordered(run_one, configs, chunksize=1):
+        for result in pool.imap_unordered(run_one, jobs, chunksize=1):
             record(result)
         pool.close()
     except BaseException:
@@ -217,9 +247,7 @@ def start_worker() -> None:
     limit_threads()
 
 
-def run_on_ray(
-    configs: Iterable[TrialConfig], record: Callable[[TrialResult], None], address: str | None
-) -> None:
+def run_on_ray(jobs: Iterable[Job], record: Callable[[TrialResult], None], address: str | None) -> None:
     """Ray tasks of one CPU each on the cluster at ``address`` (a local one when None)."""
     if address is None:
         # Ray's single-machine mode: every address it uses is loopback, none of this machine's interfaces.
@@ -228,11 +256,13 @@ def run_on_ray(
         import ray
     except ImportError:
         raise ValueError("the ray executor needs Ray: pip install 'budgetlr[ray]'") from None
-    configs = list(configs)
+    jobs = list(jobs)
+    if not jobs:
+        return
     ray.init(address=address, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
     try:
         task = ray.remote(num_cpus=1)(run_one)
-        pending = [task.remote(c) for c in configs]
+        pending = [task.remote(job) for job in jobs]
         while pending:
             finished, pending = ray.wait(pending, num_returns=1)
             for ref in finished:

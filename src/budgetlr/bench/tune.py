@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from budgetlr.bench.methods import method
 from budgetlr.bench.runner import TrialConfig
 from budgetlr.bench.store import Store
 from budgetlr.bench.sweep import SweepPlan, run_configs
@@ -86,7 +87,8 @@ def tune_with_optuna(
 
 def search_space(optuna: Any, schedule: str, low: float, high: float) -> dict[str, Any]:
     space = {"lr": optuna.distributions.FloatDistribution(low, high, log=True)}
-    if parse(schedule).name == "uba":
+    resolved = method(schedule)
+    if resolved.kind == "schedule" and resolved.base.name == "uba":
         space["phi"] = optuna.distributions.CategoricalDistribution(PHI_CHOICES)
     return space
 
@@ -101,10 +103,10 @@ class Cell:
     space: dict[str, Any]
 
     def configs(self, params: dict[str, Any]) -> list[TrialConfig]:
-        spec = parse(self.schedule)
+        spec = self.schedule
         if "phi" in params:
-            spec = dataclasses.replace(spec, phi=params["phi"])
-        return [TrialConfig(self.workload, str(spec), self.budget, params["lr"], seed) for seed in self.seeds]
+            spec = str(dataclasses.replace(parse(spec), phi=params["phi"]))
+        return [TrialConfig(self.workload, spec, self.budget, params["lr"], seed) for seed in self.seeds]
 
     def run(
         self, trials: int, out: Path, executor: str, workers: int | None, address: str | None, progress: bool

@@ -1,6 +1,6 @@
 """Pure schedule maths: one module per family, a registry and spec parsing. Imports no torch."""
 
-from budgetlr.schedules import anytime, classic, infinite, onecycle, power, refined, rex, uba, wsd
+from budgetlr.schedules import anytime, array, classic, infinite, onecycle, power, refined, rex, uba, wsd
 from budgetlr.schedules.base import Schedule
 from budgetlr.schedules.bound import BoundSchedule, schedule
 from budgetlr.schedules.refined import refine
@@ -13,6 +13,7 @@ __all__ = [
     "BoundSchedule",
     "Schedule",
     "anytime",
+    "array",
     "classic",
     "infinite",
     "keys_of",

@@ -86,6 +86,8 @@ class Schedule:
     paper: ClassVar[str] = ""
     #: Fractions of ``total_steps`` that apply when neither ``key`` nor ``key_steps`` is given.
     default_fractions: ClassVar[dict[str, float]] = {}
+    #: Keys that may be ``auto`` (measured, not given), with where that measurement happens.
+    measured: ClassVar[dict[str, str]] = {}
     warmup: float | None = None
     warmup_steps: int | None = None
     floor: float = 0.0

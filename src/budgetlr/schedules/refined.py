@@ -1,12 +1,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from numpy.typing import ArrayLike
 
+from budgetlr.schedules.array import load_array
 from budgetlr.schedules.base import FloatArray, Schedule, namespace, progress
 from budgetlr.schedules.registry import register
 
@@ -68,7 +68,7 @@ class Refined(Schedule):
             raise ValueError("refined needs exactly one of norms=[...] or file=PATH")
         if not 0.0 <= self.smoothing < 1.0:
             raise ValueError(f"smoothing={self.smoothing!r} must lie in [0, 1)")
-        norms = self.norms if self.norms is not None else load_norms(self.file)
+        norms = self.norms if self.norms is not None else load_array(self.file, "gradient norms")
         object.__setattr__(self, "curve", refine(norms, self.optimizer, self.smoothing))
 
     def after_warmup(self, t: FloatArray, total_steps: int, warmup_steps: int) -> FloatArray:
@@ -78,13 +78,3 @@ class Refined(Schedule):
 
     def is_monotone(self) -> bool:
         return False
-
-
-def load_norms(path: str | None) -> FloatArray:
-    try:
-        if str(path).endswith(".npy"):
-            return np.load(str(path))
-        text = Path(str(path)).read_text().replace(",", " ")
-        return np.array([float(v) for v in text.split()])
-    except (OSError, ValueError) as error:
-        raise ValueError(f"cannot read gradient norms from file={path!r}: {error}") from None

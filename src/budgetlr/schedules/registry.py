@@ -56,6 +56,9 @@ def build(name: Any, args: Mapping[str, Any]) -> Schedule:
     for key in args:
         if key not in valid:
             raise ValueError(f"{name} has no key {key!r}; valid keys: {', '.join(valid)}")
+    for key, how in family.measured.items():
+        if args.get(key) == "auto":
+            raise ValueError(f"{name}({key}=auto) is measured on a model: {how}")
     try:
         return family(**args)
     except ValueError as error:

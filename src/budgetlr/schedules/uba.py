@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
@@ -30,6 +31,10 @@ class UBA(Schedule):
 
     name = "uba"
     paper = "2505.24452"
+    measured: ClassVar[dict[str, str]] = {
+        "phi": "use budgetlr.adaptive.phi.auto_schedule(spec, model, loss, batch, total_steps), "
+        "or give the spec to 'budgetlr bench', which measures it per trial"
+    }
 
     phi: float = 1.0
     phases: int = 1

@@ -1,0 +1,249 @@
+"""Population based training of the LR (arXiv 1711.09846, Jaderberg et al.) on Ray Tune.
+
+A population of ``N`` members trains one workload for one budget, each at ``base_lr * lr_mult``
+with its own ``lr_mult``. Every ``interval`` steps each member reports its validation metric and a
+checkpoint; Ray Tune's ``PopulationBasedTraining`` then lets a member of the bottom quarter copy the
+weights, optimizer state and ``lr_mult`` of one from the top quarter (exploit) and multiply
+``lr_mult`` by 0.8 or 1.2, or resample it (explore). The checkpoint carries the LR of every step of
+its lineage, so the best member's final checkpoint holds the schedule PBT discovered: it is saved
+as an ``array`` schedule and replayed from scratch like any other schedule.
+
+Every member sees the same batches at the same step, so members differ only by their LRs.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from budgetlr.bench.runner import CurvePoint, TrialConfig, TrialResult, budget_steps
+from budgetlr.bench.workloads import resolve_workload
+from budgetlr.integrations import require
+
+STATE_FILE = "member.pt"
+#: ``lr_mult`` is drawn (and resampled) log-uniformly from this range around the base LR.
+MULTIPLIER_RANGE = (0.1, 10.0)
+
+
+@dataclass(frozen=True)
+class PBTSettings:
+    workload: str
+    budget: float
+    population: int = 8
+    #: steps between exploit/explore decisions; default a tenth of the budget
+    interval: int | None = None
+    seed: int = 0
+    #: the LR that ``lr_mult`` multiplies; default the middle of the workload's LR grid
+    base_lr: float | None = None
+
+    def resolved(self) -> PBTSettings:
+        workload = resolve_workload(self.workload)
+        if not 0.0 < self.budget <= 1.0:
+            raise ValueError(f"budget {self.budget!r} must be a fraction of the full budget in (0, 1]")
+        if self.population < 2:
+            raise ValueError(f"population must be >= 2 (PBT copies between members), got {self.population}")
+        steps = budget_steps(workload.full_budget, self.budget)
+        interval = self.interval if self.interval is not None else max(1, steps // 10)
+        if not 1 <= interval <= steps:
+            raise ValueError(f"interval must lie in [1, {steps}] steps, got {interval}")
+        base_lr = self.base_lr if self.base_lr is not None else workload.lrs[len(workload.lrs) // 2]
+        if not (math.isfinite(base_lr) and base_lr > 0):
+            raise ValueError(f"base LR must be a positive number, got {base_lr}")
+        return PBTSettings(str(workload), self.budget, self.population, interval, self.seed, base_lr)
+
+    @property
+    def spec(self) -> str:
+        return f"pbt(population={self.population}, interval_steps={self.interval})"
+
+
+@dataclass
+class PBTRun:
+    settings: PBTSettings
+    result: TrialResult
+    lrs: list[float]
+    path: Path
+    #: each member's final ``lr_mult``
+    final_multipliers: list[float] = field(default_factory=list)
+
+    @property
+    def peak(self) -> float:
+        return max(self.lrs)
+
+    @property
+    def replay_spec(self) -> str:
+        return f"array(file={self.path})"
+
+
+def train_member(config: dict[str, Any]) -> None:
+    """The Ray Tune function trainable: one member, resumed from its (or its donor's) checkpoint."""
+    from budgetlr.bench.sweep import limit_threads
+
+    limit_threads()
+    import torch
+    from ray import tune
+
+    workload = resolve_workload(config["workload"])
+    workload.prepare()
+    steps = budget_steps(workload.full_budget, config["budget"])
+    torch.manual_seed(config["seed"])
+    model = workload.build_model().to(workload.device())
+    optimizer = workload.make_optimizer(model.parameters(), config["base_lr"])
+    state: dict[str, Any] = {"step": 0, "lrs": [], "curve": []}
+    checkpoint = tune.get_checkpoint()
+    if checkpoint:
+        with checkpoint.as_directory() as folder:
+            state = torch.load(Path(folder) / STATE_FILE, weights_only=False)
+        model.load_state_dict(state.pop("model"))
+        optimizer.load_state_dict(state.pop("optimizer"))
+    worst = -math.inf if workload.higher_is_better else math.inf
+    while state["step"] < steps:
+        lr = config["base_lr"] * config["lr_mult"]
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        count = min(config["interval"], steps - state["step"])
+        # The same batches at the same step for every member: the members differ by LR alone.
+        batches = workload.batches(torch.Generator().manual_seed(config["seed"] * 1_000_003 + state["step"]))
+        losses = []
+        for _ in range(count):
+            loss = workload.loss(model, next(batches))
+            if not torch.isfinite(loss):
+                break
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.detach())
+        diverged = len(losses) < count
+        state["step"] += count
+        state["lrs"].extend([lr] * count)
+        val = worst if diverged else workload.evaluate(model, "val")
+        if not math.isfinite(val):
+            val = worst
+        train_loss = float(torch.stack(losses).mean()) if losses else math.inf
+        state["curve"].append((state["step"], train_loss, val, lr))
+        score = val if workload.higher_is_better else -val  # PBT maximises "score"
+        with tempfile.TemporaryDirectory() as folder:
+            torch.save(
+                {**state, "model": model.state_dict(), "optimizer": optimizer.state_dict()},
+                Path(folder) / STATE_FILE,
+            )
+            tune.report(
+                {"score": score if math.isfinite(score) else -1e30, "val": val, "step": state["step"]},
+                checkpoint=tune.Checkpoint.from_directory(folder),
+            )
+        if diverged:
+            return
+
+
+def run_pbt(settings: PBTSettings, out: Path, address: str | None = None, progress: bool = True) -> PBTRun:
+    """Run PBT, store its outcome as a trial of ``out``'s database, and save the discovered
+    schedule to ``out/pbt/``. Returns the run; :func:`replay` trains the schedule from scratch."""
+    settings = settings.resolved()
+    require("ray.tune", "ray", "budgetlr pbt")
+    import ray
+    import torch
+    from ray import tune
+    from ray.tune.schedulers import PopulationBasedTraining
+
+    from budgetlr.bench.store import Store
+    from budgetlr.bench.sweep import RAY_SINGLE_MACHINE, progress_bar
+
+    workload = resolve_workload(settings.workload)
+    steps = budget_steps(workload.full_budget, settings.budget)
+    iterations = math.ceil(steps / settings.interval)
+    folder = Path(out).resolve() / "pbt"
+    folder.mkdir(parents=True, exist_ok=True)
+    name = f"{workload.name}-b{settings.budget}-s{settings.seed}-n{settings.population}-i{settings.interval}"
+    if address is None:
+        os.environ.setdefault(RAY_SINGLE_MACHINE, "0")
+    ray.init(address=address, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
+    bar = progress_bar(settings.population * iterations, progress)
+    try:
+        multipliers = tune.loguniform(*MULTIPLIER_RANGE)
+        scheduler = PopulationBasedTraining(
+            time_attr="training_iteration",
+            perturbation_interval=1,
+            hyperparam_mutations={"lr_mult": multipliers},
+            quantile_fraction=0.25,
+            resample_probability=0.25,
+            perturbation_factors=(1.2, 0.8),
+        )
+        tuner = tune.Tuner(
+            tune.with_resources(train_member, {"cpu": 1}),
+            param_space={
+                "workload": settings.workload,
+                "budget": settings.budget,
+                "seed": settings.seed,
+                "base_lr": settings.base_lr,
+                "interval": settings.interval,
+                "lr_mult": multipliers,
+            },
+            tune_config=tune.TuneConfig(
+                scheduler=scheduler,
+                metric="score",
+                mode="max",
+                num_samples=settings.population,
+                reuse_actors=True,
+            ),
+            run_config=tune.RunConfig(
+                name=name,
+                storage_path=str(folder / "ray"),
+                verbose=0,
+                callbacks=[progress_callback(bar)],
+                checkpoint_config=tune.CheckpointConfig(num_to_keep=4),
+            ),
+        )
+        results = tuner.fit()
+    finally:
+        bar.close()
+        ray.shutdown()
+    best = results.get_best_result(metric="score", mode="max", scope="last")
+    if best.checkpoint is None:
+        raise ValueError(f"PBT on {settings.workload} produced no checkpoint: {best.error}")
+    with best.checkpoint.as_directory() as checkpoint:
+        state = torch.load(Path(checkpoint) / STATE_FILE, weights_only=False)
+    lrs = [float(lr) for lr in state["lrs"]]
+    test = val = None
+    status = "diverged"
+    if len(lrs) == steps and math.isfinite(state["curve"][-1][2]):
+        torch.manual_seed(settings.seed)
+        model = workload.build_model().to(workload.device())
+        model.load_state_dict(state["model"])
+        workload.prepare()
+        val, test, status = workload.evaluate(model, "val"), workload.evaluate(model, "test"), "ok"
+    path = folder / f"{name}.npy"
+    np.save(path, np.asarray(lrs) / max(lrs))
+    config = TrialConfig(settings.workload, settings.spec, settings.budget, settings.base_lr, settings.seed)
+    wall = float(sum(r.metrics.get("time_total_s", 0.0) for r in results))
+    curve = [CurvePoint(step, loss, v, lr) for step, loss, v, lr in state["curve"]]
+    result = TrialResult(
+        config, steps, status, val, test, wall, steps * settings.population / max(wall, 1e-9), curve,
+        notes={"population": settings.population, "interval": settings.interval, "discovered": str(path)},
+    )  # fmt: skip
+    with Store(out) as store:
+        store.save(result, workload.metric, workload.higher_is_better)
+    return PBTRun(settings, result, lrs, path, [float(r.config["lr_mult"]) for r in results])
+
+
+def replay_configs(run: PBTRun, seeds: list[int]) -> list[TrialConfig]:
+    """The discovered schedule as ordinary trials: peak LR times the recorded multipliers."""
+    s = run.settings
+    return [TrialConfig(s.workload, run.replay_spec, s.budget, run.peak, seed) for seed in seeds]
+
+
+def progress_callback(bar: Any) -> Any:
+    """A ``ray.tune.Callback`` that advances ``bar`` on every member report."""
+    from ray import tune
+
+    class Progress(tune.Callback):
+        def on_trial_result(
+            self, iteration: int, trials: list, trial: Any, result: dict, **info: Any
+        ) -> None:
+            bar.update()
+
+    return Progress()

@@ -1,0 +1,116 @@
+"""``uba(phi=auto)``: UBA's phi chosen from the measured curvature and the budget.
+
+budgetlr's own rule, not the paper's (whose guideline was not available). On noisy quadratics
+trained by SGD the best phi grows with the budget and falls with the condition number: few steps
+per unit of condition number want a small phi (a long high plateau: the slow directions need
+every step), many want a large one (an early decay that averages the noise out).
+``benchmarks/phi_rule.py`` fits, on 16 quadratics (condition number 10 to 10^4, T 200 to 2000,
+warmup 5%, peak LR tuned per phi),
+
+    log2(phi) = RULE_INTERCEPT + RULE_STEPS * log10(T) + RULE_KAPPA * log10(kappa), clipped to [1/4, 8],
+
+with ``kappa`` the effective condition number of :attr:`budgetlr.adaptive.curvature.Spectrum.kappa`
+(top eigenvalue over mean absolute eigenvalue). docs/adaptive.md has the table and how the rule
+fares on networks, where the Hessian at initialisation is only a proxy and their ``kappa`` lies
+beyond the quadratics' range.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from budgetlr.adaptive.curvature import Spectrum, concatenate, estimate_spectrum
+from budgetlr.schedules import Schedule, parse
+from budgetlr.schedules.registry import split_spec
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from torch import Tensor, nn
+
+    from budgetlr.bench.workloads.base import Workload
+
+PHI_GRID = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
+RULE_INTERCEPT = -2.5
+RULE_STEPS = 5.5
+RULE_KAPPA = -18.5
+#: Examples averaged into each Hessian-vector product of a workload's curvature estimate.
+ESTIMATE_EXAMPLES = 512
+#: Seeds the batches of curvature estimates, apart from any trial's own batch stream.
+ESTIMATE_SEED = 2_147_483_647
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    phi: float
+    top: float
+    low: float
+    kappa: float
+    total_steps: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def explain(self) -> str:
+        return (
+            f"top eigenvalue {self.top:.4g}, mean |eigenvalue| {self.low:.4g}: effective kappa "
+            f"{self.kappa:.4g}; budget {self.total_steps} steps; "
+            f"rule log2(phi) = {RULE_INTERCEPT:+g} {RULE_STEPS:+g} * log10(T) {RULE_KAPPA:+g} * log10(kappa), "
+            f"clipped to [{PHI_GRID[0]:g}, {PHI_GRID[-1]:g}], gives phi = {self.phi:.3g}"
+        )
+
+
+def phi_rule(total_steps: int, kappa: float) -> float:
+    """budgetlr's rule for UBA's phi (see the module docstring)."""
+    if total_steps < 1 or not (math.isfinite(kappa) and kappa >= 1.0):
+        raise ValueError(f"need total_steps >= 1 and a finite kappa >= 1, got {total_steps} and {kappa}")
+    exponent = RULE_INTERCEPT + RULE_STEPS * math.log10(total_steps) + RULE_KAPPA * math.log10(kappa)
+    return min(max(2.0**exponent, PHI_GRID[0]), PHI_GRID[-1])
+
+
+def suggest_phi(spectrum: Spectrum, total_steps: int) -> Suggestion:
+    kappa = max(spectrum.kappa, 1.0)
+    return Suggestion(phi_rule(total_steps, kappa), spectrum.top, spectrum.low, kappa, total_steps)
+
+
+def estimate_for_workload(workload: Workload, seed: int = 0, model: nn.Module | None = None) -> Spectrum:
+    """The curvature spectrum of ``workload``'s model at initialisation (seeded by ``seed`` unless
+    a ``model`` is given), its loss averaged over :data:`ESTIMATE_EXAMPLES` training examples."""
+    workload.prepare()
+    if model is None:
+        torch.manual_seed(seed)
+        model = workload.build_model().to(workload.device())
+    batches = workload.batches(torch.Generator().manual_seed(ESTIMATE_SEED))
+    count = math.ceil(ESTIMATE_EXAMPLES / workload.batch_size)
+    return estimate_spectrum(model, workload.loss, concatenate([next(batches) for _ in range(count)]))
+
+
+def suggest_for_workload(workload: Workload, model: nn.Module, total_steps: int) -> Suggestion:
+    return suggest_phi(estimate_for_workload(workload, model=model), total_steps)
+
+
+def auto_schedule(
+    spec: str,
+    model: nn.Module,
+    loss: Callable[[Callable[[Tensor], Tensor], Any], Tensor],
+    batch: Any,
+    total_steps: int,
+) -> tuple[Schedule, Suggestion]:
+    """Resolve ``uba(phi=auto, ...)`` for a model: measure the Hessian of ``loss(model, batch)`` at
+    the current parameters and return the UBA schedule with the chosen phi, and why.
+
+    ``loss(forward, batch)`` must compute the loss by calling ``forward(inputs)`` in place of the
+    model; use a few hundred examples in ``batch``. The schedule goes to ``BudgetScheduler``::
+
+        schedule, why = auto_schedule("uba(phi=auto, warmup=0.05)", model, loss, batch, 10_000)
+        scheduler = BudgetScheduler(optimizer, schedule, total_steps=10_000)
+    """
+    name, args = split_spec(spec)
+    if name != "uba" or args.get("phi") != "auto":
+        raise ValueError(f"auto_schedule resolves uba(phi=auto, ...) specs, not {spec!r}")
+    suggestion = suggest_phi(estimate_spectrum(model, loss, batch), total_steps)
+    return parse({"name": "uba", **args, "phi": suggestion.phi}), suggestion

@@ -1,0 +1,136 @@
+"""The schedule names a sweep runs beyond the schedule registry: methods that need the trial.
+
+* ``schedulefree`` (``schedulefree(warmup=0.05)``): no schedule at all. The workload's optimizer
+  is replaced by its schedule-free counterpart from the ``schedulefree`` package (arXiv 2405.15682):
+  ``SGDScheduleFree`` for SGD workloads, ``AdamWScheduleFree`` for AdamW ones, with the package's
+  own warmup, and evaluated at its averaged weights (``optimizer.eval()``).
+* ``refined`` (``refined(smoothing=0.1)``): the schedule refined (arXiv 2310.07831) from the
+  gradient norms of the :data:`REFINE_SOURCE` run of the same workload, budget, peak LR and seed,
+  which the sweep runs first (l2 norms for SGD workloads, l1 norms for AdamW ones).
+* ``uba(phi=auto, ...)``: UBA with ``phi`` chosen from the model's curvature at initialisation by
+  :func:`budgetlr.adaptive.phi.suggest_phi`.
+
+Every other name is a schedule of the registry and goes to :class:`budgetlr.torch.BudgetScheduler`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+from budgetlr.schedules import Schedule, parse
+from budgetlr.schedules.registry import split_spec
+
+if TYPE_CHECKING:
+    import torch
+
+    from budgetlr.bench.runner import TrialConfig
+    from budgetlr.bench.workloads.base import Workload
+
+SCHEDULE_FREE = "schedulefree"
+REFINED = "refined"
+AUTO = "auto"
+#: The run whose gradient norms a benchmark ``refined`` trial refines.
+REFINE_SOURCE = "linear(warmup=0.05)"
+
+
+@dataclass(frozen=True)
+class Method:
+    """A sweep's schedule spec, resolved: ``kind`` is ``"schedule"``, ``"schedulefree"``,
+    ``"refined"`` or ``"auto"``; ``base`` is the registry schedule it validates as (for
+    ``schedulefree`` the constant schedule carrying its warmup; for ``refined`` a linear stand-in;
+    for ``auto`` UBA with ``phi=1``); ``options`` holds a ``refined`` trial's smoothing."""
+
+    kind: str
+    spec: str
+    base: Schedule
+    options: dict[str, Any]
+
+    def validate(self, total_steps: int) -> None:
+        self.base.validate(total_steps)
+
+
+def method(spec: str) -> Method:
+    """Resolve a sweep's schedule spec into canonical form; bad specs raise ``ValueError``."""
+    name, args = split_spec(spec)
+    if name == SCHEDULE_FREE:
+        base = parse({"name": "constant", **args})
+        return Method(SCHEDULE_FREE, rename(base, SCHEDULE_FREE), base, {})
+    if name == REFINED and not {"norms", "file"} & set(args):
+        unknown = set(args) - {"smoothing"}
+        if unknown:
+            raise ValueError(
+                f"the benchmark's refined takes only smoothing=..., not {', '.join(sorted(unknown))}"
+            )
+        check = parse({"name": REFINED, "norms": [1.0, 1.0], **args})
+        text = REFINED if "smoothing" not in args else f"{REFINED}(smoothing={check.smoothing!r})"
+        return Method(REFINED, text, parse("linear"), {"smoothing": check.smoothing})
+    if name == "uba" and args.get("phi") == AUTO:
+        base = parse({"name": "uba", **{k: v for k, v in args.items() if k != "phi"}})
+        inner = str(base).removeprefix("uba").strip("()")
+        return Method(AUTO, f"uba(phi=auto{', ' + inner if inner else ''})", base, {})
+    schedule = parse(spec)
+    return Method("schedule", str(schedule), schedule, {})
+
+
+def rename(schedule: Schedule, name: str) -> str:
+    return name + str(schedule).removeprefix(schedule.name)
+
+
+def source_of(config: TrialConfig) -> TrialConfig | None:
+    """The trial whose gradient norms ``config`` needs, or None."""
+    if method(config.schedule).kind != REFINED:
+        return None
+    return replace(config, schedule=str(parse(REFINE_SOURCE)))
+
+
+def norm_kind(workload: Workload) -> str:
+    """``"l2"`` for SGD workloads, ``"l1"`` for Adam-type ones (arXiv 2310.07831)."""
+    return "l2" if workload.optimizer == "sgd" else "l1"
+
+
+def build_schedule(
+    resolved: Method,
+    workload: Workload,
+    model: torch.nn.Module,
+    total_steps: int,
+    norms: Sequence[float] | None,
+) -> tuple[Schedule, dict[str, Any]]:
+    """The registry schedule a trial runs, and what was measured to choose it."""
+    if resolved.kind == REFINED:
+        if norms is None:
+            raise ValueError(f"{resolved.spec} needs the gradient norms of its {REFINE_SOURCE} run")
+        optimizer = "sgd" if workload.optimizer == "sgd" else "adam"
+        schedule = parse(
+            {
+                "name": REFINED,
+                "norms": list(norms),
+                "optimizer": optimizer,
+                "smoothing": resolved.options["smoothing"],
+            }
+        )
+        return schedule, {}
+    if resolved.kind == AUTO:
+        from budgetlr.adaptive.phi import suggest_for_workload
+
+        suggestion = suggest_for_workload(workload, model, total_steps)
+        return replace(resolved.base, phi=suggestion.phi), suggestion.to_dict()
+    if resolved.kind == SCHEDULE_FREE:
+        return parse("constant"), {}
+    return resolved.base, {}
+
+
+def make_optimizer(
+    resolved: Method, workload: Workload, model: torch.nn.Module, lr: float, total_steps: int
+) -> torch.optim.Optimizer:
+    if resolved.kind != SCHEDULE_FREE:
+        return workload.make_optimizer(model.parameters(), lr)
+    import schedulefree
+
+    warmup_steps = resolved.base.resolve_warmup(total_steps)
+    settings = {k: v for k, v in workload.optimizer_settings.items() if k in ("weight_decay", "betas", "eps")}
+    if workload.optimizer == "sgd":
+        settings.pop("betas", None)
+        return schedulefree.SGDScheduleFree(model.parameters(), lr=lr, warmup_steps=warmup_steps, **settings)
+    return schedulefree.AdamWScheduleFree(model.parameters(), lr=lr, warmup_steps=warmup_steps, **settings)
