@@ -109,6 +109,37 @@ def build_parser() -> Parser:
     )
     pbt.add_argument("--address", help="Ray cluster address (default: start a local Ray)")
     pbt.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    branches = commands.add_parser(
+        "wsd-s", help="several budgets from one run: WSD branches and WSD-S against separate runs"
+    )
+    branches.add_argument("--workload", required=True, help="a workload spec, e.g. mnist1d-cnn")
+    branches.add_argument("--budgets", default="0.1,0.25,0.5,1.0", help="fractions of the full budget")
+    branches.add_argument("--seeds", default="0,1,2", help="comma-separated seeds")
+    branches.add_argument("--lr", type=float, help="peak LR (default: wsd's tuned LR at the largest budget "
+                          "in --out's database, else the middle of the workload's grid)")  # fmt: skip
+    branches.add_argument(
+        "--out", type=Path, default=DEFAULT_OUT, help="results folder (default budgetlr-results)"
+    )
+    branches.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    recommend = commands.add_parser(
+        "recommend", help="which schedule to use at a budget, from stored results"
+    )
+    recommend.add_argument("--budget-fraction", type=float, required=True, help="fraction of a full budget")
+    recommend.add_argument("--workload", help="only this workload's results (default: all)")
+    recommend.add_argument(
+        "--out", type=Path, default=DEFAULT_OUT, help="results folder (default budgetlr-results)"
+    )
+
+    results = commands.add_parser(
+        "results", help="write the study's results page (docs/results.md) from a database"
+    )
+    results.add_argument(
+        "--out", type=Path, default=DEFAULT_OUT, help="results folder (default budgetlr-results)"
+    )
+    results.add_argument("--write", type=Path, default=Path("docs/results.md"), help="the page to write")
+    results.add_argument("--gpu", type=Path, help="results folder of benchmarks/gpu_study.sh, if it ran")
     return parser
 
 
@@ -300,6 +331,79 @@ def format_comparison(group: list) -> str:
     return "\n".join(lines)
 
 
+def wsd_s(args: argparse.Namespace) -> None:
+    from budgetlr.bench.branching import measure, save_rows
+    from budgetlr.bench.sweep import parse_list, progress_bar
+    from budgetlr.bench.workloads import resolve_workload
+
+    budgets = parse_list(args.budgets, float, "budget")
+    seeds = parse_list(args.seeds, int, "seed")
+    if any(not 0 < b <= 1 for b in budgets) or len(set(budgets)) < 2:
+        raise UsageError(f"--budgets needs two or more fractions in (0, 1], got {args.budgets}")
+    workload = resolve_workload(args.workload)
+    lr = args.lr if args.lr is not None else default_wsd_lr(args.out, str(workload), max(budgets))
+    if lr is None:
+        lr = workload.lrs[len(workload.lrs) // 2]
+    if not (np.isfinite(lr) and lr > 0):
+        raise UsageError(f"--lr must be a positive number, got {lr}")
+    rows = []
+    bar = progress_bar(len(seeds), not args.quiet)
+    for seed in seeds:
+        rows += measure(str(workload), budgets, lr, seed)
+        bar.update()
+    bar.close()
+    path = save_rows(args.out, rows)
+    print(
+        f"{workload}, peak LR {lr:g}, seeds {', '.join(map(str, seeds))}: test {workload.metric}, mean over seeds"
+    )
+    print(f"{'budget':>8} {'steps':>6} {'separate':>10} {'branches':>10} {'WSD-S':>10}")
+    for budget in sorted(set(budgets)):
+        mine = [r for r in rows if r.budget == budget]
+        means = [float(np.mean([getattr(r, k) for r in mine])) for k in ("separate", "branch", "wsd_s")]
+        print(f"{budget:8g} {mine[0].steps:6d} " + " ".join(f"{m:10.5g}" for m in means))
+    first = rows[0]
+    print(
+        f"steps for all budgets: separate {first.separate_steps}, branches {first.branch_steps} "
+        f"({first.branch_steps / first.separate_steps:.2f}x), WSD-S {first.wsd_s_steps} "
+        f"({first.wsd_s_steps / first.separate_steps:.2f}x); rows in {path}"
+    )
+
+
+def default_wsd_lr(out: Path, workload: str, budget: float) -> float | None:
+    """wsd's tuned peak LR at ``budget`` in ``out``'s database, if it holds one."""
+    from budgetlr.bench.analysis import cells
+    from budgetlr.bench.store import DB_NAME, Store
+
+    if not (out / DB_NAME).is_file():
+        return None
+    with Store(out) as store:
+        mine = [
+            t
+            for t in store.trials()
+            if t.workload == workload and t.budget == budget and t.schedule.startswith("wsd")
+        ]
+    tuned = [c.tuned_lr for c in cells(mine) if c.tuned_lr is not None]
+    return tuned[0] if tuned else None
+
+
+def recommend(args: argparse.Namespace) -> None:
+    from budgetlr.bench.analysis import cells
+    from budgetlr.bench.store import Store
+    from budgetlr.bench.study import recommend
+
+    with Store.existing(args.out) as store:
+        trials = store.trials()
+    print(recommend(cells(trials), args.budget_fraction, args.workload).explain())
+
+
+def results(args: argparse.Namespace) -> None:
+    from budgetlr.bench.results import write_results
+
+    if not args.write.parent.is_dir():
+        raise UsageError(f"cannot write {args.write}: folder {args.write.parent} does not exist")
+    print(f"wrote {write_results(args.out, args.write, args.gpu)} (and its plots)")
+
+
 def table_steps(total_steps: int, warmups: list[int]) -> list[int]:
     spaced = np.linspace(0, total_steps, TABLE_ROWS).round().astype(int).tolist()
     return sorted({*spaced, *warmups, total_steps - 1, total_steps} - {-1})
@@ -356,4 +460,7 @@ COMMANDS = {
     "refine": refine,
     "suggest-phi": suggest_phi,
     "pbt": pbt,
+    "wsd-s": wsd_s,
+    "recommend": recommend,
+    "results": results,
 }

@@ -1,0 +1,123 @@
+"""The study's statistics, recommend, results page and WSD-S, on small hand-made and real results."""
+
+import subprocess
+
+import numpy as np
+import pytest
+
+from budgetlr.bench.analysis import Cell
+from budgetlr.bench.branching import load_rows, measure
+from budgetlr.bench.study import excess, paired_outcome, recommend
+from budgetlr.bench.sweep import make_plan, run_sweep
+from tests.helpers import BUDGETLR
+
+
+def cell(schedule, test, workload="w", budget=0.1, higher=False):
+    val = float(np.mean(test)) if test else float("nan")
+    return Cell(workload, schedule, budget, 10, "loss", higher, 0.1, {0.1: val}, list(test))
+
+
+@pytest.mark.parametrize(
+    "a, b, outcome",
+    [
+        ([1.0, 2.0, 3.0], [1.5, 2.5, 3.5], "win"),  # always 0.5 lower: paired, the seed spread cancels
+        ([1.5, 2.5, 3.5], [1.0, 2.0, 3.0], "loss"),
+        ([1.0, 2.0, 3.0], [1.2, 1.9, 3.1], "tie"),
+        ([], [1.0, 2.0], "loss"),
+    ],
+)
+def test_paired_outcomes(a, b, outcome):
+    assert paired_outcome(cell("a", a), cell("b", b)) == outcome
+
+
+def test_accuracies_compare_by_error_rate():
+    group = {"a": cell("a", [0.9, 0.9], higher=True), "b": cell("b", [0.8, 0.8], higher=True)}
+    assert excess(group) == pytest.approx({"a": 0.0, "b": 1.0})  # 20% error is twice 10%
+    assert paired_outcome(group["a"], group["b"]) == "win"
+
+
+def test_recommend_ranks_by_mean_excess_and_states_its_confidence():
+    cells = [
+        cell("a", [1.0, 1.1, 1.2], "w1"), cell("b", [1.5, 1.6, 1.7], "w1"),
+        cell("a", [2.0, 2.1, 2.2], "w2"), cell("b", [2.0, 2.2, 2.1], "w2"),
+        cell("a", [9.0, 9.0, 9.0], "w1", budget=1.0), cell("b", [1.0, 1.0, 1.0], "w1", budget=1.0),
+    ]  # fmt: skip
+    rec = recommend(cells, 0.12)
+    assert rec.budget == 0.1 and [r.schedule for r in rec.ranking] == ["a", "b"]
+    assert rec.choice.mean_excess == pytest.approx(np.mean([0.0, 0.0]), abs=1e-9)
+    assert rec.ranking[1].mean_excess == pytest.approx(np.mean([0.5 / 1.1, 0.0]), abs=1e-9)
+    assert rec.confidence == "high"  # best everywhere and a paired win over b on w1
+    assert "nearest budget measured to 0.12" in rec.explain()
+    assert recommend(cells, 1.0, workload="w1").choice.schedule == "b"
+    with pytest.raises(ValueError, match="no stored results for workload 'w9'; measured: w1, w2"):
+        recommend(cells, 0.1, workload="w9")
+    with pytest.raises(ValueError, match="must lie in"):
+        recommend(cells, 0.0)
+
+
+def test_wsd_branches_reproduce_separate_runs_and_wsd_s_costs_one_run():
+    rows = measure("quadratic", [0.02, 0.05], lr=0.3, seed=0)
+    assert [(r.budget, r.steps) for r in rows] == [(0.02, 40), (0.05, 100)]
+    assert all(r.branch == r.separate for r in rows)  # same batches, same LRs: the same model
+    assert rows[0].wsd_s == rows[0].separate  # nothing precedes the first budget
+    assert rows[1].wsd_s != rows[1].separate  # it restarts from the decayed model
+    # separate 40 + 100; branches: 100 + the first cooldown (8 steps); WSD-S: 100
+    assert (rows[0].separate_steps, rows[0].branch_steps, rows[0].wsd_s_steps) == (140, 108, 100)
+
+
+@pytest.fixture(scope="module")
+def small_study(tmp_path_factory):
+    out = tmp_path_factory.mktemp("study")
+    schedules = ["uba(warmup=0.05)", "cosine(warmup=0.05)", "linear(warmup=0.05)", "constant(warmup=0.05)"]
+    run_sweep(make_plan(["quadratic"], schedules, [0.02, 0.05], [0, 1], lrs=[0.3, 1.0]), out, progress=False)
+    return out
+
+
+def test_budgetlr_recommend_answers_from_the_database(small_study):
+    done = subprocess.run(
+        [BUDGETLR, "recommend", "--budget-fraction", "0.05", "--out", str(small_study)],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("budget fraction 0.05, over 1 workload(s): quadratic\nuse ")
+    assert "confidence: " in done.stdout
+    bad = subprocess.run(
+        [BUDGETLR, "recommend", "--budget-fraction", "2", "--out", str(small_study)],
+        capture_output=True,
+        text=True,
+    )
+    assert (
+        bad.returncode == 2
+        and bad.stderr.strip() == "budgetlr: error: budget fraction 2.0 must lie in (0, 1]"
+    )
+
+
+def test_budgetlr_wsd_s_and_results_write_the_page_with_its_sections(small_study, tmp_path):
+    done = subprocess.run(
+        [BUDGETLR, "wsd-s", "--workload", "quadratic", "--budgets", "0.02,0.05", "--seeds", "0",
+         "--out", str(small_study), "--quiet"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "branches 108 (0.77x), WSD-S 100 (0.71x)" in done.stdout
+    # The LR came from the database: wsd was not run, so the middle of the quadratic grid.
+    assert "peak LR 0.3" in done.stdout and len(load_rows(small_study)) == 2
+    page = tmp_path / "results.md"
+    done = subprocess.run(
+        [BUDGETLR, "results", "--out", str(small_study), "--write", str(page)], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    text = page.read_text()
+    for heading in (
+        "## Verdict",
+        "## Recommendation per budget regime",
+        "## UBA's phi",
+        "## WSD-S",
+        "## GPU tier",
+    ):
+        assert heading in text
+    assert (
+        "budgetlr results --out" in text
+        and (tmp_path / "results" / "quadratic-budget.png").stat().st_size > 0
+    )
