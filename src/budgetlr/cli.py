@@ -347,7 +347,7 @@ def wsd_s(args: argparse.Namespace) -> None:
     if not (np.isfinite(lr) and lr > 0):
         raise UsageError(f"--lr must be a positive number, got {lr}")
     rows = []
-    bar = progress_bar(len(seeds), not args.quiet)
+    bar = progress_bar(len(seeds), not args.quiet, "budgetlr wsd-s", "seed")
     for seed in seeds:
         rows += measure(str(workload), budgets, lr, seed)
         bar.update()

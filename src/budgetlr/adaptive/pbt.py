@@ -162,7 +162,8 @@ def run_pbt(settings: PBTSettings, out: Path, address: str | None = None, progre
     if address is None:
         os.environ.setdefault(RAY_SINGLE_MACHINE, "0")
     ray.init(address=address, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
-    bar = progress_bar(settings.population * iterations, progress)
+    # About one report per member and interval (exploits can add or skip a few).
+    bar = progress_bar(settings.population * iterations, progress, "budgetlr pbt", "report")
     try:
         multipliers = tune.loguniform(*MULTIPLIER_RANGE)
         scheduler = PopulationBasedTraining(

@@ -68,7 +68,7 @@ SUITES = {
         (0, 1, 2),
     ),
     "study": Suite(
-        "the evidence study of docs/results.md: 4 CPU workloads, 14 methods, 3 seeds; about 1 h on 2 cores",
+        "the evidence study of docs/results.md: 4 CPU workloads, 14 methods, 3 seeds; 49 min on 2 cores",
         STUDY_WORKLOADS,
         STUDY_SCHEDULES,
         (0.1, 0.25, 0.5, 1.0),

@@ -190,13 +190,13 @@ def run_jobs(
         run_locally(jobs, record, workers or os.cpu_count() or 1)
 
 
-def progress_bar(total: int, enabled: bool):
+def progress_bar(total: int, enabled: bool, desc: str = "budgetlr bench", unit: str = "trial"):
     from tqdm import tqdm
 
     return tqdm(
         total=total,
-        unit="trial",
-        desc="budgetlr bench",
+        unit=unit,
+        desc=desc,
         disable=not enabled or total == 0,
         dynamic_ncols=True,
     )
