@@ -221,6 +221,7 @@ def bench(args: argparse.Namespace) -> None:
         budgets=parse_list(args.budgets, float, "budget") if args.budgets else suite.budgets,
         seeds=parse_list(args.seeds, int, "seed") if args.seeds else suite.seeds,
         lrs=parse_list(args.lrs, float, "peak LR") if args.lrs else None,
+        grids=suite.lrs,
     )
     if args.tuner == "optuna":
         from budgetlr.bench.tune import tune_with_optuna

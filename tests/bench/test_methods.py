@@ -15,6 +15,7 @@ from budgetlr.bench.sweep import make_plan
         ("schedulefree(warmup=0.050)", "schedulefree", "schedulefree(warmup=0.05)"),
         ("refined", "refined", "refined"),
         ("refined(smoothing=0.2)", "refined", "refined(smoothing=0.2)"),
+        ("refined(smoothing=0.1)", "refined", "refined"),
         ("uba(phi=auto)", "auto", "uba(phi=auto)"),
         ("uba(warmup=0.05,phi=auto)", "auto", "uba(phi=auto, warmup=0.05)"),
         ("refined(norms=[1, 2])", "schedule", "refined(norms=[1.0, 2.0])"),

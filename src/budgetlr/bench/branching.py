@@ -126,13 +126,10 @@ def measure(
 
 
 def save_rows(out: Path, rows: list[BranchRow]) -> Path:
-    """Add ``rows`` to ``out/wsd-s.json``, replacing earlier rows of the same workload, seed and LR."""
+    """Add ``rows`` to ``out/wsd-s.json``; they replace earlier rows of the same workload and seed."""
     path = Path(out) / RESULTS_FILE
-    kept = [
-        r
-        for r in load_rows(out)
-        if (r.workload, r.seed, r.lr) not in {(n.workload, n.seed, n.lr) for n in rows}
-    ]
+    fresh = {(r.workload, r.seed) for r in rows}
+    kept = [r for r in load_rows(out) if (r.workload, r.seed) not in fresh]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps([asdict(r) for r in kept + rows], indent=1))
     return path

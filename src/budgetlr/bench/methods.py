@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from budgetlr.schedules import Schedule, parse
+from budgetlr.schedules.base import default_of
 from budgetlr.schedules.registry import split_spec
 
 if TYPE_CHECKING:
@@ -64,7 +65,8 @@ def method(spec: str) -> Method:
                 f"the benchmark's refined takes only smoothing=..., not {', '.join(sorted(unknown))}"
             )
         check = parse({"name": REFINED, "norms": [1.0, 1.0], **args})
-        text = REFINED if "smoothing" not in args else f"{REFINED}(smoothing={check.smoothing!r})"
+        default = default_of(type(check), "smoothing")
+        text = REFINED if check.smoothing == default else f"{REFINED}(smoothing={check.smoothing!r})"
         return Method(REFINED, text, parse("linear"), {"smoothing": check.smoothing})
     if name == "uba" and args.get("phi") == AUTO:
         base = parse({"name": "uba", **{k: v for k, v in args.items() if k != "phi"}})

@@ -60,9 +60,11 @@ def make_plan(
     budgets: Sequence[float],
     seeds: Sequence[int],
     lrs: Sequence[float] | None = None,
+    grids: dict[str, tuple[float, ...]] | None = None,
 ) -> SweepPlan:
     """Check every part of a plan and put its specs in canonical form; bad input raises
-    ``ValueError`` naming it, before anything is run or stored."""
+    ``ValueError`` naming it, before anything is run or stored. Each workload's LR grid is
+    ``lrs``, else its entry in ``grids`` (keyed by canonical workload spec), else its own."""
     resolved = [resolve_workload(w) for w in workloads]
     if not resolved:
         raise ValueError("a sweep needs at least one workload")
@@ -90,7 +92,7 @@ def make_plan(
                         f"{schedule.spec} at budget {budget} of {workload} ({steps} steps): {error}"
                     ) from None
     names = tuple(dict.fromkeys(str(w) for w in resolved))
-    grids = {str(w): tuple(lrs) if lrs else w.lrs for w in resolved}
+    grids = {str(w): tuple(lrs) if lrs else (grids or {}).get(str(w), w.lrs) for w in resolved}
     return SweepPlan(
         names,
         tuple(dict.fromkeys(s.spec for s in parsed)),

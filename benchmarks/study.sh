@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The whole evidence study of docs/results.md, from nothing, in one command (about 1 h on 2 cores):
+#
+#   benchmarks/study.sh [OUT]   # default study-results; a rerun resumes the sweep (WSD-S and PBT run again)
+#
+# 1. the study suite (budgetlr bench --suite study), 2. WSD branches and WSD-S on each of its workloads,
+# 3. population based training at budget 0.25 on two workloads, 4. the results page and its plots,
+# 5. a slim copy of the database (no per-step curves or gradient norms) next to the page.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OUT=${1:-study-results}
+BUDGETLR=${BUDGETLR:-.venv/bin/budgetlr}
+
+"$BUDGETLR" bench --suite study --out "$OUT" --no-report
+for workload in quadratic "quadratic(kappa=10000.0)" digits-cnn mnist1d-cnn; do
+  "$BUDGETLR" wsd-s --workload "$workload" --seeds 0,1,2 --out "$OUT"
+done
+"$BUDGETLR" pbt --workload quadratic --budget 0.25 --population 8 --interval 25 --out "$OUT"
+"$BUDGETLR" pbt --workload mnist1d-cnn --budget 0.25 --population 8 --interval 30 --out "$OUT"
+
+mkdir -p docs/results
+python3 - "$OUT/results.db" docs/results/results.db <<'PY'
+import sqlite3, sys
+source, target = sys.argv[1:]
+with sqlite3.connect(source) as db:
+    db.execute("VACUUM INTO ?", (target + ".tmp",))
+with sqlite3.connect(target + ".tmp") as db:
+    db.execute("DELETE FROM curves")
+    db.execute("DELETE FROM grad_norms")
+db = sqlite3.connect(target + ".tmp")
+db.execute("VACUUM")
+db.close()
+import os
+os.replace(target + ".tmp", target)
+PY
+cp "$OUT/wsd-s.json" docs/results/
+"$BUDGETLR" results --out docs/results --write docs/results.md
