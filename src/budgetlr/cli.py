@@ -49,9 +49,7 @@ def build_parser() -> Parser:
     bench.add_argument("--budgets", help="comma-separated fractions of the full budget in (0, 1]")
     bench.add_argument("--lrs", help="comma-separated peak LRs (default: each workload's own grid)")
     bench.add_argument("--seeds", help="comma-separated seeds")
-    bench.add_argument(
-        "--out", type=Path, default=DEFAULT_OUT, help="results folder (default budgetlr-results)"
-    )
+    add_out(bench)
     bench.add_argument("--executor", choices=["local", "ray"], default="local")
     bench.add_argument("--workers", type=int, help="local worker processes (default: one per core)")
     bench.add_argument("--address", help="Ray cluster address (default: start a local Ray)")
@@ -68,22 +66,16 @@ def build_parser() -> Parser:
     bench.add_argument("--quiet", action="store_true", help="no progress bar")
 
     report = commands.add_parser("report", help="write report.md, report.html and plots from the database")
-    report.add_argument(
-        "--out", type=Path, default=DEFAULT_OUT, help="results folder (default budgetlr-results)"
-    )
+    add_out(report)
 
     export = commands.add_parser("export", help="write every stored trial to a CSV file")
-    export.add_argument(
-        "--out", type=Path, default=DEFAULT_OUT, help="results folder (default budgetlr-results)"
-    )
+    add_out(export)
     export.add_argument("file", type=Path, metavar="FILE.csv")
 
     refine = commands.add_parser(
         "refine", help="refine a stored trial's gradient norms into a schedule file (arXiv 2310.07831)"
     )
-    refine.add_argument(
-        "--out", type=Path, default=DEFAULT_OUT, help="results folder (default budgetlr-results)"
-    )
+    add_out(refine)
     refine.add_argument("--trial", required=True, help="the trial's key, or a unique prefix of it")
     refine.add_argument("--smoothing", type=float, default=0.1, help="median-filter width, fraction of T")
 
@@ -104,9 +96,7 @@ def build_parser() -> Parser:
     pbt.add_argument("--base-lr", type=float, help="LR that lr_mult multiplies (default: middle of the grid)")
     pbt.add_argument("--seed", type=int, default=0, help="seed of the population's runs")
     pbt.add_argument("--replay-seeds", default="0,1,2", help="seeds of the replays from scratch")
-    pbt.add_argument(
-        "--out", type=Path, default=DEFAULT_OUT, help="results folder (default budgetlr-results)"
-    )
+    add_out(pbt)
     pbt.add_argument("--address", help="Ray cluster address (default: start a local Ray)")
     pbt.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -118,9 +108,7 @@ def build_parser() -> Parser:
     branches.add_argument("--seeds", default="0,1,2", help="comma-separated seeds")
     branches.add_argument("--lr", type=float, help="peak LR (default: wsd's tuned LR at the largest budget "
                           "in --out's database, else the middle of the workload's grid)")  # fmt: skip
-    branches.add_argument(
-        "--out", type=Path, default=DEFAULT_OUT, help="results folder (default budgetlr-results)"
-    )
+    add_out(branches)
     branches.add_argument("--quiet", action="store_true", help="no progress bar")
 
     recommend = commands.add_parser(
@@ -128,19 +116,21 @@ def build_parser() -> Parser:
     )
     recommend.add_argument("--budget-fraction", type=float, required=True, help="fraction of a full budget")
     recommend.add_argument("--workload", help="only this workload's results (default: all)")
-    recommend.add_argument(
-        "--out", type=Path, default=DEFAULT_OUT, help="results folder (default budgetlr-results)"
-    )
+    add_out(recommend)
 
     results = commands.add_parser(
         "results", help="write the study's results page (docs/results.md) from a database"
     )
-    results.add_argument(
-        "--out", type=Path, default=DEFAULT_OUT, help="results folder (default budgetlr-results)"
-    )
+    add_out(results)
     results.add_argument("--write", type=Path, default=Path("docs/results.md"), help="the page to write")
     results.add_argument("--gpu", type=Path, help="results folder of benchmarks/gpu_study.sh, if it ran")
     return parser
+
+
+def add_out(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--out", type=Path, default=DEFAULT_OUT, help="results folder (default budgetlr-results)"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
