@@ -111,7 +111,7 @@ def build(
             "chosen on validation from a grid of 3 or 4 LRs about a factor of 3 apart, and the test metric at "
             "that LR is reported. The grids of the quadratics (0.1 to 1.5) and digits-cnn (0.003 to 0.1) were "
             "widened at the top after the best LR sat on the top edge; on the quadratics 2.0 already blows up "
-            "(excess risk 1e5 and more), so 1.5 is the largest stable point of a factor-of-3 grid. Every schedule warms up for 5% of its budget, except onecycle (its "
+            "(excess risk of hundreds or more, or divergence), so 1.5 is the largest stable point of the grid. Every schedule warms up for 5% of its budget, except onecycle (its "
             "own warmup) and refined (whose warmup emerges from the gradient norms). stdlib-gpt, the slowest CPU "
             "workload, is left out for time; add it with `--workload`."
         ),
