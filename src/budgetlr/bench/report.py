@@ -189,10 +189,15 @@ def pyplot():
     return plt
 
 
+def style(index: int) -> dict[str, object]:
+    """A distinct colour and marker per series: 14 schedules overrun matplotlib's 10 colours."""
+    return {"color": pyplot().get_cmap("tab20")(index % 20), "marker": "osD^v<>pPX*h"[index % 12]}
+
+
 def plot_metric_vs_budget(mine: list[Cell], path: Path) -> None:
     plt = pyplot()
     figure, axes = plt.subplots(figsize=(7, 4.5), layout="constrained")
-    for schedule in sorted({c.schedule for c in mine}):
+    for index, schedule in enumerate(sorted({c.schedule for c in mine})):
         cells = sorted((c for c in mine if c.schedule == schedule and c.test), key=lambda c: c.budget)
         if cells:
             errors = [0.0 if math.isnan(c.sd) else c.sd for c in cells]
@@ -201,8 +206,8 @@ def plot_metric_vs_budget(mine: list[Cell], path: Path) -> None:
                 [c.mean for c in cells],
                 yerr=errors,
                 label=schedule,
-                marker="o",
                 capsize=3,
+                **style(index),
             )
     axes.set_xscale("log")
     budgets = sorted({c.budget for c in mine})
