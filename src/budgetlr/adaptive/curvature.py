@@ -41,8 +41,9 @@ class Spectrum:
 
     @property
     def kappa(self) -> float:
-        """The effective condition number ``top / low``: 2.6, 4.6, 6.9 and 9.2 for 50 eigenvalues
-        log-spaced over condition numbers 10, 100, 1000 and 10^4."""
+        """The effective condition number ``top / low``: 2.54, 4.53, 6.58 and 8.57 for 50 eigenvalues
+        log-spaced over condition numbers 10, 100, 1000 and 10^4 (the quadratic workloads' exact
+        spectra; estimated from 512 of their samples it reads 2.59, 4.18, 5.90 and 7.61)."""
         return self.top / self.low
 
 
