@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from budgetlr.bench.sweep import RAY_SINGLE_MACHINE
+
 EXAMPLES = {
     "uba": "uba(phi=0.5, warmup=0.05)",
     "rex": "rex(beta=0.9, warmup_steps=10)",
@@ -44,7 +46,7 @@ def ray_head(monkeypatch):
     # The head and this driver agree: loopback addresses only (Ray's single-machine mode) and no
     # auth token, whatever an earlier Ray left in ~/.ray.
     for variable, value in {
-        "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
+        RAY_SINGLE_MACHINE: "0",
         "RAY_AUTH_MODE": "disabled",
         "RAY_USAGE_STATS_ENABLED": "0",
     }.items():

@@ -7,12 +7,16 @@ import csv
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from budgetlr.bench.suites import SUITES
 from budgetlr.integrations import MissingExtra
 from budgetlr.schedules import FAMILIES, BoundSchedule, keys_of, schedule, split_specs
+
+if TYPE_CHECKING:
+    from budgetlr.bench.analysis import Cell
 
 TABLE_ROWS = 25
 DEFAULT_OUT = Path("budgetlr-results")
@@ -310,7 +314,7 @@ def pbt(args: argparse.Namespace) -> None:
     print(format_comparison(cells(trials)))
 
 
-def format_comparison(group: list) -> str:
+def format_comparison(group: list[Cell]) -> str:
     """The tuned schedules of one (workload, budget), best first."""
     scored = sorted((c for c in group if c.test), key=lambda c: c.mean, reverse=group[0].higher_is_better)
     lines = [f"{'schedule':48} {'peak LR':>9} {'seeds':>5} {'test ' + group[0].metric:>22}"]
