@@ -14,6 +14,7 @@ import numpy as np
 from budgetlr.bench.suites import SUITES
 from budgetlr.integrations import MissingExtra
 from budgetlr.schedules import FAMILIES, BoundSchedule, keys_of, schedule, split_specs
+from budgetlr.schedules.shapes import OWN_SHAPES, SHAPES
 
 if TYPE_CHECKING:
     from budgetlr.bench.analysis import Cell
@@ -178,6 +179,12 @@ def format_families() -> str:
         )
         summary = " ".join((family.__doc__ or "").strip().split("\n\n")[0].split())
         lines.append(f"{name}{paper}\n    {summary}\n    keys: {keys}{implied}")
+        lines += [f"    budgetlr's own ({key}): {what}" for key, what in family.extensions.items()]
+    published = ", ".join(shape for shape in SHAPES if shape not in OWN_SHAPES)
+    lines.append(
+        f"cooldown shapes (wsd, power, BudgetScheduler.cooldown)\n    {published}  [arXiv 2405.18392]"
+    )
+    lines += [f"    budgetlr's own: {shape} = {what}" for shape, what in OWN_SHAPES.items()]
     return "\n".join(lines)
 
 
