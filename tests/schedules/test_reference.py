@@ -1,4 +1,4 @@
-"""SPEC.md's reference values, value by value: tables of (step, expected)."""
+"""The reference values of docs/conventions.md, value by value: tables of (step, expected)."""
 
 import itertools
 

@@ -30,7 +30,7 @@ from budgetlr.bench.report import (
 )
 from budgetlr.bench.store import Store
 
-#: The baselines a new schedule must beat (SPEC.md section 5), by family or method.
+#: The baselines a new schedule must beat (docs/conventions.md, Benchmark), by family or method.
 BASELINE_FAMILIES = ("linear", "cosine", "wsd", "rex", "step", "constant", "schedulefree")
 #: Baselines that no budget-aware schedule should lose to; the rest are the strong ones.
 WEAK_BASELINES = ("step", "constant")
