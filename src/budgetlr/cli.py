@@ -35,7 +35,9 @@ class Parser(argparse.ArgumentParser):
 def build_parser() -> Parser:
     parser = Parser(prog="budgetlr", description="Learning-rate schedules for budgeted training.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
-    commands.add_parser("list", help="list schedule families, their keys, defaults and papers")
+    commands.add_parser(
+        "list", help="list schedule families, their keys, defaults, papers and budgetlr's own extensions"
+    )
     show = commands.add_parser("show", help="print (and plot) the LR curve of one or more specs")
     show.add_argument("specs", nargs="+", metavar="SPEC", help='e.g. "uba(phi=0.5, warmup=0.05)"')
     show.add_argument("--steps", type=int, required=True, help="the budget T in optimizer steps")
