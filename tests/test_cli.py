@@ -25,6 +25,17 @@ def test_list_names_every_family_with_keys_defaults_and_papers(capsys):
     assert "phi=1.0" in out and "floor=0.01" in out and "decay defaults to 0.2 of total_steps" in out
 
 
+def test_list_marks_budgetlrs_own_extensions(capsys):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    uba = out[out.index("\nuba  [arXiv") : out.index("\nwsd  [arXiv")]
+    assert "budgetlr's own (phases): phases > 1" in uba
+    assert "budgetlr's own (phi): the default phi=1 is budgetlr's choice; phi > 2 goes beyond" in uba
+    assert "budgetlr's own (shape): shifted-exp" in out[out.index("\nwsd  [arXiv") :]
+    assert "linear, 1-sqrt, cosine, square  [arXiv 2405.18392]" in out
+    assert "budgetlr's own: shifted-exp = (0.01^x - 0.01) / 0.99" in out
+
+
 def test_show_prints_a_compact_table_and_writes_csv_and_plot(tmp_path, capsys):
     plot, table = tmp_path / "uba.png", tmp_path / "curves.csv"
     args = ["show", "uba(phi=0.5)", "cosine", "--steps", "1000", "--peak", "0.1", "--plot", str(plot)]

@@ -14,6 +14,7 @@ import numpy as np
 from budgetlr.bench.suites import SUITES
 from budgetlr.integrations import MissingExtra
 from budgetlr.schedules import FAMILIES, BoundSchedule, keys_of, schedule, split_specs
+from budgetlr.schedules.shapes import OWN_SHAPES, SHAPES
 
 if TYPE_CHECKING:
     from budgetlr.bench.analysis import Cell
@@ -34,7 +35,9 @@ class Parser(argparse.ArgumentParser):
 def build_parser() -> Parser:
     parser = Parser(prog="budgetlr", description="Learning-rate schedules for budgeted training.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
-    commands.add_parser("list", help="list schedule families, their keys, defaults and papers")
+    commands.add_parser(
+        "list", help="list schedule families, their keys, defaults, papers and budgetlr's own extensions"
+    )
     show = commands.add_parser("show", help="print (and plot) the LR curve of one or more specs")
     show.add_argument("specs", nargs="+", metavar="SPEC", help='e.g. "uba(phi=0.5, warmup=0.05)"')
     show.add_argument("--steps", type=int, required=True, help="the budget T in optimizer steps")
@@ -178,6 +181,12 @@ def format_families() -> str:
         )
         summary = " ".join((family.__doc__ or "").strip().split("\n\n")[0].split())
         lines.append(f"{name}{paper}\n    {summary}\n    keys: {keys}{implied}")
+        lines += [f"    budgetlr's own ({key}): {what}" for key, what in family.extensions.items()]
+    published = ", ".join(shape for shape in SHAPES if shape not in OWN_SHAPES)
+    lines.append(
+        f"cooldown shapes (wsd, power, BudgetScheduler.cooldown)\n    {published}  [arXiv 2405.18392]"
+    )
+    lines += [f"    budgetlr's own: {shape} = {what}" for shape, what in OWN_SHAPES.items()]
     return "\n".join(lines)
 
 

@@ -2,7 +2,7 @@
 
 The LR of step ``t`` is the closed form ``base_lr * multiplier(t)`` for each param group (no
 chained updates), so it never drifts and resumes bit for bit. Changing the budget mid-run is an
-explicit act with one of three policies (SPEC.md section 3):
+explicit act with one of three policies (docs/conventions.md, "Budget changes"):
 
 * ``rescale``: the new budget's curve at the same step; the LR may jump, on purpose.
 * ``continue``: the LR stays continuous. The rest of the run follows the schedule fitted to the
@@ -10,7 +10,8 @@ explicit act with one of three policies (SPEC.md section 3):
   current LR and ends exactly where the family ends at the new ``total_steps``: the floor for
   every decaying family (a step schedule ends at ``gamma^k``).
 * ``cooldown``: decay from the current LR to the floor over the remaining steps with a WSD
-  shape, then hold the floor: the WSD-S branch (arXiv 2410.05192).
+  shape, then hold the floor: a WSD cooldown branch (arXiv 2405.18392). This is not WSD-S
+  (arXiv 2410.05192), which returns to the peak LR after each decay and trains on.
 """
 
 from __future__ import annotations
@@ -173,7 +174,8 @@ class BudgetScheduler(LRScheduler):
     def cooldown(self, steps: int, shape: str = "1-sqrt") -> None:
         """From the current step, decay from the current LR to the floor in exactly ``steps``
         steps with ``shape`` (a WSD shape), then hold the floor. ``total_steps`` becomes
-        ``current step + steps``."""
+        ``current step + steps``. This is a WSD cooldown branch taken from the current run; the
+        LR never returns to the peak afterwards (WSD-S, arXiv 2410.05192, would)."""
         check_shape(shape)
         if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
             raise ValueError(f"cooldown steps must be a whole number >= 1, got {steps!r}")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from budgetlr.bench.analysis import Cell
-from budgetlr.bench.branching import load_rows, measure
+from budgetlr.bench.branching import load_rows, measure, wsd_s_multipliers
 from budgetlr.bench.study import excess, paired_outcome, recommend
 from budgetlr.bench.sweep import make_plan, run_sweep
 from tests.helpers import BUDGETLR
@@ -63,6 +63,26 @@ def test_wsd_branches_reproduce_separate_runs_and_wsd_s_costs_one_run():
     assert rows[1].wsd_s != rows[1].separate  # it restarts from the decayed model
     # separate 40 + 100; branches: 100 + the first cooldown (8 steps); WSD-S: 100
     assert (rows[0].separate_steps, rows[0].branch_steps, rows[0].wsd_s_steps) == (140, 108, 100)
+
+
+def test_wsd_s_decays_over_a_fraction_of_each_segment_and_restarts_at_the_peak():
+    # budgets 500 and 600, decay 0.2, 1-sqrt: the first segment decays over steps 400-500, the
+    # second (100 steps) over its own last 20, 580-600, not over 480-600 as a fraction of 600 would
+    curve = wsd_s_multipliers([500, 600], warmup_steps=0, decay=0.2, shape="1-sqrt")
+    table = [(0, 1.0), (399, 1.0), (450, 0.292893), (499, 0.005013), (500, 1.0), (579, 1.0),
+             (580, 1.0), (590, 0.292893), (599, 0.025321)]  # fmt: skip
+    assert len(curve) == 600
+    assert [curve[t] for t, _ in table] == pytest.approx([m for _, m in table], abs=5e-7)
+
+
+def test_wsd_s_never_starts_a_segment_mid_decay_short_or_long_segments():
+    budgets = [100, 120, 1000, 1010]  # segments of 100, 20, 880 and 10 steps
+    curve = wsd_s_multipliers(budgets, warmup_steps=5, decay=0.2, shape="linear")
+    assert [curve[t] for t in (0, 4, 5)] == pytest.approx([1 / 6, 5 / 6, 1.0])  # (t+1)/(W+1): first only
+    assert [curve[t] for t in (100, 120, 1000)] == [1.0, 1.0, 1.0]  # each segment starts at the peak
+    # decays: 20 steps from 80, 4 from 116, 176 from 824, 2 from 1008 (linear: 1 - x)
+    table = [(79, 1.0), (90, 0.5), (116, 1.0), (118, 0.5), (823, 1.0), (912, 0.5), (1008, 1.0), (1009, 0.5)]
+    assert [curve[t] for t, _ in table] == pytest.approx([m for _, m in table], abs=1e-12)
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""SPEC.md's reference values, value by value: tables of (step, expected)."""
+"""The reference values of docs/conventions.md, value by value: tables of (step, expected)."""
 
 import itertools
 
@@ -91,7 +91,7 @@ def test_wsd_decay_fraction_defaults_to_a_fifth():
     assert wsd.multiplier([799, 800, 900, 1000]) == pytest.approx([1, 1, 0.5, 0])
 
 
-@pytest.mark.parametrize("shape", ["linear", "1-sqrt", "cosine", "square", "exp"])
+@pytest.mark.parametrize("shape", ["linear", "1-sqrt", "cosine", "square", "shifted-exp"])
 def test_wsd_shapes_end_at_zero(shape):
     wsd = budgetlr.schedule(f"wsd(decay=0.1, shape={shape})", 100)
     values = wsd.multiplier(np.arange(90, 101))

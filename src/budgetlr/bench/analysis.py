@@ -1,4 +1,4 @@
-"""Statistics of stored trials (SPEC.md section 5): the peak LR tuned on validation for every
+"""Statistics of stored trials (docs/benchmark.md, Methodology): the peak LR tuned on validation for every
 (workload, schedule, budget), test metrics at that LR over seeds with 95% intervals, wins and
 ties, time-to-target and AlgoPerf-style performance profiles (arXiv 2306.07179)."""
 

@@ -1,14 +1,17 @@
 """Several budgets from one run: WSD cooldown branches and WSD-S (arXiv 2410.05192).
 
-Budgets ``T_1 < ... < T_k`` share one warmup of ``W`` steps and a decay of the last ``D_i`` steps
-of each budget (``D_i = round(decay * T_i)``, WSD's shape). Three ways to get a model at each:
+Budgets ``T_1 < ... < T_k`` share one warmup of ``W`` steps. Three ways to get a model at each:
 
-* **separate**: one WSD run per budget, ``sum T_i`` steps in all;
-* **branches**: one run at the stable LR; at ``T_i - D_i`` a copy takes the decay (the branch) and
-  the main run goes on: ``T_k + sum_{i<k} D_i`` steps. With the same batches at the same step a
-  branch *is* the separate run, step for step;
-* **WSD-S**: one run that decays to reach each ``T_i``, then goes back to the peak LR *from the
-  decayed weights*: ``T_k`` steps in all, and different models.
+* **separate**: one WSD run per budget, decaying over its last ``D_i = round(decay * T_i)``
+  steps; ``sum T_i`` steps in all;
+* **branches**: one run at the stable LR; at ``T_i - D_i`` a copy takes that decay (the branch)
+  and the main run goes on: ``T_k + sum_{i<k} D_i`` steps. With the same batches at the same step
+  a branch *is* the separate run, step for step;
+* **WSD-S**: one run in segments ``(T_{i-1}, T_i]`` (``T_0 = 0``). Each segment starts at the
+  peak LR, from the weights the previous decay left, and decays over its own last
+  ``round(decay * (T_i - T_{i-1}))`` steps: a fraction of the segment, as in the WSD-S paper and
+  its reference implementation (Levanter's cycle schedule), so no segment starts mid-decay.
+  ``T_k`` steps in all, and different models.
 """
 
 from __future__ import annotations
@@ -51,6 +54,17 @@ def decay_steps(total_steps: int, decay: float) -> int:
 def wsd_multipliers(total_steps: int, warmup_steps: int, decay: int, shape: str) -> np.ndarray:
     spec = f"wsd(decay_steps={decay}, shape={shape}, warmup_steps={warmup_steps})"
     return schedule(spec, total_steps).multiplier(np.arange(total_steps))
+
+
+def wsd_s_multipliers(steps: list[int], warmup_steps: int, decay: float, shape: str) -> np.ndarray:
+    """The WSD-S multiplier of every step up to ``steps[-1]`` for budgets ``steps`` (increasing):
+    one WSD curve per segment, fitted to the segment's length; only the first has the warmup."""
+    segments = []
+    for lo, t in zip([0, *steps[:-1]], steps, strict=True):
+        length = t - lo
+        warmup = warmup_steps if lo == 0 else 0
+        segments.append(wsd_multipliers(length, warmup, decay_steps(length, decay), shape))
+    return np.concatenate(segments)
 
 
 def measure(
@@ -110,9 +124,7 @@ def measure(
         train(copy_model, copy_optimizer, curves[t], decay_start[t], t)
         branch[t] = test(copy_model)
 
-    wsd_s_curve = np.concatenate(
-        [curves[t][lo:t] for lo, t in zip([0, *steps[:-1]], steps, strict=True)]
-    )  # each segment stable, then that budget's decay; back to the peak after it
+    wsd_s_curve = wsd_s_multipliers(steps, warmup_steps, decay, shape)
     wsd_s = {}
     model, optimizer = fresh()
     for lo, t in zip([0, *steps[:-1]], steps, strict=True):

@@ -30,7 +30,7 @@ from budgetlr.bench.report import (
 )
 from budgetlr.bench.store import Store
 
-#: The baselines a new schedule must beat (SPEC.md section 5), by family or method.
+#: The baselines a new schedule must beat (docs/conventions.md, Benchmark), by family or method.
 BASELINE_FAMILIES = ("linear", "cosine", "wsd", "rex", "step", "constant", "schedulefree")
 #: Baselines that no budget-aware schedule should lose to; the rest are the strong ones.
 WEAK_BASELINES = ("step", "constant")
@@ -191,7 +191,7 @@ def verdict(cells: list[Cell], uba: str | None, baselines: list[str], budgets: l
         Heading(2, "Verdict: does UBA beat the common schedules under tight budgets?"),
         Paragraph(
             f"The claim (arXiv 2505.24452) is {says}. At budgets {' and '.join(f'{b:g}' for b in tight)} on "
-            f"{len({c.workload for c in cells})} workloads, `{uba}` (UBA with its default phi = 1) against the "
+            f"{len({c.workload for c in cells})} workloads, `{uba}` (UBA at budgetlr's default phi = 1) against the "
             f"strong baselines ({strong_text}): wins/ties/losses {wins}/{ties}/{losses} of {n} paired "
             f"comparisons; against step and constant: {weak[0]}/{weak[1]}/{weak[2]} of {int(weak.sum())}. "
             "The tables below show where the means point when the intervals overlap."
@@ -293,7 +293,7 @@ def adaptive(cells: list[Cell], pickable: list[Cell], uba: str | None, budgets: 
     schedules = sorted({c.schedule for c in pickable})
     pairs = [
         ("refined", "linear(warmup=0.05)", "refined against the linear run it was refined from"),
-        ("uba(phi=auto, warmup=0.05)", uba, "uba(phi=auto) against UBA's default phi = 1"),
+        ("uba(phi=auto, warmup=0.05)", uba, "uba(phi=auto) against budgetlr's default phi = 1"),
         ("uba(phi=auto, warmup=0.05)", "cosine(warmup=0.05)", "uba(phi=auto) against cosine"),
         ("schedulefree(warmup=0.05)", "cosine(warmup=0.05)", "schedule-free against cosine"),
     ]
@@ -383,7 +383,8 @@ def wsd_s(rows: list) -> list[Block]:
             f"seeds {', '.join(map(str, seeds))}. *Separate*: one run per budget. *Branches*: one stable run, "
             "each cooldown branched from its checkpoint; with the same batches at the same step a branch is the "
             "separate run, and the numbers match exactly. *WSD-S*: one run that returns to the peak LR from each "
-            "decayed checkpoint. Test metric, mean over seeds; the last column is WSD-S minus separate."
+            "decayed checkpoint; each of its decays takes the last 20% of its own segment between budgets. "
+            "Test metric, mean over seeds; the last column is WSD-S minus separate."
         ),
         Table(["workload @ budget", "separate", "branches", "WSD-S", "WSD-S − separate"], table_rows),
     ]

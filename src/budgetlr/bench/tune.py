@@ -2,7 +2,7 @@
 phi), stored in ``optuna.db`` beside the results so that an interrupted study resumes.
 
 No pruner: early-stopping tuners judge runs before a budget-aware schedule has decayed and so
-favour early decay (SPEC.md section 5). Each Optuna trial is the plan's seeds at one (LR, phi),
+favour early decay (docs/benchmark.md, Methodology). Each Optuna trial is the plan's seeds at one (LR, phi),
 run and stored like any sweep trial; its value is their mean final validation metric, and a
 diverged seed fails it.
 """

@@ -1,4 +1,4 @@
-"""The schedule base class: the conventions every family shares (SPEC.md section 1).
+"""The schedule base class: the conventions every family shares (docs/conventions.md).
 
 * ``t`` is the 0-based optimizer step; ``lr(t)`` is the LR used by step ``t``; the budget ``T``
   (``total_steps``) is the number of optimizer steps; ``lr(T)`` is the value after the last step.
@@ -88,6 +88,8 @@ class Schedule:
     default_fractions: ClassVar[dict[str, float]] = {}
     #: Keys that may be ``auto`` (measured, not given), with where that measurement happens.
     measured: ClassVar[dict[str, str]] = {}
+    #: budgetlr's own additions to the family's sources, by key, with what they are.
+    extensions: ClassVar[dict[str, str]] = {}
     warmup: float | None = None
     warmup_steps: int | None = None
     floor: float = 0.0

@@ -1,12 +1,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
 from budgetlr.schedules.base import FloatArray, Schedule, check_one_of, namespace
 from budgetlr.schedules.registry import register
-from budgetlr.schedules.shapes import check_shape, decay_shape
+from budgetlr.schedules.shapes import OWN_SHAPES, check_shape, decay_shape
 
 
 @register
@@ -22,11 +23,13 @@ class Power(Schedule):
     Units (the paper does not pin them down; this is budgetlr's choice): ``batch`` is the number
     of sequences per optimizer step and ``tokens_per_step`` the tokens per optimizer step; both
     are required. Optional final decay over the last ``decay`` / ``decay_steps`` with ``shape``
-    (default ``exp``), for when a final model is wanted; without it the schedule is anytime.
+    (default ``shifted-exp``, budgetlr's own shape; see :mod:`budgetlr.schedules.shapes`), for
+    when a final model is wanted; without it the schedule is anytime.
     """
 
     name = "power"
     paper = "2408.13359"
+    extensions: ClassVar[dict[str, str]] = {"shape": f"the default shifted-exp: {OWN_SHAPES['shifted-exp']}"}
 
     tokens_per_step: float | None = None
     batch: float | None = None
@@ -35,7 +38,7 @@ class Power(Schedule):
     lr_max: float = 0.02
     decay: float | None = None
     decay_steps: int | None = None
-    shape: str = "exp"
+    shape: str = "shifted-exp"
 
     def check(self) -> None:
         for key in ("tokens_per_step", "batch"):

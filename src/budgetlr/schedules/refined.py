@@ -13,11 +13,23 @@ from budgetlr.schedules.registry import register
 OPTIMIZERS = {"sgd": 2.0, "adam": 1.0}
 
 
+def median_width(smoothing: float, count: int) -> int:
+    """The running median's odd width for ``count`` norms: ``2 * (int(smoothing * count) // 2) + 1``,
+    as the authors' code computes it (facebookresearch/adaptive_scheduling, ``visual.py``)."""
+    return 2 * (int(smoothing * count) // 2) + 1
+
+
 def median_smooth(values: FloatArray, width: int) -> FloatArray:
-    """Running median over an odd ``width``, edges extended by reflection (``d c b a | a b c d``)."""
+    """Running median over an odd ``width``, with the edges the authors' code gives it: the left
+    end repeats the first value (``a a a | a b c``), the right end is a reflection without the edge
+    value (``b c d | c b a``). Keeping the first value keeps large early norms, and with them the
+    warmup that refinement lets emerge; reflecting the left end too would erase them."""
     if width <= 1:
         return values
-    padded = np.pad(values, width // 2, mode="symmetric")
+    half = width // 2
+    left = np.full(half, values[0])
+    right = np.pad(values, (0, half), mode="reflect")[values.size :]
+    padded = np.concatenate([left, values, right])
     return np.median(sliding_window_view(padded, width), axis=1)
 
 
@@ -25,18 +37,25 @@ def refine(norms: ArrayLike, optimizer: str = "sgd", smoothing: float = 0.1) -> 
     """A schedule refined from the per-step gradient norms ``g_1..g_T`` of a previous run
     (arXiv 2310.07831, Defazio et al.).
 
-    1. smooth ``g`` with a running median ``smoothing * T`` wide (rounded, made odd; 0 disables);
+    1. smooth ``g`` with a running median as the authors' code does: :func:`median_width` wide
+       (``int(smoothing * T)``, plus one if even; 0 disables it), edges as in :func:`median_smooth`;
     2. weights ``w_t = g_t^-2`` for SGD, ``w_t = g_t^-1`` for Adam-type optimizers (record l1 norms
        for those);
     3. ``s_t = w_t * sum_{k > t} w_k``, so ``s_T = 0``; 4. return ``s / max(s)``.
+
+    Steps 2-4 are the authors' closed form (``find_schedule.py``). Their plotting script stretches
+    shorter sequences to 10,000 points and takes the width from that count; here the width is the
+    same fraction of the ``T`` norms given, with no resampling, so each recorded step keeps its value.
+
+    >>> refine([4.0, 2.0, 1.0, 1.0, 1.0], smoothing=0).round(4).tolist()  # a warmup emerges
+    [0.1016, 0.375, 1.0, 0.5, 0.0]
     """
     g = np.asarray(norms, dtype=np.float64)
     if g.ndim != 1 or g.size < 2 or not (np.isfinite(g).all() and (g > 0).all()):
         raise ValueError("refine needs at least 2 gradient norms, all finite and > 0")
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"optimizer={optimizer!r} is unknown; valid: {', '.join(OPTIMIZERS)}")
-    width = round(smoothing * g.size)
-    g = median_smooth(g, width + 1 - width % 2)
+    g = median_smooth(g, median_width(smoothing, g.size))
     w = g ** -OPTIMIZERS[optimizer]
     later = np.cumsum(w[::-1])[::-1] - w
     s = w * later

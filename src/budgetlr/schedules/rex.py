@@ -14,6 +14,10 @@ class REX(Schedule):
     ``beta = 0.5`` is the paper's schedule, ``(1 - p) / (1 - p/2)``. The variant that circulates
     under the same name, ``z / (0.1 + 0.9 z)`` with ``z = 1 - p``, is ``beta = 0.9``.
     ``beta = 0`` is linear decay.
+
+    init2winit's generalized REX also has a ``beta``, but it means something else: its schedule
+    is ``(1 - p) / (1 - (1 - beta) p)``, so its ``beta`` is ``1 - beta`` here (its ``beta = 1`` is
+    linear decay, ``beta = 0`` here). Do not carry a ``beta`` over between the two.
     """
 
     name = "rex"

@@ -23,10 +23,18 @@ class UBA(Schedule):
     With ``c = cos(pi p)``: ``m(p) = 2 (1 + c) / (2 phi + (2 - phi)(1 + c))``. ``phi > 0`` is linked
     by the paper to the condition number of the loss landscape; ``phi = 2`` is exactly cosine
     annealing, ``phi = 1`` the REX transform of cosine, ``m(0.5) = 2 / (2 + phi)``, and ``m`` falls
-    as ``phi`` grows. ``phases > 1`` restarts UBA in equal phases on phase-local progress.
+    as ``phi`` grows.
 
-    Caveat: the closed form is taken from a public implementation; the paper body was not
-    available to check it against.
+    What is known, and what is budgetlr's own:
+
+    * the closed form is taken from a public implementation; the paper body was not available to
+      check it against;
+    * that implementation requires ``0 <= phi <= 2``; ``phi > 2`` is well defined here but goes
+      beyond it;
+    * the paper's own recommendation for ``phi`` was not available, so the default ``phi = 1`` is
+      budgetlr's choice, not UBA's;
+    * ``phases > 1``, which restarts UBA in equal phases on phase-local progress, is budgetlr's
+      extension: no source for it was found.
     """
 
     name = "uba"
@@ -34,6 +42,11 @@ class UBA(Schedule):
     measured: ClassVar[dict[str, str]] = {
         "phi": "use budgetlr.adaptive.phi.auto_schedule(spec, model, loss, batch, total_steps), "
         "or give the spec to 'budgetlr bench', which measures it per trial"
+    }
+    extensions: ClassVar[dict[str, str]] = {
+        "phi": "the default phi=1 is budgetlr's choice; phi > 2 goes beyond the only public "
+        "implementation (0 <= phi <= 2)",
+        "phases": "phases > 1 (restarts) is budgetlr's extension; no source for it was found",
     }
 
     phi: float = 1.0

@@ -5,7 +5,7 @@ from typing import ClassVar
 
 from budgetlr.schedules.base import FloatArray, Schedule, check_one_of, namespace
 from budgetlr.schedules.registry import register
-from budgetlr.schedules.shapes import check_shape, decay_shape
+from budgetlr.schedules.shapes import OWN_SHAPES, check_shape, decay_shape
 
 
 @register
@@ -16,12 +16,18 @@ class WSD(Schedule):
     ``m = 1`` until the last ``D`` steps, then ``m = S(x)`` with ``x = (t - (T - D)) / D`` the
     progress through the decay. ``D`` is ``decay`` (a fraction of ``T``, default 0.2) or
     ``decay_steps``. ``shape`` is one of ``linear``, ``1-sqrt`` (default; best in 2405.18392),
-    ``cosine``, ``square``, ``exp`` (see :mod:`budgetlr.schedules.shapes`).
+    ``cosine``, ``square`` (the published formulas, with the final-LR factor as ``floor``) or
+    ``shifted-exp`` (budgetlr's own; see :mod:`budgetlr.schedules.shapes`).
+
+    Reading several budgets off one run: a cooldown branch per budget decays from the stable run
+    and ends there (:meth:`budgetlr.torch.BudgetScheduler.cooldown`); WSD-S (2410.05192) instead
+    returns to the peak after each decay and trains on (``budgetlr wsd-s`` compares both).
     """
 
     name = "wsd"
     paper = "2404.06395"
     default_fractions: ClassVar[dict[str, float]] = {"decay": 0.2}
+    extensions: ClassVar[dict[str, str]] = {"shape": f"shifted-exp: {OWN_SHAPES['shifted-exp']}"}
 
     decay: float | None = None
     decay_steps: int | None = None
