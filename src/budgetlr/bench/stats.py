@@ -314,3 +314,164 @@ def _beta_fraction(x: float, a: float, b: float) -> float:
         if abs(d * c - 1.0) < 1e-15:
             break
     return h
+
+
+@dataclass(frozen=True)
+class PowerLaw:
+    """The tuned peak LR as a power of the budget, ``lr*(T) = a T^b``."""
+
+    a: float
+    b: float
+
+    def predict(self, budget: float) -> float:
+        """``a T^b``.
+
+        >>> PowerLaw(a=0.1, b=-0.5).predict(4.0)
+        0.05
+        """
+        return self.a * budget**self.b
+
+
+def fit_power_law(budgets: ArrayLike, lrs: ArrayLike) -> PowerLaw:
+    """Least squares in log-log: ``log lr = log a + b log T`` over the (budget, tuned LR) points,
+
+        b = sum (x - x_bar)(y - y_bar) / sum (x - x_bar)^2,  log a = y_bar - b x_bar,
+
+    with ``x = log T`` and ``y = log lr``. The Power scheduler (arXiv 2408.13359) fits this law of
+    the peak LR against the number of training tokens.
+
+    >>> law = fit_power_law([100, 400, 1600], [0.4, 0.2, 0.1])
+    >>> round(law.a, 6), round(law.b, 6)
+    (4.0, -0.5)
+    """
+    x = np.log(np.asarray(budgets, dtype=np.float64))
+    y = np.log(np.asarray(lrs, dtype=np.float64))
+    if x.shape != y.shape or x.ndim != 1 or np.unique(x).size < 2 or not np.all(np.isfinite(y)):
+        raise ValueError("a power law needs positive (budget, LR) pairs at 2 or more distinct budgets")
+    dx = x - x.mean()
+    b = float(dx @ (y - y.mean()) / (dx @ dx))
+    return PowerLaw(a=math.exp(y.mean() - b * x.mean()), b=b)
+
+
+def tuned_lr(lrs: ArrayLike, losses: ArrayLike) -> float:
+    """The LR of least validation loss, refined between grid points: the vertex of the parabola
+    through the best grid point and its two neighbours in ``log lr``, kept within those
+    neighbours. At an edge of the grid, or next to a diverged LR (NaN loss, counted as worst), it
+    is the grid point itself.
+
+    Without refinement a grid a factor of 3 apart would quantise the tuned LR, and with it the
+    power law's exponent, to steps of ``log 3``.
+
+    >>> round(tuned_lr([0.1, 1.0, 10.0], [2.0, 1.0, 2.0]), 6)
+    1.0
+    >>> round(tuned_lr([0.1, 1.0, 10.0], [3.0, 1.0, 2.0]), 6)  # vertex at log10 lr = 1/6
+    1.467799
+    """
+    order = np.argsort(np.asarray(lrs, dtype=np.float64))
+    x = np.log(np.asarray(lrs, dtype=np.float64)[order])
+    y = np.asarray(losses, dtype=np.float64)[order]
+    y = np.where(np.isnan(y), np.inf, y)
+    if not np.any(np.isfinite(y)):
+        raise ValueError("every LR diverged: no tuned LR")
+    k = int(np.argmin(y))
+    if k == 0 or k == len(y) - 1 or not np.isfinite(y[k - 1]) or not np.isfinite(y[k + 1]):
+        return float(math.exp(x[k]))
+    left, right = (x[k] - x[k - 1], y[k] - y[k - 1]), (x[k] - x[k + 1], y[k] - y[k + 1])
+    denominator = left[0] * right[1] - right[0] * left[1]
+    if denominator == 0.0:
+        return float(math.exp(x[k]))
+    vertex = x[k] - 0.5 * (left[0] ** 2 * right[1] - right[0] ** 2 * left[1]) / denominator
+    return float(math.exp(min(max(vertex, x[k - 1]), x[k + 1])))
+
+
+def lr_power_law(
+    sweep: Mapping[float, Mapping[float, ArrayLike]],
+    *,
+    rng: np.random.Generator,
+    level: float = 0.95,
+    n_boot: int = 2_000,
+) -> tuple[PowerLaw, Interval]:
+    """The power law of the tuned LR in the budget, with a bootstrap interval for ``b`` over
+    seeds.
+
+    ``sweep[budget][lr]`` holds the validation losses by seed (NaN where a seed diverged, which
+    makes that LR the worst). The point estimate tunes the LR at every budget on the mean over
+    seeds (:func:`tuned_lr`) and fits :func:`fit_power_law`. The bootstrap resamples the seeds of
+    each budget (the same resample for every LR of that budget, whose runs share seeds), tunes
+    and fits again; the interval is the percentile one of the refitted ``b``. It measures how the
+    seed noise moves the tuned LRs; how far the true tuned LRs stray from a power law is not in
+    it, so read a fit over 3 or 4 budgets with that in mind. Resampling the points instead would
+    leave a handful of distinct fits, many of one budget only.
+
+    >>> rng = np.random.default_rng(4)
+    >>> sweep = {t: {lr: [1 + (np.log(lr * t**0.5)) ** 2] * 3 for lr in (0.03, 0.1, 0.3, 1.0)} for t in (4, 16, 64)}
+    >>> law, b = lr_power_law(sweep, rng=rng)
+    >>> round(law.b, 3), round(b.low, 3), round(b.high, 3)
+    (-0.5, -0.5, -0.5)
+    """
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"level must lie in (0, 1), got {level}")
+    budgets = sorted(sweep)
+    grids = [_sweep_grid(sweep[t], t) for t in budgets]
+    law = fit_power_law(budgets, [tuned_lr(lrs, vals.mean(axis=1)) for lrs, vals in grids])
+    exponents = np.empty(n_boot)
+    resamples = [
+        vals[:, rng.integers(0, vals.shape[1], size=(n_boot, vals.shape[1]))].mean(axis=2)
+        for _, vals in grids
+    ]
+    for i in range(n_boot):
+        tuned = [tuned_lr(lrs, means[:, i]) for (lrs, _), means in zip(grids, resamples, strict=True)]
+        exponents[i] = fit_power_law(budgets, tuned).b
+    tail = (1.0 - level) / 2.0
+    low, high = np.quantile(exponents, [tail, 1.0 - tail])
+    return law, Interval(law.b, float(low), float(high), level)
+
+
+@dataclass(frozen=True)
+class LrTransfer:
+    """A power law fitted on the smaller budgets, its prediction at the largest, and the LR tuned
+    there."""
+
+    fit: PowerLaw
+    budget: float
+    predicted_lr: float
+    tuned_lr: float
+
+    @property
+    def log_error(self) -> float:
+        """``log(predicted / tuned)``: 0 is a perfect transfer, ``log 3`` one grid step too high."""
+        return math.log(self.predicted_lr / self.tuned_lr)
+
+
+def lr_transfer(sweep: Mapping[float, Mapping[float, ArrayLike]]) -> LrTransfer:
+    """The transfer test: fit the power law on every budget of ``sweep`` but the largest
+    (``sweep`` as in :func:`lr_power_law`), predict the LR at the largest, and set it next to the
+    LR tuned there. The loss regret of the predicted LR needs a run at that LR; this does not
+    guess it.
+
+    >>> sweep = {t: {lr: [1 + (np.log(lr * t**0.5)) ** 2] * 2 for lr in (0.03, 0.1, 0.3, 1.0)} for t in (4, 16, 64)}
+    >>> result = lr_transfer(sweep)
+    >>> result.budget, round(result.predicted_lr, 6), round(result.tuned_lr, 6)
+    (64, 0.125, 0.125)
+    """
+    budgets = sorted(sweep)
+    if len(budgets) < 3:
+        raise ValueError(f"the transfer test needs 3 or more budgets, got {len(budgets)}")
+    tuned = {t: tuned_lr(*_mean_grid(sweep[t], t)) for t in budgets}
+    law = fit_power_law(budgets[:-1], [tuned[t] for t in budgets[:-1]])
+    largest = budgets[-1]
+    return LrTransfer(law, largest, law.predict(largest), tuned[largest])
+
+
+def _sweep_grid(by_lr: Mapping[float, ArrayLike], budget: float) -> tuple[np.ndarray, np.ndarray]:
+    """The LRs of one budget and their validation losses as an (LR, seed) array."""
+    lrs = np.array(sorted(by_lr), dtype=np.float64)
+    rows = [np.asarray(by_lr[lr], dtype=np.float64) for lr in sorted(by_lr)]
+    if not rows or len({r.shape for r in rows}) != 1 or rows[0].ndim != 1 or rows[0].size < 1:
+        raise ValueError(f"budget {budget}: every LR needs the same seeds' validation losses")
+    return lrs, np.stack(rows)
+
+
+def _mean_grid(by_lr: Mapping[float, ArrayLike], budget: float) -> tuple[np.ndarray, np.ndarray]:
+    lrs, vals = _sweep_grid(by_lr, budget)
+    return lrs, vals.mean(axis=1)
