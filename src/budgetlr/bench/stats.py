@@ -475,3 +475,124 @@ def _sweep_grid(by_lr: Mapping[float, ArrayLike], budget: float) -> tuple[np.nda
 def _mean_grid(by_lr: Mapping[float, ArrayLike], budget: float) -> tuple[np.ndarray, np.ndarray]:
     lrs, vals = _sweep_grid(by_lr, budget)
     return lrs, vals.mean(axis=1)
+
+
+@dataclass(frozen=True)
+class HeldOutCell:
+    """The recommender scored on one (workload, budget) it was not fitted on."""
+
+    workload: str
+    budget: float
+    pick: str
+    best: str
+    #: loss of the pick over the cell's best, minus 1
+    excess: float
+    #: loss of the pick over the best single fixed schedule's, minus 1 (negative: the pick is better)
+    excess_over_fixed: float
+    #: the pick is the cell's best or its paired interval against the best covers 0; None without per-seed data
+    best_or_tied: bool | None
+
+
+@dataclass(frozen=True)
+class LeaveOneWorkloadOut:
+    """Every held-out cell, the best single fixed schedule, and summaries over the cells."""
+
+    cells: list[HeldOutCell]
+    fixed: str
+
+    @property
+    def mean_excess(self) -> float:
+        """Geometric-mean loss ratio of the pick over the cell's best, minus 1."""
+        return math.expm1(float(np.mean([math.log1p(c.excess) for c in self.cells])))
+
+    @property
+    def mean_excess_over_fixed(self) -> float:
+        """Geometric-mean loss ratio of the pick over the best single fixed schedule, minus 1."""
+        return math.expm1(float(np.mean([math.log1p(c.excess_over_fixed) for c in self.cells])))
+
+    @property
+    def share_best_or_tied(self) -> float:
+        """The share of cells where the pick is the best or tied with it (NaN without per-seed data)."""
+        judged = [c.best_or_tied for c in self.cells if c.best_or_tied is not None]
+        return float(np.mean(judged)) if judged else math.nan
+
+
+def leave_one_workload_out(
+    means: Mapping[str, Mapping[float, Mapping[str, float]]],
+    per_seed: Mapping[str, Mapping[float, Mapping[str, ArrayLike]]] | None = None,
+    *,
+    rng: np.random.Generator,
+    level: float = 0.95,
+    n_boot: int = 10_000,
+) -> LeaveOneWorkloadOut:
+    """Leave-one-workload-out evaluation of the recommender "at budget T, use the schedule of
+    least pooled log-loss relative to each cell's best".
+
+    ``means[workload][budget][schedule]`` is a cell's mean test loss at its tuned LR. For each
+    held-out workload ``h`` and budget ``T`` the pick is
+
+        argmin_s  mean_{w != h} log(L[w][T][s] / min_s' L[w][T][s']),
+
+    over the schedules present in every cell at ``T`` (ties go to the first name in sorted order),
+    and its regret on ``h`` is ``L[h][T][pick] / min_s L[h][T][s] - 1``. The best single fixed
+    schedule is the one schedule of least mean log-loss relative to each cell's best over the
+    whole table (every workload weighing the same): the best "always use X" in hindsight, so a
+    negative excess over it says that choosing by budget pays. With ``per_seed`` (the same cells'
+    test losses by seed) a pick other than the best counts as tied when :func:`paired_log_ratio`
+    against the best covers 0.
+
+    >>> means = {
+    ...     "a": {1.0: {"cosine": 1.0, "linear": 1.1}},
+    ...     "b": {1.0: {"cosine": 2.0, "linear": 2.4}},
+    ...     "c": {1.0: {"cosine": 3.9, "linear": 3.0}},
+    ... }
+    >>> result = leave_one_workload_out(means, rng=np.random.default_rng(5))
+    >>> [(c.workload, c.pick, round(c.excess, 6), round(c.excess_over_fixed, 6)) for c in result.cells]
+    [('a', 'linear', 0.1, 0.1), ('b', 'linear', 0.2, 0.2), ('c', 'cosine', 0.3, 0.0)]
+    >>> result.fixed
+    'cosine'
+    """
+    workloads = sorted(means)
+    if len(workloads) < 2:
+        raise ValueError(f"leave-one-workload-out needs 2 or more workloads, got {len(workloads)}")
+    fixed = _least_log_excess([list(means[w].values()) for w in workloads])
+    cells = []
+    for held_out in workloads:
+        for budget in sorted(means[held_out]):
+            others = [[means[w][budget]] for w in workloads if w != held_out and budget in means[w]]
+            if not others:
+                raise ValueError(f"budget {budget} of {held_out!r} is on no other workload")
+            target = means[held_out][budget]
+            pick = _least_log_excess(others, among=set(target))
+            best = min(sorted(target), key=target.__getitem__)
+            tied: bool | None = None
+            if per_seed is not None:
+                seeds = per_seed[held_out][budget]
+                tied = (
+                    pick == best
+                    or paired_log_ratio(seeds[pick], seeds[best], rng=rng, level=level, n_boot=n_boot).tie
+                )
+            excess, over_fixed = target[pick] / target[best] - 1.0, target[pick] / target[fixed] - 1.0
+            cells.append(HeldOutCell(held_out, budget, pick, best, excess, over_fixed, tied))
+    return LeaveOneWorkloadOut(cells, fixed)
+
+
+def _least_log_excess(
+    workloads: Sequence[Sequence[Mapping[str, float]]], among: set[str] | None = None
+) -> str:
+    """The schedule of least ``mean_w mean_{cells of w} log(L_s / min L)``, every workload
+    weighing the same, among the schedules present in every cell (and in ``among``); ties go to
+    the first name in sorted order."""
+    table = [cell for cells in workloads for cell in cells]
+    names = set.intersection(*(set(cell) for cell in table)) & (among if among is not None else set(table[0]))
+    if not names:
+        raise ValueError("no schedule is present in every cell")
+    if not all(loss > 0 for cell in table for loss in cell.values()):
+        raise ValueError("mean losses must be positive")
+
+    def score(name: str) -> float:
+        return float(
+            np.mean([np.mean([math.log(c[name] / min(c.values())) for c in cells]) for cells in workloads])
+        )
+
+    return min(sorted(names), key=score)
