@@ -46,7 +46,7 @@ from statistics import NormalDist
 import numpy as np
 from numpy.typing import ArrayLike
 
-#: Cells per bootstrap chunk times values per cell: bounds the memory of one resampling step.
+#: Resamples per chunk times values per resample: bounds the memory of one resampling step.
 _CHUNK_VALUES = 1 << 22
 
 
@@ -112,7 +112,7 @@ def paired_log_ratio(
     n_boot: int = 10_000,
 ) -> Interval:
     """Mean over seeds of ``log(L_A / L_B)``, the two loss vectors aligned by seed, with the
-    expanded percentile bootstrap interval over seeds (module docstring). A tie covers 0.
+    calibrated bootstrap interval over seeds of the module docstring. A tie covers 0.
 
     >>> rng = np.random.default_rng(1)
     >>> paired_log_ratio([1.0, 2.0, 3.0], [1.0, 2.0, 3.0], rng=rng)
@@ -192,8 +192,8 @@ def example_bootstrap(
 
     An example must be a unit of independence: for a language model pass one mean loss per
     held-out sequence, not per byte (bytes within a sequence are correlated and would make the
-    interval too narrow). With thousands of examples the calibration of the module docstring is
-    negligible and this is the plain percentile bootstrap.
+    interval too narrow). With thousands of examples the calibration of the module docstring
+    changes nothing and this is the plain percentile bootstrap.
 
     >>> rng = np.random.default_rng(3)
     >>> noise = example_bootstrap(np.linspace(0.0, 2.0, 4001), rng=rng)
@@ -227,8 +227,8 @@ def _weighted_bootstrap(
     level: float,
     n_boot: int,
 ) -> Interval:
-    """``sum_c w_c mean(x_c)`` with the expanded percentile interval of the module docstring,
-    resampling within each sample ``x_c`` independently."""
+    """``sum_c w_c mean(x_c)`` with the calibrated interval of the module docstring, resampling
+    within each sample ``x_c`` independently."""
     _check_level(level)
     if n_boot < 1:
         raise ValueError(f"n_boot must be at least 1, got {n_boot}")
