@@ -12,8 +12,8 @@ lower.
 
 **Intervals: a calibrated bootstrap over seeds.** The plain percentile bootstrap of a mean of
 ``n`` values is too narrow for the 4 to 8 seeds of a study: its spread is ``sqrt((n-1)/n)`` of
-the standard error, and its tails are normal ones where Student's ``t(n-1)`` applies (about 89%
-coverage at ``n = 8`` for a nominal 95%). Two corrections give the *expanded percentile interval*
+the standard error, and its tails are normal ones where Student's ``t(n-1)`` applies. Two
+corrections give the *expanded percentile interval*
 (Hesterberg, "What teachers should know about the bootstrap", The American Statistician 69(4),
 2015): every resampled mean's deviation from the sample mean is scaled by ``sqrt(n/(n-1))``, and
 the percentiles are taken at ``alpha'/2`` and ``1 - alpha'/2`` where
@@ -352,7 +352,8 @@ def fit_power_law(budgets: ArrayLike, lrs: ArrayLike) -> PowerLaw:
         b = sum (x - x_bar)(y - y_bar) / sum (x - x_bar)^2,  log a = y_bar - b x_bar,
 
     with ``x = log T`` and ``y = log lr``. The Power scheduler (arXiv 2408.13359) fits this law of
-    the peak LR against the number of training tokens.
+    the peak LR against the number of training tokens. ``T`` may be in steps, tokens or fractions
+    of a full budget: ``a`` depends on the unit, ``b`` does not.
 
     >>> law = fit_power_law([100, 400, 1600], [0.4, 0.2, 0.1])
     >>> round(law.a, 6), round(law.b, 6)
