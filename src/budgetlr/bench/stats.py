@@ -613,7 +613,9 @@ def _least_log_excess(
     weighing the same, among the schedules present in every cell (and in ``among``); ties go to
     the first name in sorted order."""
     table = [cell for cells in workloads for cell in cells]
-    names = set.intersection(*(set(cell) for cell in table)) & (among if among is not None else set(table[0]))
+    names = set.intersection(*(set(cell) for cell in table))
+    if among is not None:
+        names &= among
     if not names:
         raise ValueError("no schedule is present in every cell")
     if not all(loss > 0 for cell in table for loss in cell.values()):
