@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from budgetlr._extras import MissingExtra
 from budgetlr.bench.suites import SUITES
-from budgetlr.integrations import MissingExtra
 from budgetlr.schedules import FAMILIES, BoundSchedule, keys_of, schedule, split_specs
 
 if TYPE_CHECKING:
-    from budgetlr.bench.analysis import Cell
+    from budgetlr.study.analysis import Cell
 
 TABLE_ROWS = 25
 DEFAULT_OUT = Path("budgetlr-results")
@@ -199,8 +199,8 @@ def show(args: argparse.Namespace) -> None:
 
 
 def bench(args: argparse.Namespace) -> None:
-    from budgetlr.bench.report import write_report
     from budgetlr.bench.sweep import make_plan, parse_list, run_sweep
+    from budgetlr.study.report import write_report
 
     suite = SUITES[args.suite]
     if args.workers is not None and args.workers < 1:
@@ -218,7 +218,7 @@ def bench(args: argparse.Namespace) -> None:
         grids=suite.lrs,
     )
     if args.tuner == "optuna":
-        from budgetlr.bench.tune import tune_with_optuna
+        from budgetlr.study.tune import tune_with_optuna
 
         for study in tune_with_optuna(
             plan,
@@ -246,7 +246,7 @@ def bench(args: argparse.Namespace) -> None:
 
 
 def report(args: argparse.Namespace) -> None:
-    from budgetlr.bench.report import write_report
+    from budgetlr.study.report import write_report
 
     print(f"wrote {write_report(args.out)} (and report.html, plots/)")
 
@@ -262,7 +262,7 @@ def export(args: argparse.Namespace) -> None:
 
 
 def refine(args: argparse.Namespace) -> None:
-    from budgetlr.adaptive.refine import refine_trial
+    from budgetlr.study.refine import refine_trial
 
     if not 0.0 <= args.smoothing < 1.0:
         raise UsageError(f"--smoothing must lie in [0, 1), got {args.smoothing}")
@@ -273,7 +273,8 @@ def refine(args: argparse.Namespace) -> None:
 
 
 def suggest_phi(args: argparse.Namespace) -> None:
-    from budgetlr.adaptive.phi import estimate_for_workload, suggest_phi
+    from budgetlr.adaptive.phi import suggest_phi
+    from budgetlr.bench.curvature import estimate_for_workload
     from budgetlr.bench.runner import budget_steps
     from budgetlr.bench.workloads import resolve_workload
 
@@ -287,10 +288,10 @@ def suggest_phi(args: argparse.Namespace) -> None:
 
 
 def pbt(args: argparse.Namespace) -> None:
-    from budgetlr.adaptive.pbt import PBTSettings, replay_configs, run_pbt
-    from budgetlr.bench.analysis import cells
     from budgetlr.bench.store import Store
     from budgetlr.bench.sweep import parse_list, run_configs
+    from budgetlr.study.analysis import cells
+    from budgetlr.study.pbt import PBTSettings, replay_configs, run_pbt
 
     seeds = parse_list(args.replay_seeds, int, "seed")
     settings = PBTSettings(
@@ -327,9 +328,9 @@ def format_comparison(group: list[Cell]) -> str:
 
 
 def wsd_s(args: argparse.Namespace) -> None:
-    from budgetlr.bench.branching import measure, save_rows
     from budgetlr.bench.sweep import parse_list, progress_bar
     from budgetlr.bench.workloads import resolve_workload
+    from budgetlr.study.branching import measure, save_rows
 
     budgets = parse_list(args.budgets, float, "budget")
     seeds = parse_list(args.seeds, int, "seed")
@@ -366,8 +367,8 @@ def wsd_s(args: argparse.Namespace) -> None:
 
 def default_wsd_lr(out: Path, workload: str, budget: float) -> float | None:
     """wsd's tuned peak LR at ``budget`` in ``out``'s database, if it holds one."""
-    from budgetlr.bench.analysis import cells
     from budgetlr.bench.store import DB_NAME, Store
+    from budgetlr.study.analysis import cells
 
     if not (out / DB_NAME).is_file():
         return None
@@ -382,9 +383,9 @@ def default_wsd_lr(out: Path, workload: str, budget: float) -> float | None:
 
 
 def recommend(args: argparse.Namespace) -> None:
-    from budgetlr.bench.analysis import cells
     from budgetlr.bench.store import Store
-    from budgetlr.bench.study import recommend
+    from budgetlr.study.analysis import cells
+    from budgetlr.study.recommend import recommend
 
     with Store.existing(args.out) as store:
         trials = store.trials()
@@ -392,7 +393,7 @@ def recommend(args: argparse.Namespace) -> None:
 
 
 def results(args: argparse.Namespace) -> None:
-    from budgetlr.bench.results import write_results
+    from budgetlr.study.results import write_results
 
     if not args.write.parent.is_dir():
         raise UsageError(f"cannot write {args.write}: folder {args.write.parent} does not exist")

@@ -8,7 +8,8 @@ import torch
 from torch import nn
 
 from budgetlr.adaptive.curvature import Spectrum, estimate_spectrum, hessian_operator, lanczos
-from budgetlr.adaptive.phi import PHI_GRID, auto_schedule, estimate_for_workload, phi_rule
+from budgetlr.adaptive.phi import PHI_GRID, auto_schedule, phi_rule
+from budgetlr.bench.curvature import estimate_for_workload
 from budgetlr.bench.runner import TrialConfig, run_trial
 from budgetlr.bench.workloads import resolve_workload
 from budgetlr.schedules import parse

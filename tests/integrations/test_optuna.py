@@ -5,8 +5,8 @@ import subprocess
 
 import optuna
 
-from budgetlr.bench.tune import DB_NAME, PHI_CHOICES
 from budgetlr.cli import main
+from budgetlr.study.tune import DB_NAME, PHI_CHOICES
 from tests.helpers import BUDGETLR, hide_module, start_and_stop, stored_keys
 
 ARGS = ["bench", "--workload", "quadratic(dim=8)", "--schedules", "cosine,uba", "--budgets", "0.1",

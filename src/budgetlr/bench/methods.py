@@ -114,7 +114,7 @@ def build_schedule(
         )
         return schedule, {}
     if resolved.kind == AUTO:
-        from budgetlr.adaptive.phi import suggest_for_workload
+        from budgetlr.bench.curvature import suggest_for_workload
 
         suggestion = suggest_for_workload(workload, model, total_steps)
         return replace(resolved.base, phi=suggestion.phi), suggestion.to_dict()

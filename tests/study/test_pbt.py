@@ -5,9 +5,9 @@ import subprocess
 import numpy as np
 import pytest
 
-from budgetlr.adaptive.pbt import PBTSettings
 from budgetlr.bench.store import Store
 from budgetlr.schedules import schedule
+from budgetlr.study.pbt import PBTSettings
 from tests.helpers import BUDGETLR
 
 

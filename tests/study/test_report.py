@@ -5,10 +5,10 @@ import math
 import matplotlib.image
 import pytest
 
-from budgetlr.bench import analysis
-from budgetlr.bench.report import write_report
 from budgetlr.bench.store import Store, Trial
 from budgetlr.bench.sweep import make_plan, run_sweep
+from budgetlr.study import analysis
+from budgetlr.study.report import write_report
 
 
 @pytest.mark.parametrize(

@@ -5,10 +5,10 @@ import subprocess
 import numpy as np
 import pytest
 
-from budgetlr.bench.analysis import Cell
-from budgetlr.bench.branching import load_rows, measure
-from budgetlr.bench.study import excess, paired_outcome, recommend
 from budgetlr.bench.sweep import make_plan, run_sweep
+from budgetlr.study.analysis import Cell
+from budgetlr.study.branching import load_rows, measure
+from budgetlr.study.recommend import excess, paired_outcome, recommend
 from tests.helpers import BUDGETLR
 
 

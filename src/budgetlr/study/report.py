@@ -10,9 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
-from budgetlr.bench import analysis
-from budgetlr.bench.analysis import Cell
 from budgetlr.bench.store import Store
+from budgetlr.study import analysis
+from budgetlr.study.analysis import Cell
 
 #: A table cell: its text and its style ("" plain, "best" bold, "tie" italic).
 Styled = tuple[str, str]

@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from budgetlr._extras import require
 from budgetlr.bench.methods import method
 from budgetlr.bench.runner import TrialConfig
 from budgetlr.bench.store import Store
 from budgetlr.bench.sweep import SweepPlan, run_configs
 from budgetlr.bench.workloads import resolve_workload
-from budgetlr.integrations import require
 from budgetlr.schedules import parse
 
 PHI_CHOICES = (0.25, 0.5, 1.0, 2.0, 4.0)

@@ -12,10 +12,12 @@ from pathlib import Path
 
 import numpy as np
 
-from budgetlr.bench import analysis, branching, study
-from budgetlr.bench.analysis import Cell
 from budgetlr.bench.methods import method
-from budgetlr.bench.report import (
+from budgetlr.bench.store import Store
+from budgetlr.study import analysis, branching
+from budgetlr.study import recommend as study
+from budgetlr.study.analysis import Cell
+from budgetlr.study.report import (
     Block,
     Heading,
     Image,
@@ -28,7 +30,6 @@ from budgetlr.bench.report import (
     slug,
     to_markdown,
 )
-from budgetlr.bench.store import Store
 
 #: The baselines a new schedule must beat (SPEC.md section 5), by family or method.
 BASELINE_FAMILIES = ("linear", "cosine", "wsd", "rex", "step", "constant", "schedulefree")

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from budgetlr.bench.analysis import Cell, best_and_ties
+from budgetlr.study.analysis import Cell, best_and_ties
 
 #: Schedule strings that are runs of an adaptive method, not schedules a user can pick.
 ONE_OFF_PREFIXES = ("pbt(", "array(")

@@ -22,9 +22,9 @@ from typing import Any
 
 import numpy as np
 
+from budgetlr._extras import require
 from budgetlr.bench.runner import CurvePoint, TrialConfig, TrialResult, budget_steps
 from budgetlr.bench.workloads import resolve_workload
-from budgetlr.integrations import require
 
 STATE_FILE = "member.pt"
 #: ``lr_mult`` is drawn (and resampled) log-uniformly from this range around the base LR.
