@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from budgetlr.adaptive.curvature import Spectrum, estimate_spectrum
 from budgetlr.schedules import Schedule, parse
-from budgetlr.schedules.registry import split_spec
+from budgetlr.spec import split_spec
 
 if TYPE_CHECKING:
     from collections.abc import Callable

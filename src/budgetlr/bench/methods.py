@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from budgetlr.schedules import Schedule, parse
 from budgetlr.schedules.base import default_of
-from budgetlr.schedules.registry import split_spec
+from budgetlr.spec import split_spec
 
 if TYPE_CHECKING:
     import torch

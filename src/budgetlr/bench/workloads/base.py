@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor, nn
 
-from budgetlr.schedules.base import coerce, format_value
+from budgetlr.spec import coerce, format_value
 
 Batch = tuple[Tensor, Tensor]
 
