@@ -26,7 +26,8 @@ def estimate_for_workload(workload: Workload, seed: int = 0, model: nn.Module | 
         model = workload.build_model().to(workload.device())
     batches = workload.batches(torch.Generator().manual_seed(ESTIMATE_SEED))
     count = math.ceil(ESTIMATE_EXAMPLES / workload.batch_size)
-    return estimate_spectrum(model, workload.loss, concatenate([next(batches) for _ in range(count)]))
+    inputs, targets = concatenate([next(batches) for _ in range(count)])
+    return estimate_spectrum(model, workload.loss, (inputs, targets))
 
 
 def suggest_for_workload(workload: Workload, model: nn.Module, total_steps: int) -> Suggestion:

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from budgetlr.schedules import Schedule, parse
+from budgetlr.schedules import FAMILIES, Schedule, parse
 from budgetlr.schedules.base import default_of
 from budgetlr.spec import split_spec
 
@@ -64,10 +64,10 @@ def method(spec: str) -> Method:
             raise ValueError(
                 f"the benchmark's refined takes only smoothing=..., not {', '.join(sorted(unknown))}"
             )
-        check = parse({"name": REFINED, "norms": [1.0, 1.0], **args})
-        default = default_of(type(check), "smoothing")
-        text = REFINED if check.smoothing == default else f"{REFINED}(smoothing={check.smoothing!r})"
-        return Method(REFINED, text, parse("linear"), {"smoothing": check.smoothing})
+        given = parse({"name": REFINED, "norms": [1.0, 1.0], **args}).to_dict()
+        smoothing = given.get("smoothing", default_of(FAMILIES[REFINED], "smoothing"))
+        text = f"{REFINED}(smoothing={smoothing!r})" if "smoothing" in given else REFINED
+        return Method(REFINED, text, parse("linear"), {"smoothing": smoothing})
     if name == "uba" and args.get("phi") == AUTO:
         base = parse({"name": "uba", **{k: v for k, v in args.items() if k != "phi"}})
         inner = str(base).removeprefix("uba").strip("()")
@@ -117,7 +117,7 @@ def build_schedule(
         from budgetlr.bench.curvature import suggest_for_workload
 
         suggestion = suggest_for_workload(workload, model, total_steps)
-        return replace(resolved.base, phi=suggestion.phi), suggestion.to_dict()
+        return parse({**resolved.base.to_dict(), "phi": suggestion.phi}), suggestion.to_dict()
     if resolved.kind == SCHEDULE_FREE:
         return parse("constant"), {}
     return resolved.base, {}

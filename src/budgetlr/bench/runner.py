@@ -156,17 +156,18 @@ def evaluator(
     workload: Workload, model: torch.nn.Module, optimizer: torch.optim.Optimizer
 ) -> Callable[[str], float]:
     """``evaluate(split)``; schedule-free optimizers swap in their averaged weights for it."""
-    swaps = hasattr(optimizer, "eval") and hasattr(optimizer, "train")
-    if swaps:
-        optimizer.train()
+    to_train: Callable[[], object] | None = getattr(optimizer, "train", None)
+    to_eval: Callable[[], object] | None = getattr(optimizer, "eval", None)
+    if to_train is not None:
+        to_train()
 
     def evaluate(split: str) -> float:
-        if swaps:
-            optimizer.eval()
+        if to_eval is not None:
+            to_eval()
         try:
             return workload.evaluate(model, split)
         finally:
-            if swaps:
-                optimizer.train()
+            if to_train is not None:
+                to_train()
 
     return evaluate

@@ -173,7 +173,10 @@ class Store:
         rows = self.connection.execute(
             f"SELECT {', '.join(COLUMNS)} FROM trials ORDER BY workload, schedule, budget, lr, seed"
         )
-        return [Trial(*row[:10], bool(row[10]), *row[11:]) for row in rows]
+        return [
+            Trial(**{**dict(zip(COLUMNS, row, strict=True)), "higher_is_better": bool(row[10])})
+            for row in rows
+        ]
 
     def trials_by_key(self, keys: list[str]) -> dict[str, Trial]:
         return {t.key: t for t in self.trials() if t.key in set(keys)}

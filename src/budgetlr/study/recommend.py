@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 
 from budgetlr.study.analysis import Cell, best_and_ties
 
 #: Schedule strings that are runs of an adaptive method, not schedules a user can pick.
+K = TypeVar("K")
 ONE_OFF_PREFIXES = ("pbt(", "array(")
 
 
@@ -57,7 +59,7 @@ def groups(cells: Sequence[Cell]) -> dict[tuple[str, float], dict[str, Cell]]:
     return dict(out)
 
 
-def excess(group: dict[str, Cell]) -> dict[str, float]:
+def excess(group: Mapping[K, Cell]) -> dict[K, float]:
     """Each schedule's loss over the group's best, minus one (inf where every LR diverged)."""
     values = {s: loss_like(c, c.mean) for s, c in group.items() if c.test}
     best = min(values.values())

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from budgetlr.bench.methods import method
 from budgetlr.bench.store import Store
+from budgetlr.schedules import Schedule, keys_of
 from budgetlr.study import analysis, branching
 from budgetlr.study import recommend as study
 from budgetlr.study.analysis import Cell
@@ -52,8 +54,13 @@ def uba_phi(schedule: str) -> float | str | None:
         and resolved.base.name in ("uba", "cosine")
         and resolved.base.warmup == 0.05
     ):
-        return 2.0 if resolved.base.name == "cosine" else resolved.base.phi
+        return 2.0 if resolved.base.name == "cosine" else float(parse_keys(resolved.base)["phi"])
     return None
+
+
+def parse_keys(schedule: Schedule) -> dict[str, Any]:
+    """Every key of ``schedule``, defaults included."""
+    return {**keys_of(type(schedule)), **schedule.to_dict()}
 
 
 def short(schedule: str) -> str:
@@ -231,14 +238,15 @@ def recommendations(cells: list[Cell], budgets: list[float]) -> list[Block]:
 
 
 def phi_sensitivity(cells: list[Cell], trials: list, notes: dict, plots: Path, rel: Path) -> list[Block]:
-    by_group: dict[tuple[str, float], dict[object, Cell]] = defaultdict(dict)
+    by_group: dict[tuple[str, float], dict[float | str, Cell]] = defaultdict(dict)
     for cell in cells:
         phi = uba_phi(cell.schedule)
         if phi is not None:
             by_group[(cell.workload, cell.budget)][phi] = cell
     if not by_group:
         return []
-    phis = sorted({p for g in by_group.values() for p in g if p != "auto"})
+    phis = sorted({p for g in by_group.values() for p in g if isinstance(p, float)})
+    columns: list[float | str] = [*phis, "auto"]
     chosen: dict[tuple[str, float], list[float]] = defaultdict(list)
     for trial in trials:
         if trial.key in notes and "phi" in notes[trial.key]:
@@ -248,10 +256,10 @@ def phi_sensitivity(cells: list[Cell], trials: list, notes: dict, plots: Path, r
         group = by_group[key]
         best, ties = analysis.best_and_ties(list(group.values()))
         row = [(f"{key[0]} @ {key[1]:g}", "")]
-        for phi in [*phis, "auto"]:
-            cell = group.get(phi)
-            style = "best" if cell is best and cell else "tie" if cell in ties else ""
-            row.append(("–" if cell is None else f"{cell.mean:.4g}", style))
+        for phi in columns:
+            entry = group.get(phi)
+            style = "best" if entry is best and entry else "tie" if entry in ties else ""
+            row.append(("–" if entry is None else f"{entry.mean:.4g}", style))
         picked = chosen.get(key)
         row.append((f"{np.mean(picked):.3g}" if picked else "–", ""))
         rows.append(row)
@@ -268,7 +276,9 @@ def phi_sensitivity(cells: list[Cell], trials: list, notes: dict, plots: Path, r
     ]
 
 
-def plot_phi(by_group: dict, phis: list[float], path: Path) -> None:
+def plot_phi(
+    by_group: dict[tuple[str, float], dict[float | str, Cell]], phis: list[float], path: Path
+) -> None:
     plt = pyplot()
     workloads = sorted({w for w, _ in by_group})
     figure, axes = plt.subplots(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import typing
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -72,7 +72,7 @@ class Workload:
         """An endless stream of training batches for one trial, drawn with ``generator``."""
         raise NotImplementedError
 
-    def loss(self, model: nn.Module, batch: Batch) -> Tensor:
+    def loss(self, model: Callable[[Tensor], Tensor], batch: Batch) -> Tensor:
         """The training loss of ``model`` on ``batch`` (a scalar tensor)."""
         raise NotImplementedError
 
@@ -110,7 +110,7 @@ class ClassificationWorkload(Workload):
                 index = order[start : start + size]
                 yield x[index], y[index]
 
-    def loss(self, model: nn.Module, batch: Batch) -> Tensor:
+    def loss(self, model: Callable[[Tensor], Tensor], batch: Batch) -> Tensor:
         x, y = batch
         return nn.functional.cross_entropy(model(x), y)
 

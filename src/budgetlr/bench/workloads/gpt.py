@@ -6,11 +6,11 @@ from __future__ import annotations
 import math
 import sysconfig
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -96,7 +96,7 @@ class StdlibGPT(Workload):
     description: ClassVar[str] = "tiny byte-level GPT on the Python stdlib source (AdamW), bits/byte"
     full_budget: ClassVar[int] = 1500
     batch_size: ClassVar[int] = 32
-    optimizer_settings: ClassVar[dict[str, float]] = {"weight_decay": 0.1, "betas": (0.9, 0.95)}
+    optimizer_settings: ClassVar[dict[str, Any]] = {"weight_decay": 0.1, "betas": (0.9, 0.95)}
     metric: ClassVar[str] = "bits_per_byte"
     higher_is_better: ClassVar[bool] = False
     eval_every: ClassVar[int] = 100
@@ -136,7 +136,7 @@ class StdlibGPT(Workload):
             windows = train[starts.to(train.device) + offsets].long()
             yield windows[:, :-1], windows[:, 1:]
 
-    def loss(self, model: nn.Module, batch: Batch) -> Tensor:
+    def loss(self, model: Callable[[Tensor], Tensor], batch: Batch) -> Tensor:
         x, y = batch
         return F.cross_entropy(model(x).flatten(0, 1), y.flatten())
 
