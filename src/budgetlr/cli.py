@@ -237,12 +237,26 @@ def bench(args: argparse.Namespace) -> None:
         summary = run_sweep(
             plan, args.out, args.executor, args.workers, args.address, progress=not args.quiet
         )
+        for semantics, count in sorted(summary.not_reused.items(), key=str):
+            print(not_reused_line(semantics, count))
         print(
             f"{summary.planned} trials planned: {summary.already_stored} already stored, {summary.ran} run now "
             f"({summary.diverged} diverged); database {args.out / 'results.db'}"
         )
     if not args.no_report:
         print(f"wrote {write_report(args.out)} (and report.html, plots/)")
+
+
+def not_reused_line(semantics: int | None, count: int) -> str:
+    from budgetlr.bench.runner import TRIAL_SEMANTICS
+
+    if semantics is None:
+        return f"{count} stored trials were run again: their workload's data changed since they were made"
+    return (
+        f"{count} stored trials were run again: they were made under trial semantics {semantics}, and "
+        f"this budgetlr computes trials under semantics {TRIAL_SEMANTICS}, whose results differ "
+        "(CHANGELOG.md says how)"
+    )
 
 
 def report(args: argparse.Namespace) -> None:

@@ -12,14 +12,18 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from functools import cache
 from typing import TYPE_CHECKING, Any
-
-from budgetlr import __version__
 
 if TYPE_CHECKING:
     import torch
 
     from budgetlr.bench.workloads.base import Workload
+
+#: The version of what a trial computes from its configuration. Bump it (and say why in
+#: CHANGELOG.md) only when the same configuration would give a different result: every trial
+#: stored under another value is then run again, and ``budgetlr bench`` says how many and why.
+TRIAL_SEMANTICS = 1
 
 
 @dataclass(frozen=True)
@@ -33,9 +37,22 @@ class TrialConfig:
     seed: int
 
     def key(self) -> str:
-        """A hash of the full configuration and the package version: the trial's identity."""
-        text = json.dumps({**asdict(self), "version": __version__}, sort_keys=True)
-        return hashlib.sha256(text.encode()).hexdigest()[:24]
+        """The trial's identity: a hash of what determines its result, namely the configuration,
+        the workload's data (see :meth:`Workload.data_fingerprint`) and :data:`TRIAL_SEMANTICS`.
+        The package version is not part of it: an upgrade keeps every stored trial."""
+        return trial_key(self, data_fingerprint(self.workload), TRIAL_SEMANTICS)
+
+
+def trial_key(config: TrialConfig, data: str, semantics: int) -> str:
+    text = json.dumps({**asdict(config), "data": data, "semantics": semantics}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+@cache
+def data_fingerprint(workload: str) -> str:
+    from budgetlr.bench.workloads import resolve_workload
+
+    return resolve_workload(workload).data_fingerprint()
 
 
 @dataclass(frozen=True)

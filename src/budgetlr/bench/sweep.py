@@ -11,6 +11,7 @@ import math
 import multiprocessing
 import os
 import signal
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -117,6 +118,9 @@ class SweepSummary:
     already_stored: int
     ran: int
     diverged: int
+    #: Planned trials stored only under another key, so run again: by the trial semantics they
+    #: were made under, or None where the workload's data changed (see :meth:`Store.not_reused`).
+    not_reused: Counter[int | None] = field(default_factory=Counter)
 
 
 def run_sweep(
@@ -144,7 +148,7 @@ def run_configs(
     with Store(out) as store:
         done = store.done_keys()
         todo = [c for c in configs if c.key() not in done]
-        summary = SweepSummary(len(configs), len(configs) - len(todo), 0, 0)
+        summary = SweepSummary(len(configs), len(configs) - len(todo), 0, 0, store.not_reused(todo))
         sources = {c: source for c in todo if (source := source_of(c)) is not None}
         missing = [s for s in sources.values() if s.key() not in done]
         first = list(dict.fromkeys([c for c in todo if c not in sources] + missing))

@@ -58,6 +58,12 @@ class Workload:
         return f"{self.name}({', '.join(items)})" if items else self.name
 
     # -- what a workload implements --------------------------------------------------------
+    def data_fingerprint(self) -> str:
+        """What the workload's data depend on beyond its spec, as a short digest; part of every
+        trial's key. Empty when the spec alone determines the data (generated or bundled data);
+        a workload that reads files from outside returns a digest of what it read."""
+        return ""
+
     def prepare(self) -> None:
         """Load or generate the data (cached), so that a trial's clock does not count it."""
 

@@ -3,6 +3,7 @@ machine), and ``text-gpt``, the GPU-tier model on any local text corpus (default
 
 from __future__ import annotations
 
+import hashlib
 import math
 import sysconfig
 import zlib
@@ -52,6 +53,15 @@ def byte_splits(path: str, train_bytes: int, held_out_bytes: int, minimum: int) 
     if min(len(v) for v in out.values()) < minimum:
         raise ValueError(f"text corpus {path or 'stdlib'!r} is too small: each split needs {minimum} bytes")
     return out
+
+
+def digest(splits: dict[str, Tensor]) -> str:
+    """A short hash of tensors' bytes, split by split."""
+    hasher = hashlib.sha256()
+    for name in sorted(splits):
+        hasher.update(name.encode())
+        hasher.update(splits[name].cpu().contiguous().numpy().tobytes())
+    return hasher.hexdigest()[:16]
 
 
 class Block(nn.Module):
@@ -117,6 +127,12 @@ class StdlibGPT(Workload):
 
     def prepare(self) -> None:
         self.data()
+
+    def data_fingerprint(self) -> str:
+        """A digest of the bytes of each split: the stdlib's source changes with Python's version."""
+        return digest(
+            byte_splits(self.path, self.train_bytes, self.eval_windows * (self.context + 1), self.context + 2)
+        )
 
     def data(self) -> dict[str, Tensor]:
         held_out = self.eval_windows * (self.context + 1)
