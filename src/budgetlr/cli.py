@@ -289,11 +289,10 @@ def refine(args: argparse.Namespace) -> None:
 def suggest_phi(args: argparse.Namespace) -> None:
     from budgetlr.adaptive.phi import suggest_phi
     from budgetlr.bench.curvature import estimate_for_workload
-    from budgetlr.bench.runner import budget_steps
+    from budgetlr.bench.runner import budget_steps, check_budget
     from budgetlr.bench.workloads import resolve_workload
 
-    if not 0.0 < args.budget <= 1.0:
-        raise UsageError(f"--budget must be a fraction of the full budget in (0, 1], got {args.budget}")
+    check_budget(args.budget)
     workload = resolve_workload(args.workload)
     steps = budget_steps(workload.full_budget, args.budget)
     suggestion = suggest_phi(estimate_for_workload(workload, seed=args.seed), steps)
@@ -342,13 +341,16 @@ def format_comparison(group: list[Cell]) -> str:
 
 
 def wsd_s(args: argparse.Namespace) -> None:
+    from budgetlr.bench.runner import check_budget
     from budgetlr.bench.sweep import parse_list, progress_bar
     from budgetlr.bench.workloads import resolve_workload
     from budgetlr.study.branching import measure, save_rows
 
     budgets = parse_list(args.budgets, float, "budget")
     seeds = parse_list(args.seeds, int, "seed")
-    if any(not 0 < b <= 1 for b in budgets) or len(set(budgets)) < 2:
+    for budget in budgets:
+        check_budget(budget)
+    if len(set(budgets)) < 2:
         raise UsageError(f"--budgets needs two or more fractions in (0, 1], got {args.budgets}")
     workload = resolve_workload(args.workload)
     lr = args.lr if args.lr is not None else default_wsd_lr(args.out, str(workload), max(budgets))
@@ -441,12 +443,9 @@ def write_csv(path: Path, curves: list[BoundSchedule], lrs: list[np.ndarray]) ->
 
 
 def plot(path: Path, curves: list[BoundSchedule], lrs: list[np.ndarray], peak: float) -> None:
-    import matplotlib
+    from budgetlr.plotting import pyplot, save
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axes = plt.subplots(figsize=(8, 4.5), layout="constrained")
+    figure, axes = pyplot().subplots(figsize=(8, 4.5), layout="constrained")
     steps = np.arange(curves[0].total_steps + 1)
     for curve, lr in zip(curves, lrs, strict=True):
         axes.plot(steps, lr, label=str(curve), linewidth=1.6)
@@ -455,10 +454,7 @@ def plot(path: Path, curves: list[BoundSchedule], lrs: list[np.ndarray], peak: f
     axes.set_title(f"budgetlr schedules, total_steps={curves[0].total_steps}")
     axes.grid(alpha=0.3)
     axes.legend()
-    try:
-        figure.savefig(path, dpi=120)
-    finally:
-        plt.close(figure)
+    save(figure, path, dpi=120)
 
 
 COMMANDS = {

@@ -27,7 +27,7 @@ def test_profile_curve_is_the_share_within_tau():
 
 def trial(schedule, budget, lr, seed, val, test, status="ok", higher=True):
     key = f"{schedule}-{budget}-{lr}-{seed}"
-    return Trial(key, "0", "w", schedule, budget, lr, seed, int(budget * 100), status, "accuracy", higher,
+    return Trial(key, "0", 1, "w", schedule, budget, lr, seed, int(budget * 100), status, "accuracy", higher,
                  val, test, 1.0, 100.0, "now")  # fmt: skip
 
 

@@ -51,7 +51,7 @@ def test_recommend_ranks_by_mean_excess_and_states_its_confidence():
     assert recommend(cells, 1.0, workload="w1").choice.schedule == "b"
     with pytest.raises(ValueError, match="no stored results for workload 'w9'; measured: w1, w2"):
         recommend(cells, 0.1, workload="w9")
-    with pytest.raises(ValueError, match="must lie in"):
+    with pytest.raises(ValueError, match=r"budget 0.0 must be a fraction of the full budget in \(0, 1\]"):
         recommend(cells, 0.0)
 
 
@@ -89,7 +89,8 @@ def test_budgetlr_recommend_answers_from_the_database(small_study):
     )
     assert (
         bad.returncode == 2
-        and bad.stderr.strip() == "budgetlr: error: budget fraction 2.0 must lie in (0, 1]"
+        and bad.stderr.strip()
+        == "budgetlr: error: budget 2.0 must be a fraction of the full budget in (0, 1]"
     )
 
 

@@ -87,11 +87,6 @@ def source_of(config: TrialConfig) -> TrialConfig | None:
     return replace(config, schedule=str(parse(REFINE_SOURCE)))
 
 
-def norm_kind(workload: Workload) -> str:
-    """``"l2"`` for SGD workloads, ``"l1"`` for Adam-type ones (arXiv 2310.07831)."""
-    return "l2" if workload.optimizer == "sgd" else "l1"
-
-
 def build_schedule(
     resolved: Method,
     workload: Workload,
@@ -103,12 +98,11 @@ def build_schedule(
     if resolved.kind == REFINED:
         if norms is None:
             raise ValueError(f"{resolved.spec} needs the gradient norms of its {REFINE_SOURCE} run")
-        optimizer = "sgd" if workload.optimizer == "sgd" else "adam"
         schedule = parse(
             {
                 "name": REFINED,
                 "norms": list(norms),
-                "optimizer": optimizer,
+                "optimizer": workload.refinement.optimizer,
                 "smoothing": resolved.options["smoothing"],
             }
         )

@@ -44,6 +44,7 @@ CREATE TABLE IF NOT EXISTS trials (
     test_metric REAL,
     wall_time REAL NOT NULL,
     steps_per_second REAL NOT NULL,
+    eval_time REAL,
     finished_at TEXT NOT NULL DEFAULT (datetime('now'))
 );
 CREATE TABLE IF NOT EXISTS curves (
@@ -67,7 +68,7 @@ CREATE TABLE IF NOT EXISTS notes (
 """
 
 COLUMNS = ("key", "version", "semantics", "workload", "schedule", "budget", "lr", "seed", "steps", "status", "metric",
-           "higher_is_better", "val_metric", "test_metric", "wall_time", "steps_per_second", "finished_at")  # fmt: skip
+           "higher_is_better", "val_metric", "test_metric", "wall_time", "steps_per_second", "finished_at", "eval_time")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -89,8 +90,11 @@ class Trial:
     val_metric: float | None
     test_metric: float | None
     wall_time: float
+    #: steps per second of training, evaluation excluded (before eval_time was recorded: included)
     steps_per_second: float
     finished_at: str
+    #: seconds spent evaluating (None for trials stored before it was recorded)
+    eval_time: float | None = None
 
 
 class Store:
@@ -107,6 +111,8 @@ class Store:
         columns = {row[1] for row in self.connection.execute("PRAGMA table_info(trials)")}
         if "semantics" not in columns:
             self.migrate_version_keys()
+        if "eval_time" not in columns:
+            self.connection.execute("ALTER TABLE trials ADD COLUMN eval_time REAL")
 
     @classmethod
     def existing(cls, out: Path) -> Store:
@@ -133,11 +139,11 @@ class Store:
         with self.connection:
             inserted = self.connection.execute(
                 "INSERT OR IGNORE INTO trials (key, version, semantics, workload, schedule, budget, lr, seed, steps,"
-                " status, metric, higher_is_better, val_metric, test_metric, wall_time, steps_per_second)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " status, metric, higher_is_better, val_metric, test_metric, wall_time, steps_per_second, eval_time)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (c.key(), budgetlr.__version__, TRIAL_SEMANTICS, c.workload, c.schedule, c.budget, c.lr, c.seed, result.steps, result.status,
                  metric, int(higher_is_better), result.val_metric, result.test_metric, result.wall_time,
-                 result.steps_per_second),
+                 result.steps_per_second, result.eval_time),
             ).rowcount  # fmt: skip
             if inserted:
                 self.connection.executemany(

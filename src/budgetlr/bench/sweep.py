@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
-from budgetlr.bench.methods import method, norm_kind, source_of
-from budgetlr.bench.runner import TrialConfig, TrialResult, budget_steps, run_trial
+from budgetlr.bench.methods import method, source_of
+from budgetlr.bench.runner import TrialConfig, TrialResult, budget_steps, check_budget, run_trial
 from budgetlr.bench.store import Store
 from budgetlr.bench.workloads import resolve_workload
 from budgetlr.schedules.base import check_total_steps
@@ -73,8 +73,7 @@ def make_plan(
     if not parsed:
         raise ValueError("a sweep needs at least one schedule")
     for budget in budgets:
-        if not (math.isfinite(budget) and 0.0 < budget <= 1.0):
-            raise ValueError(f"budget {budget!r} must be a fraction of the full budget in (0, 1]")
+        check_budget(budget)
     if not budgets:
         raise ValueError("a sweep needs at least one budget")
     for lr in lrs or ():
@@ -169,7 +168,7 @@ def run_configs(
             jobs = []
             for config, source in sources.items():
                 workload = workloads[config.workload]
-                norms = store.grad_norms(source.key(), norm_kind(workload))
+                norms = store.grad_norms(source.key(), workload.refinement.norm)
                 if norms is None or len(norms) < budget_steps(workload.full_budget, config.budget):
                     # The source run diverged: there is nothing to refine, so the trial fails too.
                     record(

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from budgetlr._extras import require
-from budgetlr.bench.runner import CurvePoint, TrialConfig, TrialResult, budget_steps
+from budgetlr.bench.runner import CurvePoint, TrialConfig, TrialResult, budget_steps, check_budget
 from budgetlr.bench.workloads import resolve_workload
 
 STATE_FILE = "member.pt"
@@ -44,8 +44,7 @@ class PBTSettings:
 
     def resolved(self) -> PBTPlan:
         workload = resolve_workload(self.workload)
-        if not 0.0 < self.budget <= 1.0:
-            raise ValueError(f"budget {self.budget!r} must be a fraction of the full budget in (0, 1]")
+        check_budget(self.budget)
         if self.population < 2:
             raise ValueError(f"population must be >= 2 (PBT copies between members), got {self.population}")
         steps = budget_steps(workload.full_budget, self.budget)
@@ -100,6 +99,8 @@ def train_member(config: dict[str, Any]) -> None:
     import torch
     from ray import tune
 
+    from budgetlr.bench.loop import train
+
     workload = resolve_workload(config["workload"])
     workload.prepare()
     steps = budget_steps(workload.full_budget, config["budget"])
@@ -121,22 +122,14 @@ def train_member(config: dict[str, Any]) -> None:
         count = min(config["interval"], steps - state["step"])
         # The same batches at the same step for every member: the members differ by LR alone.
         batches = workload.batches(torch.Generator().manual_seed(config["seed"] * 1_000_003 + state["step"]))
-        losses = []
-        for _ in range(count):
-            loss = workload.loss(model, next(batches))
-            if not torch.isfinite(loss):
-                break
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            losses.append(loss.detach())
-        diverged = len(losses) < count
+        run = train(model, optimizer, workload.loss, batches, range(state["step"], state["step"] + count))
+        losses, diverged = run.losses, run.diverged
         state["step"] += count
         state["lrs"].extend([lr] * count)
         val = worst if diverged else workload.evaluate(model, "val")
         if not math.isfinite(val):
             val = worst
-        train_loss = float(torch.stack(losses).mean()) if losses else math.inf
+        train_loss = float(torch.tensor(losses, dtype=torch.float32).mean()) if losses else math.inf
         state["curve"].append((state["step"], train_loss, val, lr))
         score = val if workload.higher_is_better else -val  # PBT maximises "score"
         with tempfile.TemporaryDirectory() as folder:
@@ -145,7 +138,12 @@ def train_member(config: dict[str, Any]) -> None:
                 Path(folder) / STATE_FILE,
             )
             tune.report(
-                {"score": score if math.isfinite(score) else -1e30, "val": val, "step": state["step"]},
+                {
+                    "score": score if math.isfinite(score) else -1e30,
+                    "val": val,
+                    "step": state["step"],
+                    "train_seconds": run.train_seconds,
+                },
                 checkpoint=tune.Checkpoint.from_directory(folder),
             )
         if diverged:
@@ -232,17 +230,20 @@ def run_pbt(settings: PBTSettings, out: Path, address: str | None = None, progre
     path = folder / f"{name}.npy"
     np.save(path, np.asarray(lrs) / max(lrs))
     config = TrialConfig(plan.workload, plan.spec, plan.budget, plan.base_lr, plan.seed)
-    wall = float(sum((results[i].metrics or {}).get("time_total_s", 0.0) for i in range(len(results))))
+    members = [results[i] for i in range(len(results))]
+    wall = float(sum((r.metrics or {}).get("time_total_s", 0.0) for r in members))
+    # Every report of every member, not only its last: the time each interval spent training.
+    reports = [r.metrics_dataframe for r in members if r.metrics_dataframe is not None]
+    training = float(sum(frame["train_seconds"].sum() for frame in reports if "train_seconds" in frame))
     curve = [CurvePoint(step, loss, v, lr) for step, loss, v, lr in state["curve"]]
     result = TrialResult(
-        config, steps, status, val, test, wall, steps * plan.population / max(wall, 1e-9), curve,
+        config, steps, status, val, test, wall, steps * plan.population / max(training, 1e-9), curve,
         notes={"population": plan.population, "interval": plan.interval, "discovered": str(path)},
+        eval_time=max(wall - training, 0.0),
     )  # fmt: skip
     with Store(out) as store:
         store.save(result, workload.metric, workload.higher_is_better)
-    return PBTRun(
-        plan, result, lrs, path, [float((results[i].config or {})["lr_mult"]) for i in range(len(results))]
-    )
+    return PBTRun(plan, result, lrs, path, [float((r.config or {})["lr_mult"]) for r in members])
 
 
 def replay_configs(run: PBTRun, seeds: list[int]) -> list[TrialConfig]:

@@ -16,6 +16,7 @@ from typing import TypeVar
 
 import numpy as np
 
+from budgetlr.bench.runner import check_budget
 from budgetlr.study.analysis import Cell, best_and_ties
 
 #: Schedule strings that are runs of an adaptive method, not schedules a user can pick.
@@ -129,8 +130,7 @@ def recommend(cells: Sequence[Cell], budget_fraction: float, workload: str | Non
     best or tied on every workload and beats the runner-up (paired by seed) on at least one,
     ``medium`` when it is best or tied on every workload, ``low`` otherwise.
     """
-    if not (math.isfinite(budget_fraction) and 0 < budget_fraction <= 1):
-        raise ValueError(f"budget fraction {budget_fraction!r} must lie in (0, 1]")
+    check_budget(budget_fraction)
     by_group = groups(cells)
     if workload is not None:
         by_group = {k: g for k, g in by_group.items() if k[0] == workload}

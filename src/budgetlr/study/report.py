@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from budgetlr.bench.store import Store
+from budgetlr.plotting import pyplot, save, style
 from budgetlr.study import analysis
 from budgetlr.study.analysis import Cell
 
@@ -180,20 +181,6 @@ def time_table(times: dict[str, dict[str, int | None]]) -> Table:
 
 
 # -- plots -------------------------------------------------------------------------------------
-def pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def style(index: int) -> dict[str, object]:
-    """A distinct colour and marker per series: 14 schedules overrun matplotlib's 10 colours."""
-    return {"color": pyplot().get_cmap("tab20")(index % 20), "marker": "osD^v<>pPX*h"[index % 12]}
-
-
 def plot_metric_vs_budget(mine: list[Cell], path: Path) -> None:
     plt = pyplot()
     figure, axes = plt.subplots(figsize=(7, 4.5), layout="constrained")
@@ -288,13 +275,6 @@ def plot_profiles(ratios: dict[str, list[float]], path: Path) -> None:
     axes.grid(alpha=0.3)
     axes.legend(fontsize="small")
     save(figure, path)
-
-
-def save(figure, path: Path) -> None:
-    try:
-        figure.savefig(path, dpi=110)
-    finally:
-        pyplot().close(figure)
 
 
 def slug(text: str) -> str:

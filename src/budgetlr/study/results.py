@@ -15,6 +15,7 @@ import numpy as np
 
 from budgetlr.bench.methods import method
 from budgetlr.bench.store import Store
+from budgetlr.plotting import pyplot, save
 from budgetlr.schedules import Schedule, keys_of
 from budgetlr.study import analysis, branching
 from budgetlr.study import recommend as study
@@ -27,8 +28,6 @@ from budgetlr.study.report import (
     Table,
     budget_table,
     plot_metric_vs_budget,
-    pyplot,
-    save,
     slug,
     to_markdown,
 )

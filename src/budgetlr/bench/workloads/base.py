@@ -11,7 +11,7 @@ import dataclasses
 import typing
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 import torch
 from torch import Tensor, nn
@@ -19,6 +19,13 @@ from torch import Tensor, nn
 from budgetlr.spec import coerce, format_value
 
 Batch = tuple[Tensor, Tensor]
+
+
+class Refinement(NamedTuple):
+    #: the ``optimizer`` of the ``refined`` schedule family: ``"sgd"`` or ``"adam"``
+    optimizer: str
+    #: the gradient norm it refines: ``"l2"`` or ``"l1"``
+    norm: str
 
 
 @dataclass(frozen=True)
@@ -85,6 +92,17 @@ class Workload:
     def evaluate(self, model: nn.Module, split: str) -> float:
         """The metric of ``model`` on ``split`` (``"val"`` or ``"test"``)."""
         raise NotImplementedError
+
+    @property
+    def refinement(self) -> Refinement:
+        """How refinement (arXiv 2310.07831) treats this workload's optimizer: SGD with the l2
+        norm of the gradient, or Adam-type with the l1 norm."""
+        return Refinement("sgd", "l2") if self.optimizer == "sgd" else Refinement("adam", "l1")
+
+    @property
+    def norm_kinds(self) -> tuple[str, ...]:
+        """The gradient norms a trial records at every step: l2, and the refinement's if other."""
+        return tuple(dict.fromkeys(("l2", self.refinement.norm)))
 
     def make_optimizer(self, params: typing.Iterable[Tensor], lr: float) -> torch.optim.Optimizer:
         if self.optimizer == "sgd":
