@@ -94,8 +94,8 @@ def test_the_loop_reads_the_device_once_per_check_not_once_per_step(monkeypatch)
     model, optimizer, batches = linear_problem()
     train(model, optimizer, mse, iter(batches), range(STEPS), norms=("l2", "l1"), check_every=4)
     monkeypatch.undo()
-    # Steps 0-3 and 4-7 at their checks, 8-9 at the end: a stack of losses and one of norms each.
-    assert reads == {"tolist": 6, "item": 0, "__float__": 0, "__bool__": 0}
+    # Steps 0-3 and 4-7 at their checks, 8-9 at the end: a stack of losses and one per norm each.
+    assert reads == {"tolist": 9, "item": 0, "__float__": 0, "__bool__": 0}
 
 
 def test_training_and_evaluation_time_are_apart():

@@ -71,7 +71,7 @@ def train(
     """
     run = Run(0, None, [], [], {kind: [] for kind in norms})
     pending_losses: list[Tensor] = []
-    pending_norms: list[Tensor] = []
+    pending_norms: dict[str, list[Tensor]] = {kind: [] for kind in norms}
     parameters = list(model.parameters())
     one_group = single_group(parameters)
     start = time.perf_counter()
@@ -83,15 +83,13 @@ def train(
         values = torch.stack(pending_losses).tolist()
         finite = next((i for i, value in enumerate(values) if not math.isfinite(value)), len(values))
         run.losses += values[:finite]
-        if norms:
-            rows = torch.stack(pending_norms[:finite]).cpu().T.tolist() if finite else [[] for _ in norms]
-            for kind, row in zip(norms, rows, strict=True):
-                run.grad_norms[kind] += row
+        for kind, pending in pending_norms.items():
+            run.grad_norms[kind] += torch.stack(pending[:finite]).float().tolist() if finite else []
+            pending.clear()
         if finite < len(values):
             run.diverged_at = steps.start + len(run.losses)
             del run.lrs[len(run.losses) + 1 :]
         pending_losses.clear()
-        pending_norms.clear()
         return run.diverged_at is None
 
     for t in steps:
@@ -102,8 +100,8 @@ def train(
         value = loss(model, next(batches))
         optimizer.zero_grad(set_to_none=True)
         value.backward()
-        if norms:
-            pending_norms.append(gradient_norms(parameters, norms, one_group))
+        for kind in norms:
+            pending_norms[kind].append(gradient_norm(parameters, kind, one_group))
         optimizer.step()
         if scheduler is not None:
             scheduler.step()
@@ -122,18 +120,17 @@ def train(
     return run
 
 
-def gradient_norms(parameters: Sequence[nn.Parameter], kinds: Sequence[str], one_group: bool) -> Tensor:
-    """The norms ``kinds`` (``"l2"``, ``"l1"``) of the whole gradient, as a tensor (no device sync).
+def gradient_norm(parameters: Sequence[nn.Parameter], kind: str, one_group: bool) -> Tensor:
+    """The norm ``kind`` (``"l2"``, ``"l1"``) of the whole gradient, as a tensor (no device sync).
 
-    The values are ``torch.nn.utils.get_total_norm``'s. When every parameter shares one device and
+    The value is ``torch.nn.utils.get_total_norm``'s. When every parameter shares one device and
     dtype (``one_group``), the same operations run without its regrouping on every call, which
-    costs a small model several percent of its step time."""
+    costs a small model a few percent of its step time."""
     grads = [p.grad for p in parameters if p.grad is not None]
+    order = NORM_ORDERS[kind]
     if not (one_group and grads):
-        return torch.stack([torch.nn.utils.get_total_norm(grads, NORM_ORDERS[k]) for k in kinds]).float()
-    orders = [NORM_ORDERS[k] for k in kinds]
-    totals = [torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads, p)), p) for p in orders]
-    return torch.stack(totals).float()
+        return torch.nn.utils.get_total_norm(grads, order)
+    return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads, order)), order)
 
 
 def single_group(parameters: Sequence[nn.Parameter]) -> bool:

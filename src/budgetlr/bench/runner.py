@@ -74,7 +74,7 @@ class TrialResult:
     wall_time: float
     steps_per_second: float
     curve: list[CurvePoint] = field(default_factory=list)
-    #: Per-step gradient norms of the steps run: ``"l2"``, and ``"l1"`` for Adam-type optimizers.
+    #: Per-step gradient norms of the steps run: ``"l2"`` for SGD, ``"l1"`` for Adam-type optimizers.
     grad_norms: dict[str, list[float]] = field(default_factory=dict)
     #: What a method measured to set itself up (e.g. the curvature behind ``uba(phi=auto)``).
     notes: dict[str, Any] = field(default_factory=dict)
@@ -130,7 +130,7 @@ def run_trial(config: TrialConfig, source_norms: Sequence[float] | None = None) 
         batches,
         range(steps),
         scheduler=scheduler,
-        norms=workload.norm_kinds,
+        norms=(workload.refinement.norm,),
         evaluate=lambda: evaluate("val"),
         eval_every=workload.eval_every,
     )

@@ -96,13 +96,8 @@ class Workload:
     @property
     def refinement(self) -> Refinement:
         """How refinement (arXiv 2310.07831) treats this workload's optimizer: SGD with the l2
-        norm of the gradient, or Adam-type with the l1 norm."""
+        norm of the gradient, or Adam-type with the l1 norm. A trial records that norm at every step."""
         return Refinement("sgd", "l2") if self.optimizer == "sgd" else Refinement("adam", "l1")
-
-    @property
-    def norm_kinds(self) -> tuple[str, ...]:
-        """The gradient norms a trial records at every step: l2, and the refinement's if other."""
-        return tuple(dict.fromkeys(("l2", self.refinement.norm)))
 
     def make_optimizer(self, params: typing.Iterable[Tensor], lr: float) -> torch.optim.Optimizer:
         if self.optimizer == "sgd":
