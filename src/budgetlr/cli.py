@@ -122,11 +122,12 @@ def build_parser() -> Parser:
     recommend.add_argument("--workload", help="only this workload's results (default: all)")
     add_out(recommend)
 
-    results = commands.add_parser(
-        "results", help="write the study's results page (docs/results.md) from a database"
-    )
+    results = commands.add_parser("results", help="write a study's results page from its database")
     add_out(results)
-    results.add_argument("--write", type=Path, default=Path("docs/results.md"), help="the page to write")
+    results.add_argument("--write", type=Path, required=True, help="the page to write, e.g. docs/results.md")
+    results.add_argument(
+        "--suite", choices=sorted(SUITES), default="study", help="the suite whose claim the page tests"
+    )
     results.add_argument("--gpu", type=Path, help="results folder of benchmarks/gpu_study.sh, if it ran")
     return parser
 
@@ -413,7 +414,7 @@ def results(args: argparse.Namespace) -> None:
 
     if not args.write.parent.is_dir():
         raise UsageError(f"cannot write {args.write}: folder {args.write.parent} does not exist")
-    print(f"wrote {write_results(args.out, args.write, args.gpu)} (and its plots)")
+    print(f"wrote {write_results(args.out, args.write, SUITES[args.suite], args.gpu)} (and its plots)")
 
 
 def table_steps(total_steps: int, warmups: list[int]) -> list[int]:

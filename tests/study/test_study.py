@@ -73,6 +73,7 @@ def small_study(tmp_path_factory):
     return out
 
 
+@pytest.mark.slow
 def test_budgetlr_recommend_answers_from_the_database(small_study):
     done = subprocess.run(
         [BUDGETLR, "recommend", "--budget-fraction", "0.05", "--out", str(small_study)],
@@ -94,6 +95,7 @@ def test_budgetlr_recommend_answers_from_the_database(small_study):
     )
 
 
+@pytest.mark.slow
 def test_budgetlr_wsd_s_and_results_write_the_page_with_its_sections(small_study, tmp_path):
     done = subprocess.run(
         [BUDGETLR, "wsd-s", "--workload", "quadratic", "--budgets", "0.02,0.05", "--seeds", "0",
@@ -105,11 +107,16 @@ def test_budgetlr_wsd_s_and_results_write_the_page_with_its_sections(small_study
     # The LR came from the database: wsd was not run, so the middle of the quadratic grid.
     assert "peak LR 0.3" in done.stdout and len(load_rows(small_study)) == 2
     page = tmp_path / "results.md"
+    done = subprocess.run([BUDGETLR, "results", "--out", str(small_study)], capture_output=True, text=True)
+    assert done.returncode == 2 and "--write" in done.stderr  # no page is written by default
     done = subprocess.run(
         [BUDGETLR, "results", "--out", str(small_study), "--write", str(page)], capture_output=True, text=True
     )
     assert done.returncode == 0, done.stderr
     text = page.read_text()
+    # Read from this database: 4 schedules x 2 budgets x 2 LRs x 2 seeds, their grid and warmup.
+    assert "from 32 stored trials" in text and "Seeds: 0, 1." in text
+    assert "Grids: quadratic: 0.3, 1." in text and "warms up for 5% of its budget." in text
     for heading in (
         "## Verdict",
         "## Recommendation per budget regime",
