@@ -117,6 +117,7 @@ def test_uba_phi_auto_outside_the_benchmark_points_to_auto_schedule():
         parse("uba(phi=auto)")
 
 
+@pytest.mark.slow
 def test_a_benchmark_trial_of_uba_phi_auto_measures_and_records_its_choice():
     result = run_trial(TrialConfig("quadratic", "uba(phi=auto, warmup=0.05)", 0.05, 0.3, 0))
     notes = result.notes

@@ -72,6 +72,7 @@ def test_steps_to_target_uses_the_median_final_validation_as_target():
     assert analysis.performance_ratios(times) == {"fast": [1.0], "never": [math.inf], "slow": [2.0]}
 
 
+@pytest.mark.slow
 def test_report_from_a_real_sweep(tmp_path):
     plan = make_plan(["quadratic(dim=8)"], ["cosine", "constant"], [0.05, 0.1], [0, 1], [0.1, 0.3])
     run_sweep(plan, tmp_path, workers=2, progress=False)
