@@ -19,7 +19,7 @@ from budgetlr.bench.methods import method
 from budgetlr.bench.store import Store, Trial
 from budgetlr.bench.suites import Claim, Suite
 from budgetlr.bench.workloads import BUILT_IN
-from budgetlr.plotting import pyplot, save
+from budgetlr.plotting import panels, save
 from budgetlr.schedules import FAMILIES, keys_of
 from budgetlr.study import analysis, branching
 from budgetlr.study import recommend as study
@@ -324,12 +324,9 @@ def phi_sensitivity(
 def plot_phi(
     by_group: dict[tuple[str, float], dict[float | str, Cell]], phis: list[float], path: Path
 ) -> None:
-    plt = pyplot()
     workloads = sorted({w for w, _ in by_group})
-    figure, axes = plt.subplots(
-        1, len(workloads), figsize=(4 * len(workloads), 3.6), layout="constrained", squeeze=False
-    )
-    for ax, workload in zip(axes[0], workloads, strict=True):
+    figure, axes = panels(len(workloads), 3.6)
+    for ax, workload in zip(axes, workloads, strict=True):
         for (w, budget), group in sorted(by_group.items()):
             if w != workload:
                 continue
@@ -340,8 +337,8 @@ def plot_phi(
         ax.set_title(workload, fontsize="small")
         ax.set_xlabel("phi")
         ax.grid(alpha=0.3)
-    axes[0][0].set_ylabel("excess over the best phi")
-    axes[0][-1].legend(fontsize="x-small")
+    axes[0].set_ylabel("excess over the best phi")
+    axes[-1].legend(fontsize="x-small")
     save(figure, path)
 
 
