@@ -253,10 +253,11 @@ def not_reused_line(semantics: int | None, count: int) -> str:
 
     if semantics is None:
         return f"{count} stored trials were run again: their workload's data changed since they were made"
+    made = "stored by an older budgetlr, which did not record them" if semantics == 0 else ""
     return (
-        f"{count} stored trials were run again: they were made under trial semantics {semantics}, and "
-        f"this budgetlr computes trials under semantics {TRIAL_SEMANTICS}, whose results differ "
-        "(CHANGELOG.md says how)"
+        f"{count} stored trials were run again: they were made under trial semantics {semantics}"
+        f"{made and ' (' + made + ')'}, and this budgetlr computes trials under semantics {TRIAL_SEMANTICS}, "
+        "so their results would differ (CHANGELOG.md lists each change of trial semantics)"
     )
 
 
