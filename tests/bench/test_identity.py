@@ -11,6 +11,7 @@ import budgetlr.bench.store
 from budgetlr.bench.runner import TRIAL_SEMANTICS, CurvePoint, TrialConfig, TrialResult
 from budgetlr.bench.store import Store
 from budgetlr.bench.sweep import run_configs
+from budgetlr.bench.workloads import resolve_workload
 from budgetlr.cli import not_reused_line
 
 CONFIGS = [TrialConfig("quadratic(dim=8)", "cosine", 0.1, lr, 0) for lr in (0.1, 0.3)]
@@ -83,3 +84,14 @@ def test_a_database_keyed_by_version_is_rekeyed_and_its_trials_reused(tmp_path):
         assert store.not_reused(CONFIGS) == {0: 1}
     with Store(tmp_path) as store:  # a second opening changes nothing
         assert {t.key for t in store.trials()} == {current.key(), key_0_2_0(older, "0.1.0")}
+
+
+def test_a_workloads_data_is_in_its_fingerprint_and_its_path_is_not(tmp_path):
+    text = "".join(f"line {i}: the quick brown fox jumps over the lazy dog\n" for i in range(200))
+    for name, content in (("a.txt", text), ("b.txt", text), ("c.txt", text.upper())):
+        (tmp_path / name).write_text(content)
+    spec = "stdlib-gpt(path={}, context=16, eval_windows=8)"
+    same, moved, other = (
+        resolve_workload(spec.format(tmp_path / n)).data_fingerprint() for n in ("a.txt", "b.txt", "c.txt")
+    )
+    assert same == moved != other and len(same) == 16
