@@ -29,7 +29,8 @@ NORM_ORDERS = {"l2": 2.0, "l1": 1.0}
 class Run:
     """What one call of :func:`train` did."""
 
-    #: Steps trained with a finite loss; ``steps + 1`` steps ran when the run ``diverged``.
+    #: Steps trained with a finite loss. After a diverging step the record stops, as a per-step
+    #: check would stop the run; the steps trained before the check noticed it are not counted.
     steps: int
     #: The global step (0-based) whose loss was not finite, or None.
     diverged_at: int | None
