@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Setup and run: installs budgetlr into .venv and runs the main job on its built-in defaults, the
-# quick benchmark suite (about 6 minutes on 2 cores). Its report lands in budgetlr-results/.
+# quick benchmark suite. Its report lands in budgetlr-results/.
 # Rerunning resumes: finished trials are kept in budgetlr-results/results.db.
 set -euo pipefail
 cd "$(dirname "$0")"

@@ -21,11 +21,12 @@ from collections import defaultdict
 
 import numpy as np
 
-from budgetlr.adaptive.phi import PHI_GRID, estimate_for_workload
-from budgetlr.bench.analysis import cells
+from budgetlr.adaptive.phi import PHI_GRID
+from budgetlr.bench.curvature import estimate_for_workload
 from budgetlr.bench.store import Store
 from budgetlr.bench.workloads import resolve_workload
 from budgetlr.schedules import parse
+from budgetlr.study.analysis import cells
 
 
 def main(out: str) -> None:

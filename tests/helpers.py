@@ -45,13 +45,13 @@ def start_and_stop(command: list[str], out: Path, stored: int, sig: signal.Signa
 
 def hide_module(monkeypatch, prefix: str) -> None:
     """Make budgetlr's optional imports of ``prefix`` fail as if the package were not installed."""
-    import budgetlr.integrations
+    import budgetlr._extras
 
-    real = budgetlr.integrations.importlib.import_module
+    real = budgetlr._extras.importlib.import_module
 
     def import_module(name, *args):
         if name.startswith(prefix):
             raise ModuleNotFoundError(name=name)
         return real(name, *args)
 
-    monkeypatch.setattr(budgetlr.integrations.importlib, "import_module", import_module)
+    monkeypatch.setattr(budgetlr._extras.importlib, "import_module", import_module)

@@ -11,13 +11,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from budgetlr._extras import MissingExtra
 from budgetlr.bench.suites import SUITES
-from budgetlr.integrations import MissingExtra
 from budgetlr.schedules import FAMILIES, BoundSchedule, keys_of, schedule, split_specs
 from budgetlr.schedules.shapes import OWN_SHAPES, SHAPES
 
 if TYPE_CHECKING:
-    from budgetlr.bench.analysis import Cell
+    from budgetlr.study.analysis import Cell
 
 TABLE_ROWS = 25
 DEFAULT_OUT = Path("budgetlr-results")
@@ -125,11 +125,12 @@ def build_parser() -> Parser:
     recommend.add_argument("--workload", help="only this workload's results (default: all)")
     add_out(recommend)
 
-    results = commands.add_parser(
-        "results", help="write the study's results page (docs/results.md) from a database"
-    )
+    results = commands.add_parser("results", help="write a study's results page from its database")
     add_out(results)
-    results.add_argument("--write", type=Path, default=Path("docs/results.md"), help="the page to write")
+    results.add_argument("--write", type=Path, required=True, help="the page to write, e.g. docs/results.md")
+    results.add_argument(
+        "--suite", choices=sorted(SUITES), default="study", help="the suite whose claim the page tests"
+    )
     results.add_argument("--gpu", type=Path, help="results folder of benchmarks/gpu_study.sh, if it ran")
     return parser
 
@@ -208,8 +209,8 @@ def show(args: argparse.Namespace) -> None:
 
 
 def bench(args: argparse.Namespace) -> None:
-    from budgetlr.bench.report import write_report
     from budgetlr.bench.sweep import make_plan, parse_list, run_sweep
+    from budgetlr.study.report import write_report
 
     suite = SUITES[args.suite]
     if args.workers is not None and args.workers < 1:
@@ -227,7 +228,7 @@ def bench(args: argparse.Namespace) -> None:
         grids=suite.lrs,
     )
     if args.tuner == "optuna":
-        from budgetlr.bench.tune import tune_with_optuna
+        from budgetlr.study.tune import tune_with_optuna
 
         for study in tune_with_optuna(
             plan,
@@ -246,6 +247,8 @@ def bench(args: argparse.Namespace) -> None:
         summary = run_sweep(
             plan, args.out, args.executor, args.workers, args.address, progress=not args.quiet
         )
+        for semantics, count in sorted(summary.not_reused.items(), key=str):
+            print(not_reused_line(semantics, count))
         print(
             f"{summary.planned} trials planned: {summary.already_stored} already stored, {summary.ran} run now "
             f"({summary.diverged} diverged); database {args.out / 'results.db'}"
@@ -254,8 +257,21 @@ def bench(args: argparse.Namespace) -> None:
         print(f"wrote {write_report(args.out)} (and report.html, plots/)")
 
 
+def not_reused_line(semantics: int | None, count: int) -> str:
+    from budgetlr.bench.runner import TRIAL_SEMANTICS
+
+    if semantics is None:
+        return f"{count} stored trials were run again: their workload's data changed since they were made"
+    made = "stored by an older budgetlr, which did not record them" if semantics == 0 else ""
+    return (
+        f"{count} stored trials were run again: they were made under trial semantics {semantics}"
+        f"{made and ' (' + made + ')'}, and this budgetlr computes trials under semantics {TRIAL_SEMANTICS}, "
+        "so their results would differ (CHANGELOG.md lists each change of trial semantics)"
+    )
+
+
 def report(args: argparse.Namespace) -> None:
-    from budgetlr.bench.report import write_report
+    from budgetlr.study.report import write_report
 
     print(f"wrote {write_report(args.out)} (and report.html, plots/)")
 
@@ -271,7 +287,7 @@ def export(args: argparse.Namespace) -> None:
 
 
 def refine(args: argparse.Namespace) -> None:
-    from budgetlr.adaptive.refine import refine_trial
+    from budgetlr.study.refine import refine_trial
 
     if not 0.0 <= args.smoothing < 1.0:
         raise UsageError(f"--smoothing must lie in [0, 1), got {args.smoothing}")
@@ -282,12 +298,12 @@ def refine(args: argparse.Namespace) -> None:
 
 
 def suggest_phi(args: argparse.Namespace) -> None:
-    from budgetlr.adaptive.phi import estimate_for_workload, suggest_phi
-    from budgetlr.bench.runner import budget_steps
+    from budgetlr.adaptive.phi import suggest_phi
+    from budgetlr.bench.curvature import estimate_for_workload
+    from budgetlr.bench.runner import budget_steps, check_budget
     from budgetlr.bench.workloads import resolve_workload
 
-    if not 0.0 < args.budget <= 1.0:
-        raise UsageError(f"--budget must be a fraction of the full budget in (0, 1], got {args.budget}")
+    check_budget(args.budget)
     workload = resolve_workload(args.workload)
     steps = budget_steps(workload.full_budget, args.budget)
     suggestion = suggest_phi(estimate_for_workload(workload, seed=args.seed), steps)
@@ -296,10 +312,10 @@ def suggest_phi(args: argparse.Namespace) -> None:
 
 
 def pbt(args: argparse.Namespace) -> None:
-    from budgetlr.adaptive.pbt import PBTSettings, replay_configs, run_pbt
-    from budgetlr.bench.analysis import cells
     from budgetlr.bench.store import Store
     from budgetlr.bench.sweep import parse_list, run_configs
+    from budgetlr.study.analysis import cells
+    from budgetlr.study.pbt import PBTSettings, replay_configs, run_pbt
 
     seeds = parse_list(args.replay_seeds, int, "seed")
     settings = PBTSettings(
@@ -336,13 +352,16 @@ def format_comparison(group: list[Cell]) -> str:
 
 
 def wsd_s(args: argparse.Namespace) -> None:
-    from budgetlr.bench.branching import measure, save_rows
+    from budgetlr.bench.runner import check_budget
     from budgetlr.bench.sweep import parse_list, progress_bar
     from budgetlr.bench.workloads import resolve_workload
+    from budgetlr.study.branching import measure, save_rows
 
     budgets = parse_list(args.budgets, float, "budget")
     seeds = parse_list(args.seeds, int, "seed")
-    if any(not 0 < b <= 1 for b in budgets) or len(set(budgets)) < 2:
+    for budget in budgets:
+        check_budget(budget)
+    if len(set(budgets)) < 2:
         raise UsageError(f"--budgets needs two or more fractions in (0, 1], got {args.budgets}")
     workload = resolve_workload(args.workload)
     lr = args.lr if args.lr is not None else default_wsd_lr(args.out, str(workload), max(budgets))
@@ -375,8 +394,8 @@ def wsd_s(args: argparse.Namespace) -> None:
 
 def default_wsd_lr(out: Path, workload: str, budget: float) -> float | None:
     """wsd's tuned peak LR at ``budget`` in ``out``'s database, if it holds one."""
-    from budgetlr.bench.analysis import cells
     from budgetlr.bench.store import DB_NAME, Store
+    from budgetlr.study.analysis import cells
 
     if not (out / DB_NAME).is_file():
         return None
@@ -391,9 +410,9 @@ def default_wsd_lr(out: Path, workload: str, budget: float) -> float | None:
 
 
 def recommend(args: argparse.Namespace) -> None:
-    from budgetlr.bench.analysis import cells
     from budgetlr.bench.store import Store
-    from budgetlr.bench.study import recommend
+    from budgetlr.study.analysis import cells
+    from budgetlr.study.recommend import recommend
 
     with Store.existing(args.out) as store:
         trials = store.trials()
@@ -401,11 +420,11 @@ def recommend(args: argparse.Namespace) -> None:
 
 
 def results(args: argparse.Namespace) -> None:
-    from budgetlr.bench.results import write_results
+    from budgetlr.study.results import write_results
 
     if not args.write.parent.is_dir():
         raise UsageError(f"cannot write {args.write}: folder {args.write.parent} does not exist")
-    print(f"wrote {write_results(args.out, args.write, args.gpu)} (and its plots)")
+    print(f"wrote {write_results(args.out, args.write, SUITES[args.suite], args.gpu)} (and its plots)")
 
 
 def table_steps(total_steps: int, warmups: list[int]) -> list[int]:
@@ -435,12 +454,9 @@ def write_csv(path: Path, curves: list[BoundSchedule], lrs: list[np.ndarray]) ->
 
 
 def plot(path: Path, curves: list[BoundSchedule], lrs: list[np.ndarray], peak: float) -> None:
-    import matplotlib
+    from budgetlr.plotting import pyplot, save
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axes = plt.subplots(figsize=(8, 4.5), layout="constrained")
+    figure, axes = pyplot().subplots(figsize=(8, 4.5), layout="constrained")
     steps = np.arange(curves[0].total_steps + 1)
     for curve, lr in zip(curves, lrs, strict=True):
         axes.plot(steps, lr, label=str(curve), linewidth=1.6)
@@ -449,10 +465,7 @@ def plot(path: Path, curves: list[BoundSchedule], lrs: list[np.ndarray], peak: f
     axes.set_title(f"budgetlr schedules, total_steps={curves[0].total_steps}")
     axes.grid(alpha=0.3)
     axes.legend()
-    try:
-        figure.savefig(path, dpi=120)
-    finally:
-        plt.close(figure)
+    save(figure, path, dpi=120)
 
 
 COMMANDS = {

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from budgetlr.integrations import require
+from budgetlr._extras import require
 from budgetlr.schedules import Schedule
 from budgetlr.schedules import schedule as bind
 

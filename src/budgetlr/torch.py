@@ -87,6 +87,9 @@ class BudgetScheduler(LRScheduler):
         last_epoch: as in PyTorch; leave at -1 and resume with :meth:`load_state_dict`.
     """
 
+    _block_index: int
+    _block: list[float]
+
     def __init__(
         self,
         optimizer: Optimizer,
@@ -127,7 +130,7 @@ class BudgetScheduler(LRScheduler):
     def _set_plan(self, plan: Plan) -> None:
         self.plan = plan
         self._block_index = -1
-        self._block: list[float] = []
+        self._block = []
 
     def _apply_current_lr(self) -> None:
         for group, lr in zip(self.optimizer.param_groups, self.get_lr(), strict=True):
@@ -220,7 +223,7 @@ class BudgetScheduler(LRScheduler):
         self.base_lrs = list(state_dict["base_lrs"])
         self._last_lr = list(state_dict["_last_lr"])
         self._set_plan(plan)
-        if plan.total_steps != target:
+        if plan.total_steps != target and self.on_budget_change is not None:
             self.rebudget(target, self.on_budget_change)
 
 

@@ -8,7 +8,8 @@ import torch
 from torch import nn
 
 from budgetlr.adaptive.curvature import Spectrum, estimate_spectrum, hessian_operator, lanczos
-from budgetlr.adaptive.phi import PHI_GRID, auto_schedule, estimate_for_workload, phi_rule
+from budgetlr.adaptive.phi import PHI_GRID, auto_schedule, phi_rule
+from budgetlr.bench.curvature import estimate_for_workload
 from budgetlr.bench.runner import TrialConfig, run_trial
 from budgetlr.bench.workloads import resolve_workload
 from budgetlr.schedules import parse
@@ -116,6 +117,7 @@ def test_uba_phi_auto_outside_the_benchmark_points_to_auto_schedule():
         parse("uba(phi=auto)")
 
 
+@pytest.mark.slow
 def test_a_benchmark_trial_of_uba_phi_auto_measures_and_records_its_choice():
     result = run_trial(TrialConfig("quadratic", "uba(phi=auto, warmup=0.05)", 0.05, 0.3, 0))
     notes = result.notes

@@ -11,6 +11,9 @@ import pytest
 from budgetlr.bench.store import Store
 from budgetlr.cli import main
 
+#: Every test here trains a model, starts Ray or runs the CLI's sweeps.
+pytestmark = pytest.mark.slow
+
 BUDGETLR = str(Path(sys.executable).parent / "budgetlr")
 
 

@@ -49,6 +49,7 @@ def test_only_refined_trials_have_a_source():
     assert source_of(TrialConfig("quadratic", "cosine", 0.5, 0.3, 4)) is None
 
 
+@pytest.mark.slow
 def test_schedulefree_trains_with_the_schedule_free_optimizer_and_evaluates_its_average(monkeypatch):
     import schedulefree
 

@@ -17,6 +17,7 @@ def stable(result):
     return (result.steps, result.status, result.val_metric, result.test_metric, result.curve)
 
 
+@pytest.mark.slow
 def test_same_configuration_same_result():
     config = TrialConfig("quadratic", "uba(phi=0.5, warmup=0.05)", 0.25, 0.3, 7)
     assert stable(run_trial(config)) == stable(run_trial(config))
@@ -24,6 +25,7 @@ def test_same_configuration_same_result():
     assert other_seed.val_metric != run_trial(config).val_metric
 
 
+@pytest.mark.slow
 def test_trial_trains_round_fraction_of_the_full_budget_under_the_schedule():
     config = TrialConfig("quadratic", "cosine(warmup=0.1)", 0.25, 0.5, 0)
     result = run_trial(config)
@@ -56,6 +58,7 @@ SMALL = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", SMALL)
 def test_cpu_workloads_train_a_few_steps(name, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
@@ -77,6 +80,7 @@ def test_every_built_in_workload_declares_what_the_benchmark_needs():
         assert cls.metric and cls.optimizer in ("sgd", "adamw") and cls.description
 
 
+@pytest.mark.slow
 def test_text_gpt_smoke_on_a_local_corpus(tmp_path):
     corpus = tmp_path / "corpus.txt"
     corpus.write_text(
@@ -113,6 +117,7 @@ def test_cifar_loader_reads_python_batches_and_holds_out_a_tenth(tmp_path):
     assert splits["train"][1][:20].tolist() == first[b"labels"]
 
 
+@pytest.mark.slow
 def test_cifar_resnet_smoke_and_augmentation(tmp_path):
     write_cifar_batch(tmp_path / "data_batch_1", 24, 1)
     write_cifar_batch(tmp_path / "test_batch", 8, 2)

@@ -64,6 +64,7 @@ def test_parse_list():
         parse_list("0.1,,0.5", float, "budget")
 
 
+@pytest.mark.slow
 def test_a_sweep_stores_every_trial_once_and_a_rerun_runs_nothing(tmp_path):
     plan = tiny_plan()
     first = run_sweep(plan, tmp_path, workers=2, progress=False)
@@ -77,6 +78,7 @@ def test_a_sweep_stores_every_trial_once_and_a_rerun_runs_nothing(tmp_path):
     assert [row[0] for row in curve] == list(range(50, 201, 50))
 
 
+@pytest.mark.slow
 def test_a_diverging_configuration_is_recorded_and_the_sweep_completes(tmp_path):
     summary = run_sweep(tiny_plan(lrs=[0.3, 50.0]), tmp_path, workers=2, progress=False)
     assert summary.ran == 16 and summary.diverged == 8
@@ -86,6 +88,7 @@ def test_a_diverging_configuration_is_recorded_and_the_sweep_completes(tmp_path)
     assert all(t.test_metric is None for t in trials if t.status == "diverged")
 
 
+@pytest.mark.slow
 def test_a_sweep_killed_mid_run_resumes_with_every_trial_exactly_once(tmp_path):
     args = [BUDGETLR, "bench", "--workload", "quadratic(dim=8)", "--schedules", "cosine,linear,constant",
             "--budgets", "0.25,0.5", "--lrs", "0.1,0.2,0.3", "--seeds", "0,1,2", "--workers", "2",
@@ -106,6 +109,7 @@ def test_a_sweep_killed_mid_run_resumes_with_every_trial_exactly_once(tmp_path):
         assert orphans == (0,)
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_the_sweep_with_exit_130_and_a_rerun_completes_it(tmp_path):
     args = [BUDGETLR, "bench", "--workload", "quadratic(dim=8)", "--schedules", "cosine,linear",
             "--budgets", "0.5,1.0", "--lrs", "0.1,0.3", "--seeds", "0,1,2", "--workers", "2",
@@ -123,6 +127,7 @@ def test_ctrl_c_stops_the_sweep_with_exit_130_and_a_rerun_completes_it(tmp_path)
     assert f"24 trials planned: {interrupted} already stored, {24 - interrupted} run now" in rerun.stdout
 
 
+@pytest.mark.slow
 def test_the_ray_executor_on_a_local_cluster_matches_the_local_executor(ray_head, tmp_path):
     plan = tiny_plan(budgets=[0.05])
     summary = run_sweep(plan, tmp_path / "ray", executor="ray", address=ray_head, progress=False)

@@ -6,6 +6,9 @@ import torch
 
 from budgetlr.integrations.lightning import configure_optimizers
 
+#: Every test here trains a model, starts Ray or runs the CLI's sweeps.
+pytestmark = pytest.mark.slow
+
 SPEC = "uba(phi=0.5, warmup=0.1)"
 
 

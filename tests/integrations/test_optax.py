@@ -7,7 +7,7 @@ import optax
 import pytest
 
 import budgetlr
-from budgetlr.integrations import MissingExtra
+from budgetlr._extras import MissingExtra
 from budgetlr.optax import schedule
 from tests.conftest import EXAMPLES
 from tests.helpers import hide_module

@@ -4,10 +4,14 @@ import signal
 import subprocess
 
 import optuna
+import pytest
 
-from budgetlr.bench.tune import DB_NAME, PHI_CHOICES
 from budgetlr.cli import main
+from budgetlr.study.tune import DB_NAME, PHI_CHOICES
 from tests.helpers import BUDGETLR, hide_module, start_and_stop, stored_keys
+
+#: Every test here trains a model, starts Ray or runs the CLI's sweeps.
+pytestmark = pytest.mark.slow
 
 ARGS = ["bench", "--workload", "quadratic(dim=8)", "--schedules", "cosine,uba", "--budgets", "0.1",
         "--lrs", "0.1,0.3", "--seeds", "0,1", "--tuner", "optuna", "--quiet", "--no-report"]  # fmt: skip

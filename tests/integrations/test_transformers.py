@@ -8,6 +8,9 @@ from transformers import GPT2Config, GPT2LMHeadModel, Trainer, TrainerCallback, 
 from budgetlr import schedule
 from budgetlr.integrations.transformers import make_scheduler, training_steps
 
+#: Every test here trains a model, starts Ray or runs the CLI's sweeps.
+pytestmark = pytest.mark.slow
+
 SPEC = "wsd(decay=0.25, shape=1-sqrt)"
 
 

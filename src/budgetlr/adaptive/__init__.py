@@ -1,3 +1,3 @@
-"""Adaptive methods: curvature estimates and UBA's phi from them (:mod:`.curvature`,
-:mod:`.phi`), refinement from a run's gradient norms (:mod:`.refine`), and population based
-training on Ray Tune (:mod:`.pbt`)."""
+"""Adaptive methods, their maths: curvature estimates (:mod:`.curvature`) and UBA's phi from them
+(:mod:`.phi`). What runs trials with them lives above: :mod:`budgetlr.bench.curvature` (a
+workload's curvature), :mod:`budgetlr.study.refine` and :mod:`budgetlr.study.pbt`."""

@@ -11,12 +11,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
 from budgetlr.schedules.base import FloatArray
+
+#: A loss's batch: whatever the loss function takes besides the forward function.
+B = TypeVar("B")
 
 
 @dataclass(frozen=True)
@@ -75,7 +79,7 @@ def lanczos(
 
 
 def hessian_operator(
-    model: nn.Module, loss: Callable[[Callable[[Tensor], Tensor], object], Tensor], batch: object
+    model: nn.Module, loss: Callable[[Callable[[Tensor], Tensor], B], Tensor], batch: B
 ) -> tuple[Callable[[Tensor], Tensor], int]:
     """``(H v, dimension)`` for the loss of ``model`` on ``batch`` as a function of its trainable
     parameters, flattened. ``loss(forward, batch)`` must only call ``forward(x)``."""
@@ -96,7 +100,7 @@ def hessian_operator(
         return loss(forward, batch)
 
     point = torch.cat([p.reshape(-1) for p in params.values()])
-    _, vjp = torch.func.vjp(torch.func.grad(loss_of), point)
+    vjp = torch.func.vjp(torch.func.grad(loss_of), point)[1]
 
     def matvec(v: Tensor) -> Tensor:
         return vjp(v)[0]
@@ -106,8 +110,8 @@ def hessian_operator(
 
 def estimate_spectrum(
     model: nn.Module,
-    loss: Callable[[Callable[[Tensor], Tensor], object], Tensor],
-    batch: object,
+    loss: Callable[[Callable[[Tensor], Tensor], B], Tensor],
+    batch: B,
     iterations: int = 24,
     probes: int = 2,
     seed: int = 0,

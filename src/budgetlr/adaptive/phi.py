@@ -21,27 +21,19 @@ import math
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-import torch
-
-from budgetlr.adaptive.curvature import Spectrum, concatenate, estimate_spectrum
+from budgetlr.adaptive.curvature import Spectrum, estimate_spectrum
 from budgetlr.schedules import Schedule, parse
-from budgetlr.schedules.registry import split_spec
+from budgetlr.spec import split_spec
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from torch import Tensor, nn
 
-    from budgetlr.bench.workloads.base import Workload
-
 PHI_GRID = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
 RULE_INTERCEPT = -2.5
 RULE_STEPS = 5.5
 RULE_KAPPA = -18.5
-#: Examples averaged into each Hessian-vector product of a workload's curvature estimate.
-ESTIMATE_EXAMPLES = 512
-#: Seeds the batches of curvature estimates, apart from any trial's own batch stream.
-ESTIMATE_SEED = 2_147_483_647
 
 
 @dataclass(frozen=True)
@@ -75,22 +67,6 @@ def phi_rule(total_steps: int, kappa: float) -> float:
 def suggest_phi(spectrum: Spectrum, total_steps: int) -> Suggestion:
     kappa = max(spectrum.kappa, 1.0)
     return Suggestion(phi_rule(total_steps, kappa), spectrum.top, spectrum.low, kappa, total_steps)
-
-
-def estimate_for_workload(workload: Workload, seed: int = 0, model: nn.Module | None = None) -> Spectrum:
-    """The curvature spectrum of ``workload``'s model at initialisation (seeded by ``seed`` unless
-    a ``model`` is given), its loss averaged over :data:`ESTIMATE_EXAMPLES` training examples."""
-    workload.prepare()
-    if model is None:
-        torch.manual_seed(seed)
-        model = workload.build_model().to(workload.device())
-    batches = workload.batches(torch.Generator().manual_seed(ESTIMATE_SEED))
-    count = math.ceil(ESTIMATE_EXAMPLES / workload.batch_size)
-    return estimate_spectrum(model, workload.loss, concatenate([next(batches) for _ in range(count)]))
-
-
-def suggest_for_workload(workload: Workload, model: nn.Module, total_steps: int) -> Suggestion:
-    return suggest_phi(estimate_for_workload(workload, model=model), total_steps)
 
 
 def auto_schedule(

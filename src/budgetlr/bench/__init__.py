@@ -1,1 +1,1 @@
-"""The budgeted-training benchmark: workloads, one-trial runner, sweeps, SQLite store, report."""
+"""The budgeted-training benchmark's core: workloads, one trial, the SQLite store and sweeps."""

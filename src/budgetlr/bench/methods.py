@@ -19,9 +19,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from budgetlr.schedules import Schedule, parse
+from budgetlr.schedules import FAMILIES, Schedule, parse
 from budgetlr.schedules.base import default_of
-from budgetlr.schedules.registry import split_spec
+from budgetlr.spec import split_spec
 
 if TYPE_CHECKING:
     import torch
@@ -64,10 +64,10 @@ def method(spec: str) -> Method:
             raise ValueError(
                 f"the benchmark's refined takes only smoothing=..., not {', '.join(sorted(unknown))}"
             )
-        check = parse({"name": REFINED, "norms": [1.0, 1.0], **args})
-        default = default_of(type(check), "smoothing")
-        text = REFINED if check.smoothing == default else f"{REFINED}(smoothing={check.smoothing!r})"
-        return Method(REFINED, text, parse("linear"), {"smoothing": check.smoothing})
+        given = parse({"name": REFINED, "norms": [1.0, 1.0], **args}).to_dict()
+        smoothing = given.get("smoothing", default_of(FAMILIES[REFINED], "smoothing"))
+        text = f"{REFINED}(smoothing={smoothing!r})" if "smoothing" in given else REFINED
+        return Method(REFINED, text, parse("linear"), {"smoothing": smoothing})
     if name == "uba" and args.get("phi") == AUTO:
         base = parse({"name": "uba", **{k: v for k, v in args.items() if k != "phi"}})
         inner = str(base).removeprefix("uba").strip("()")
@@ -87,11 +87,6 @@ def source_of(config: TrialConfig) -> TrialConfig | None:
     return replace(config, schedule=str(parse(REFINE_SOURCE)))
 
 
-def norm_kind(workload: Workload) -> str:
-    """``"l2"`` for SGD workloads, ``"l1"`` for Adam-type ones (arXiv 2310.07831)."""
-    return "l2" if workload.optimizer == "sgd" else "l1"
-
-
 def build_schedule(
     resolved: Method,
     workload: Workload,
@@ -103,21 +98,20 @@ def build_schedule(
     if resolved.kind == REFINED:
         if norms is None:
             raise ValueError(f"{resolved.spec} needs the gradient norms of its {REFINE_SOURCE} run")
-        optimizer = "sgd" if workload.optimizer == "sgd" else "adam"
         schedule = parse(
             {
                 "name": REFINED,
                 "norms": list(norms),
-                "optimizer": optimizer,
+                "optimizer": workload.refinement.optimizer,
                 "smoothing": resolved.options["smoothing"],
             }
         )
         return schedule, {}
     if resolved.kind == AUTO:
-        from budgetlr.adaptive.phi import suggest_for_workload
+        from budgetlr.bench.curvature import suggest_for_workload
 
         suggestion = suggest_for_workload(workload, model, total_steps)
-        return replace(resolved.base, phi=suggestion.phi), suggestion.to_dict()
+        return parse({**resolved.base.to_dict(), "phi": suggestion.phi}), suggestion.to_dict()
     if resolved.kind == SCHEDULE_FREE:
         return parse("constant"), {}
     return resolved.base, {}

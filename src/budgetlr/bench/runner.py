@@ -12,14 +12,19 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from functools import cache
 from typing import TYPE_CHECKING, Any
-
-from budgetlr import __version__
 
 if TYPE_CHECKING:
     import torch
 
+    from budgetlr.bench.loop import Run
     from budgetlr.bench.workloads.base import Workload
+
+#: The version of what a trial computes from its configuration. Bump it (and say why in
+#: CHANGELOG.md) only when the same configuration would give a different result: every trial
+#: stored under another value is then run again, and ``budgetlr bench`` says how many and why.
+TRIAL_SEMANTICS = 1
 
 
 @dataclass(frozen=True)
@@ -33,9 +38,22 @@ class TrialConfig:
     seed: int
 
     def key(self) -> str:
-        """A hash of the full configuration and the package version: the trial's identity."""
-        text = json.dumps({**asdict(self), "version": __version__}, sort_keys=True)
-        return hashlib.sha256(text.encode()).hexdigest()[:24]
+        """The trial's identity: a hash of what determines its result, namely the configuration,
+        the workload's data (see :meth:`Workload.data_fingerprint`) and :data:`TRIAL_SEMANTICS`.
+        The package version is not part of it: an upgrade keeps every stored trial."""
+        return trial_key(self, data_fingerprint(self.workload), TRIAL_SEMANTICS)
+
+
+def trial_key(config: TrialConfig, data: str, semantics: int) -> str:
+    text = json.dumps({**asdict(config), "data": data, "semantics": semantics}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+@cache
+def data_fingerprint(workload: str) -> str:
+    from budgetlr.bench.workloads import resolve_workload
+
+    return resolve_workload(workload).data_fingerprint()
 
 
 @dataclass(frozen=True)
@@ -56,10 +74,19 @@ class TrialResult:
     wall_time: float
     steps_per_second: float
     curve: list[CurvePoint] = field(default_factory=list)
-    #: Per-step gradient norms of the steps run: ``"l2"``, and ``"l1"`` for Adam-type optimizers.
+    #: Per-step gradient norms of the steps run: ``"l2"`` for SGD, ``"l1"`` for Adam-type optimizers.
     grad_norms: dict[str, list[float]] = field(default_factory=dict)
     #: What a method measured to set itself up (e.g. the curvature behind ``uba(phi=auto)``).
     notes: dict[str, Any] = field(default_factory=dict)
+    #: Seconds spent evaluating; ``wall_time`` is training and evaluation together.
+    eval_time: float = 0.0
+
+
+def check_budget(fraction: float) -> float:
+    """``fraction`` if it is a fraction of the full budget in (0, 1], else ``ValueError``."""
+    if not (math.isfinite(fraction) and 0.0 < fraction <= 1.0):
+        raise ValueError(f"budget {fraction!r} must be a fraction of the full budget in (0, 1]")
+    return fraction
 
 
 def budget_steps(full_budget: int, fraction: float) -> int:
@@ -74,10 +101,12 @@ def run_trial(config: TrialConfig, source_norms: Sequence[float] | None = None) 
     previous point, the validation metric and the LR used by the last step. Every step's gradient
     norm is recorded. A non-finite loss ends the trial early, marked ``diverged``, with no final
     metrics. ``source_norms`` are the gradient norms a ``refined`` trial refines (see
-    :mod:`budgetlr.bench.methods`).
+    :mod:`budgetlr.bench.methods`). Steps per second count training time only; the time spent
+    evaluating is ``eval_time``.
     """
     import torch
 
+    from budgetlr.bench.loop import train
     from budgetlr.bench.methods import build_schedule, make_optimizer, method
     from budgetlr.bench.workloads import resolve_workload
     from budgetlr.torch import BudgetScheduler
@@ -94,79 +123,79 @@ def run_trial(config: TrialConfig, source_norms: Sequence[float] | None = None) 
     scheduler = BudgetScheduler(optimizer, schedule, steps)
     batches = workload.batches(torch.Generator().manual_seed(config.seed))
     evaluate = evaluator(workload, model, optimizer)
-    kinds = ("l2",) if workload.optimizer == "sgd" else ("l2", "l1")
-    norms: list[torch.Tensor] = []
-
-    curve: list[CurvePoint] = []
-    window: list[torch.Tensor] = []
-    status = "ok"
-    start = time.perf_counter()
-    for step in range(steps):
-        lr = optimizer.param_groups[0]["lr"]
-        loss = workload.loss(model, next(batches))
-        if not torch.isfinite(loss):
-            status = "diverged"
-            curve.append(CurvePoint(step + 1, math.inf, None, lr))
-            break
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        norms.append(gradient_norms(model, kinds))
-        optimizer.step()
-        scheduler.step()
-        window.append(loss.detach())
-        if (step + 1) % workload.eval_every == 0 or step + 1 == steps:
-            train_loss = float(torch.stack(window).mean())
-            val = evaluate("val") if step + 1 < steps else None
-            curve.append(CurvePoint(step + 1, train_loss, val, lr))
-            window = []
-    wall_time = time.perf_counter() - start
-    done = curve[-1].step if curve else 0
+    run = train(
+        model,
+        optimizer,
+        workload.loss,
+        batches,
+        range(steps),
+        scheduler=scheduler,
+        norms=(workload.refinement.norm,),
+        evaluate=lambda: evaluate("val"),
+        eval_every=workload.eval_every,
+    )
+    curve = curve_of(run, steps, workload.eval_every)
     val_metric = test_metric = None
+    status = "diverged" if run.diverged else "ok"
+    clock = time.perf_counter()
     if status == "ok":
         val_metric = evaluate("val")
         test_metric = evaluate("test")
         curve[-1] = CurvePoint(curve[-1].step, curve[-1].train_loss, val_metric, curve[-1].lr)
         if not (math.isfinite(val_metric) and math.isfinite(test_metric)):
             status, val_metric, test_metric = "diverged", None, None
-    recorded = torch.stack(norms).cpu().T.tolist() if norms else [[] for _ in kinds]
+    eval_time = run.eval_seconds + time.perf_counter() - clock
+    done = curve[-1].step if curve else 0
     return TrialResult(
         config,
         done,
         status,
         val_metric,
         test_metric,
-        wall_time,
-        done / max(wall_time, 1e-9),
+        run.train_seconds + eval_time,
+        done / max(run.train_seconds, 1e-9),
         curve,
-        dict(zip(kinds, recorded, strict=True)),
+        run.grad_norms,
         notes,
+        eval_time,
     )
 
 
-def gradient_norms(model: torch.nn.Module, kinds: Sequence[str]) -> torch.Tensor:
-    """The l2 (and l1) norm of the whole gradient, as a tensor (no device sync per step)."""
+def curve_of(run: Run, steps: int, eval_every: int) -> list[CurvePoint]:
+    """The curve's points: every ``eval_every`` steps and at the last step trained, and at the
+    step that diverged (its loss infinite)."""
     import torch
 
-    grads = [p.grad for p in model.parameters() if p.grad is not None]
-    order = {"l2": 2.0, "l1": 1.0}
-    return torch.stack([torch.nn.utils.get_total_norm(grads, order[k]) for k in kinds]).float()
+    values = dict(run.evaluations)
+    curve = []
+    previous = 0
+    for end in [*range(eval_every, steps, eval_every), steps]:
+        if end > run.steps:
+            break
+        mean = float(torch.tensor(run.losses[previous:end], dtype=torch.float32).mean())
+        curve.append(CurvePoint(end, mean, values.get(end), run.lrs[end - 1]))
+        previous = end
+    if run.diverged_at is not None:
+        curve.append(CurvePoint(run.diverged_at + 1, math.inf, None, run.lrs[run.diverged_at]))
+    return curve
 
 
 def evaluator(
     workload: Workload, model: torch.nn.Module, optimizer: torch.optim.Optimizer
 ) -> Callable[[str], float]:
     """``evaluate(split)``; schedule-free optimizers swap in their averaged weights for it."""
-    swaps = hasattr(optimizer, "eval") and hasattr(optimizer, "train")
-    if swaps:
-        optimizer.train()
+    to_train: Callable[[], object] | None = getattr(optimizer, "train", None)
+    to_eval: Callable[[], object] | None = getattr(optimizer, "eval", None)
+    if to_train is not None:
+        to_train()
 
     def evaluate(split: str) -> float:
-        if swaps:
-            optimizer.eval()
+        if to_eval is not None:
+            to_eval()
         try:
             return workload.evaluate(model, split)
         finally:
-            if swaps:
-                optimizer.train()
+            if to_train is not None:
+                to_train()
 
     return evaluate

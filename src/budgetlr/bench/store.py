@@ -1,30 +1,36 @@
-"""The results database: SQLite, one row per trial keyed by the hash of its configuration and the
-package version, its curve in a child table. Only the sweep's parent process writes, one
-transaction per finished trial, so an interrupted sweep loses at most the trials in flight."""
+"""The results database: SQLite, one row per trial keyed by the hash of what determines its result
+(:meth:`TrialConfig.key`), its curve in a child table. Only the sweep's parent process writes, one
+transaction per finished trial, so an interrupted sweep loses at most the trials in flight. Each
+trial records the package version that ran it and the trial semantics it was made under."""
 
 from __future__ import annotations
 
 import csv
 import json
 import sqlite3
+from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from budgetlr import __version__
-from budgetlr.bench.runner import TrialConfig, TrialResult
+import budgetlr
+from budgetlr.bench.runner import TRIAL_SEMANTICS, TrialConfig, TrialResult, data_fingerprint, trial_key
 from budgetlr.schedules.base import FloatArray
 
 DEFAULT_DIR = Path("budgetlr-results")
+#: Before trial semantics were recorded, keys hashed the package version. Trials stored by these
+#: versions were made under these semantics (budgetlr 0.2.0 defined semantics 1).
+SEMANTICS_OF_VERSION = {"0.2.0": 1}
 DB_NAME = "results.db"
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS trials (
     key TEXT PRIMARY KEY,
     version TEXT NOT NULL,
+    semantics INTEGER NOT NULL,
     workload TEXT NOT NULL,
     schedule TEXT NOT NULL,
     budget REAL NOT NULL,
@@ -38,6 +44,7 @@ CREATE TABLE IF NOT EXISTS trials (
     test_metric REAL,
     wall_time REAL NOT NULL,
     steps_per_second REAL NOT NULL,
+    eval_time REAL,
     finished_at TEXT NOT NULL DEFAULT (datetime('now'))
 );
 CREATE TABLE IF NOT EXISTS curves (
@@ -60,8 +67,8 @@ CREATE TABLE IF NOT EXISTS notes (
 );
 """
 
-COLUMNS = ("key", "version", "workload", "schedule", "budget", "lr", "seed", "steps", "status", "metric",
-           "higher_is_better", "val_metric", "test_metric", "wall_time", "steps_per_second", "finished_at")  # fmt: skip
+COLUMNS = ("key", "version", "semantics", "workload", "schedule", "budget", "lr", "seed", "steps", "status", "metric",
+           "higher_is_better", "val_metric", "test_metric", "wall_time", "steps_per_second", "finished_at", "eval_time")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -70,6 +77,7 @@ class Trial:
 
     key: str
     version: str
+    semantics: int
     workload: str
     schedule: str
     budget: float
@@ -82,8 +90,11 @@ class Trial:
     val_metric: float | None
     test_metric: float | None
     wall_time: float
+    #: steps per second of training, evaluation excluded (before eval_time was recorded: included)
     steps_per_second: float
     finished_at: str
+    #: seconds spent evaluating (None for trials stored before it was recorded)
+    eval_time: float | None = None
 
 
 class Store:
@@ -97,6 +108,11 @@ class Store:
         self.connection.execute("PRAGMA synchronous=NORMAL")
         self.connection.execute("PRAGMA foreign_keys=ON")
         self.connection.executescript(SCHEMA)
+        columns = {row[1] for row in self.connection.execute("PRAGMA table_info(trials)")}
+        if "semantics" not in columns:
+            self.migrate_version_keys()
+        if "eval_time" not in columns:
+            self.connection.execute("ALTER TABLE trials ADD COLUMN eval_time REAL")
 
     @classmethod
     def existing(cls, out: Path) -> Store:
@@ -122,12 +138,12 @@ class Store:
         c = result.config
         with self.connection:
             inserted = self.connection.execute(
-                "INSERT OR IGNORE INTO trials (key, version, workload, schedule, budget, lr, seed, steps, status,"
-                " metric, higher_is_better, val_metric, test_metric, wall_time, steps_per_second)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (c.key(), __version__, c.workload, c.schedule, c.budget, c.lr, c.seed, result.steps, result.status,
+                "INSERT OR IGNORE INTO trials (key, version, semantics, workload, schedule, budget, lr, seed, steps,"
+                " status, metric, higher_is_better, val_metric, test_metric, wall_time, steps_per_second, eval_time)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (c.key(), budgetlr.__version__, TRIAL_SEMANTICS, c.workload, c.schedule, c.budget, c.lr, c.seed, result.steps, result.status,
                  metric, int(higher_is_better), result.val_metric, result.test_metric, result.wall_time,
-                 result.steps_per_second),
+                 result.steps_per_second, result.eval_time),
             ).rowcount  # fmt: skip
             if inserted:
                 self.connection.executemany(
@@ -148,6 +164,49 @@ class Store:
                     self.connection.execute(
                         "INSERT INTO notes (key, notes) VALUES (?, ?)", (c.key(), json.dumps(result.notes))
                     )
+
+    def migrate_version_keys(self) -> None:
+        """Re-key a database whose keys hashed the package version (budgetlr <= 0.2.0). Trials of
+        the versions in :data:`SEMANTICS_OF_VERSION` get today's key; the others, and those whose
+        workload no longer resolves, keep their old key under semantics 0: never reused."""
+        rows = list(
+            self.connection.execute("SELECT key, version, workload, schedule, budget, lr, seed FROM trials")
+        )
+        self.connection.execute(
+            "PRAGMA foreign_keys=OFF"
+        )  # a parent's and its children's keys change together
+        with self.connection:
+            self.connection.execute("BEGIN")
+            self.connection.execute("ALTER TABLE trials ADD COLUMN semantics INTEGER NOT NULL DEFAULT 0")
+            for old, version, *config in rows:
+                semantics, key = 0, old
+                if version in SEMANTICS_OF_VERSION:
+                    try:
+                        fingerprint = data_fingerprint(config[0])
+                        semantics = SEMANTICS_OF_VERSION[version]
+                        key = trial_key(TrialConfig(*config), fingerprint, semantics)
+                    except ValueError:  # its workload no longer resolves
+                        pass
+                for table in ("trials", "curves", "grad_norms", "notes"):
+                    self.connection.execute(f"UPDATE {table} SET key = ? WHERE key = ?", (key, old))
+                self.connection.execute("UPDATE trials SET semantics = ? WHERE key = ?", (semantics, key))
+        self.connection.execute("PRAGMA foreign_keys=ON")
+
+    def not_reused(self, configs: Iterable[TrialConfig]) -> Counter[int | None]:
+        """Of ``configs`` not stored under their key, how many are stored under another one: by
+        the trial semantics they were made under, or None where only the workload's data differ."""
+        stored: dict[tuple[Any, ...], list[tuple[str, int]]] = {}
+        for key, semantics, *config in self.connection.execute(
+            "SELECT key, semantics, workload, schedule, budget, lr, seed FROM trials"
+        ):
+            stored.setdefault(tuple(config), []).append((key, semantics))
+        counts: Counter[int | None] = Counter()
+        for config in configs:
+            matches = stored.get(astuple(config), [])
+            if matches and config.key() not in {key for key, _ in matches}:
+                semantics = {s for _, s in matches} - {TRIAL_SEMANTICS}
+                counts[max(semantics) if semantics else None] += 1
+        return counts
 
     def grad_norms(self, key: str, kind: str) -> FloatArray | None:
         """The per-step gradient norms (``"l2"`` or ``"l1"``) a trial recorded, or None."""
@@ -173,7 +232,7 @@ class Store:
         rows = self.connection.execute(
             f"SELECT {', '.join(COLUMNS)} FROM trials ORDER BY workload, schedule, budget, lr, seed"
         )
-        return [Trial(*row[:10], bool(row[10]), *row[11:]) for row in rows]
+        return [to_trial(row) for row in rows]
 
     def trials_by_key(self, keys: list[str]) -> dict[str, Trial]:
         return {t.key: t for t in self.trials() if t.key in set(keys)}
@@ -194,6 +253,11 @@ class Store:
             writer.writerow(COLUMNS)
             writer.writerows(trial_row(t) for t in trials)
         return len(trials)
+
+
+def to_trial(row: Iterable[Any]) -> Trial:
+    values = dict(zip(COLUMNS, row, strict=True))
+    return Trial(**{**values, "higher_is_better": bool(values["higher_is_better"])})
 
 
 def trial_row(trial: Trial) -> Iterable[object]:

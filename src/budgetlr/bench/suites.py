@@ -36,6 +36,18 @@ STUDY_SCHEDULES = (
 
 
 @dataclass(frozen=True)
+class Claim:
+    """A published claim a suite tests: ``challenger`` beats ``baselines`` at ``budgets``. The
+    ``weak`` baselines are ones no budget-aware schedule should lose to, reported apart."""
+
+    paper: str
+    challenger: str
+    baselines: tuple[str, ...]
+    weak: tuple[str, ...]
+    budgets: tuple[float, ...]
+
+
+@dataclass(frozen=True)
 class Suite:
     description: str
     workloads: tuple[str, ...]
@@ -44,18 +56,22 @@ class Suite:
     seeds: tuple[int, ...]
     #: Peak-LR grids that replace a workload's own (keyed by canonical workload spec).
     lrs: dict[str, tuple[float, ...]] = field(default_factory=dict)
+    #: What the suite's results page answers: a claim, and pairs (challenger, baseline) compared
+    #: head to head.
+    claim: Claim | None = None
+    comparisons: tuple[tuple[str, str], ...] = ()
 
 
 SUITES = {
     "quick": Suite(
-        "the CPU workloads that separate schedules; about 6 minutes on 2 cores",
+        "the CPU workloads that separate schedules",
         ("quadratic", "mnist1d-cnn"),
         BASELINES,
         (0.1, 0.25, 0.5, 1.0),
         (0, 1),
     ),
     "full": Suite(
-        "every CPU workload, more schedules and 3 seeds; about 3 h 20 min on 2 cores (estimated)",
+        "every CPU workload, more schedules and 3 seeds",
         ("quadratic", "quadratic(kappa=10000.0)", "mnist1d-cnn", "digits-cnn", "stdlib-gpt"),
         (
             *BASELINES,
@@ -70,7 +86,7 @@ SUITES = {
         (0, 1, 2),
     ),
     "study": Suite(
-        "the evidence study of docs/results.md: 4 CPU workloads, 14 methods, 3 seeds; 57 min on 2 cores",
+        "the evidence study of docs/results.md: 4 CPU workloads, 14 methods, 3 seeds",
         STUDY_WORKLOADS,
         STUDY_SCHEDULES,
         (0.1, 0.25, 0.5, 1.0),
@@ -81,5 +97,24 @@ SUITES = {
             "quadratic(kappa=10000.0)": (0.1, 0.3, 1.0, 1.5),
             "digits-cnn": (3e-3, 1e-2, 3e-2, 1e-1),
         },
+        Claim(
+            "2505.24452",
+            "uba(warmup=0.05)",
+            (
+                "cosine(warmup=0.05)",
+                "linear(warmup=0.05)",
+                "rex(warmup=0.05)",
+                "wsd(decay=0.2, shape=1-sqrt, warmup=0.05)",
+                "schedulefree(warmup=0.05)",
+            ),
+            ("step(warmup=0.05)", "constant(warmup=0.05)"),
+            (0.1, 0.25),
+        ),
+        (
+            ("refined", "linear(warmup=0.05)"),
+            ("uba(phi=auto, warmup=0.05)", "uba(warmup=0.05)"),
+            ("uba(phi=auto, warmup=0.05)", "cosine(warmup=0.05)"),
+            ("schedulefree(warmup=0.05)", "cosine(warmup=0.05)"),
+        ),
     ),
 }

@@ -11,13 +11,14 @@ import math
 import multiprocessing
 import os
 import signal
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
-from budgetlr.bench.methods import method, norm_kind, source_of
-from budgetlr.bench.runner import TrialConfig, TrialResult, budget_steps, run_trial
+from budgetlr.bench.methods import method, source_of
+from budgetlr.bench.runner import TrialConfig, TrialResult, budget_steps, check_budget, run_trial
 from budgetlr.bench.store import Store
 from budgetlr.bench.workloads import resolve_workload
 from budgetlr.schedules.base import check_total_steps
@@ -72,8 +73,7 @@ def make_plan(
     if not parsed:
         raise ValueError("a sweep needs at least one schedule")
     for budget in budgets:
-        if not (math.isfinite(budget) and 0.0 < budget <= 1.0):
-            raise ValueError(f"budget {budget!r} must be a fraction of the full budget in (0, 1]")
+        check_budget(budget)
     if not budgets:
         raise ValueError("a sweep needs at least one budget")
     for lr in lrs or ():
@@ -117,6 +117,9 @@ class SweepSummary:
     already_stored: int
     ran: int
     diverged: int
+    #: Planned trials stored only under another key, so run again: by the trial semantics they
+    #: were made under, or None where the workload's data changed (see :meth:`Store.not_reused`).
+    not_reused: Counter[int | None] = field(default_factory=Counter)
 
 
 def run_sweep(
@@ -144,7 +147,7 @@ def run_configs(
     with Store(out) as store:
         done = store.done_keys()
         todo = [c for c in configs if c.key() not in done]
-        summary = SweepSummary(len(configs), len(configs) - len(todo), 0, 0)
+        summary = SweepSummary(len(configs), len(configs) - len(todo), 0, 0, store.not_reused(todo))
         sources = {c: source for c in todo if (source := source_of(c)) is not None}
         missing = [s for s in sources.values() if s.key() not in done]
         first = list(dict.fromkeys([c for c in todo if c not in sources] + missing))
@@ -165,7 +168,7 @@ def run_configs(
             jobs = []
             for config, source in sources.items():
                 workload = workloads[config.workload]
-                norms = store.grad_norms(source.key(), norm_kind(workload))
+                norms = store.grad_norms(source.key(), workload.refinement.norm)
                 if norms is None or len(norms) < budget_steps(workload.full_budget, config.budget):
                     # The source run diverged: there is nothing to refine, so the trial fails too.
                     record(

@@ -1,21 +1,6 @@
 """Helpers for the trainers people use: Lightning, the transformers Trainer; see also
 :mod:`budgetlr.optax` for JAX. Each needs its extra, and says so in one line when it is missing."""
 
-from __future__ import annotations
+from budgetlr._extras import MissingExtra, require
 
-import importlib
-from types import ModuleType
-
-
-class MissingExtra(ImportError):
-    """An optional dependency is not installed; the message names the install command."""
-
-
-def require(module: str, extra: str, feature: str) -> ModuleType:
-    """Import ``module`` or raise :class:`MissingExtra` naming ``pip install 'budgetlr[extra]'``."""
-    try:
-        return importlib.import_module(module)
-    except ModuleNotFoundError:
-        raise MissingExtra(
-            f"{feature} needs {module.split('.')[0]}: pip install 'budgetlr[{extra}]'"
-        ) from None
+__all__ = ["MissingExtra", "require"]

@@ -4,8 +4,9 @@ from budgetlr.schedules import anytime, array, classic, infinite, onecycle, powe
 from budgetlr.schedules.base import Schedule
 from budgetlr.schedules.bound import BoundSchedule, schedule
 from budgetlr.schedules.refined import refine
-from budgetlr.schedules.registry import FAMILIES, keys_of, parse, split_specs
+from budgetlr.schedules.registry import FAMILIES, keys_of, parse
 from budgetlr.schedules.shapes import SHAPES
+from budgetlr.spec import split_specs
 
 __all__ = [
     "FAMILIES",

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import types
 import typing
 from dataclasses import dataclass
 from types import ModuleType
@@ -23,6 +22,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+
+from budgetlr.spec import coerce, format_value
 
 FloatArray = NDArray[np.float64]
 
@@ -209,53 +210,3 @@ def spec_fields(schedule: Schedule | type[Schedule]) -> list[dataclasses.Field[A
 
 def default_of(cls: type[Schedule], key: str) -> Any:
     return cls.__dataclass_fields__[key].default
-
-
-def coerce(key: str, value: Any, hint: Any) -> Any:
-    """``value`` converted to the type ``hint`` of key ``key``; strings come from spec strings."""
-    kinds = set(typing.get_args(hint)) if typing.get_origin(hint) is types.UnionType else {hint}
-    if value is None:
-        if type(None) in kinds:
-            return None
-        raise ValueError(f"{key} needs a value")
-    if tuple[float, ...] in kinds:
-        if isinstance(value, str):
-            inner = value.strip()
-            if not (inner.startswith("[") and inner.endswith("]")):
-                raise ValueError(f"{key}={value!r} must be a list such as [0.3, 0.6]")
-            value = [v for v in inner[1:-1].split(",") if v.strip()]
-        if not isinstance(value, (list, tuple)):
-            raise ValueError(f"{key}={value!r} must be a list of numbers")
-        return tuple(to_float(key, v) for v in value)
-    if float in kinds:
-        return to_float(key, value)
-    if int in kinds:
-        return to_int(key, value)
-    if not isinstance(value, str):
-        raise ValueError(f"{key}={value!r} must be a word such as a name or a path")
-    return value
-
-
-def to_float(key: str, value: Any) -> float:
-    if isinstance(value, bool):
-        raise ValueError(f"{key}={value!r} must be a number")
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{key}={value!r} must be a number") from None
-    if not math.isfinite(number):
-        raise ValueError(f"{key}={value!r} must be a finite number")
-    return number
-
-
-def to_int(key: str, value: Any) -> int:
-    number = to_float(key, value)
-    if not number.is_integer():
-        raise ValueError(f"{key}={value!r} must be a whole number of steps")
-    return int(number)
-
-
-def format_value(value: Any) -> str:
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(format_value(v) for v in value) + "]"
-    return repr(value) if isinstance(value, float) else str(value)

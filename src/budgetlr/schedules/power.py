@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, cast
 
 import numpy as np
 
@@ -65,7 +65,7 @@ class Power(Schedule):
         # Step 0 has seen no tokens, where n^b is infinite and the cap applies anyway.
         xp = namespace(t)
         tokens = xp.maximum(t, 1.0) * self.tokens_per_step
-        return xp.minimum(1.0, self.batch * self.a * tokens**self.b / self.lr_max)
+        return xp.minimum(1.0, cast(float, self.batch) * self.a * tokens**self.b / self.lr_max)
 
     def after_warmup(self, t: FloatArray, total_steps: int, warmup_steps: int) -> FloatArray:
         decay_steps = self.resolve("decay", total_steps)

@@ -7,11 +7,11 @@ spec as a dict is ``{"name": "uba", "phi": 0.5}``. A spec round-trips: ``parse(s
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
 from budgetlr.schedules.base import Schedule, default_of, spec_fields
+from budgetlr.spec import split_spec
 
 FAMILIES: dict[str, type[Schedule]] = {}
 
@@ -67,62 +67,3 @@ def build(name: Any, args: Mapping[str, Any]) -> Schedule:
 
 def valid_names() -> str:
     return ", ".join(sorted(FAMILIES))
-
-
-NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
-
-
-def split_spec(spec: str, kind: str = "schedule") -> tuple[str, dict[str, str]]:
-    """``"uba(phi=0.5)"`` -> ``("uba", {"phi": "0.5"})``; values stay strings."""
-    text = spec.strip()
-    name, paren, rest = text.partition("(")
-    name = name.strip()
-    if not NAME.fullmatch(name):
-        raise ValueError(f"malformed {kind} spec {spec!r}: expected name(key=value, ...)")
-    if not paren:
-        return name, {}
-    if not rest.endswith(")"):
-        raise ValueError(f"malformed {kind} spec {spec!r}: missing closing ')'")
-    args: dict[str, str] = {}
-    for item in split_top_level(rest[:-1], spec):
-        key, eq, value = item.partition("=")
-        key, value = key.strip(), value.strip()
-        if not eq or not key.isidentifier() or not value:
-            raise ValueError(f"malformed argument {item.strip()!r} in {spec!r}: expected key=value")
-        if key in args:
-            raise ValueError(f"key {key!r} given twice in {spec!r}")
-        args[key] = value
-    return name, args
-
-
-def split_top_level(text: str, spec: str, separator: str = ",") -> list[str]:
-    """Split ``text`` on ``separator`` outside brackets and parentheses; empty text gives []."""
-    parts: list[str] = []
-    depth = 0
-    current: list[str] = []
-    for char in text:
-        if char in "([":
-            depth += 1
-        elif char in ")]":
-            depth -= 1
-            if depth < 0:
-                raise ValueError(f"malformed spec {spec!r}: unbalanced {char!r}")
-        if char == separator and depth == 0:
-            parts.append("".join(current))
-            current = []
-        else:
-            current.append(char)
-    if depth != 0:
-        raise ValueError(f"malformed spec {spec!r}: unbalanced brackets")
-    parts.append("".join(current))
-    if len(parts) == 1 and not parts[0].strip():
-        return []
-    return parts
-
-
-def split_specs(text: str) -> list[str]:
-    """Split a comma-separated list of specs on commas outside parentheses."""
-    specs = [s.strip() for s in split_top_level(text, text)]
-    if not specs or any(not s for s in specs):
-        raise ValueError(f"malformed schedule list {text!r}: empty entry")
-    return specs

@@ -15,7 +15,7 @@ from budgetlr.bench.workloads.cifar import CifarResNet
 from budgetlr.bench.workloads.classifiers import DigitsCNN, Mnist1dCNN
 from budgetlr.bench.workloads.gpt import StdlibGPT, TextGPT
 from budgetlr.bench.workloads.quadratic import Quadratic
-from budgetlr.schedules.registry import split_spec
+from budgetlr.spec import split_spec
 
 BUILT_IN: dict[str, type[Workload]] = {
     w.name: w for w in (Quadratic, Mnist1dCNN, DigitsCNN, StdlibGPT, TextGPT, CifarResNet)

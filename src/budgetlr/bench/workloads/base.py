@@ -9,16 +9,23 @@ from __future__ import annotations
 
 import dataclasses
 import typing
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 import torch
 from torch import Tensor, nn
 
-from budgetlr.schedules.base import coerce, format_value
+from budgetlr.spec import coerce, format_value
 
 Batch = tuple[Tensor, Tensor]
+
+
+class Refinement(NamedTuple):
+    #: the ``optimizer`` of the ``refined`` schedule family: ``"sgd"`` or ``"adam"``
+    optimizer: str
+    #: the gradient norm it refines: ``"l2"`` or ``"l1"``
+    norm: str
 
 
 @dataclass(frozen=True)
@@ -58,6 +65,12 @@ class Workload:
         return f"{self.name}({', '.join(items)})" if items else self.name
 
     # -- what a workload implements --------------------------------------------------------
+    def data_fingerprint(self) -> str:
+        """What the workload's data depend on beyond its spec, as a short digest; part of every
+        trial's key. Empty when the spec alone determines the data (generated or bundled data);
+        a workload that reads files from outside returns a digest of what it read."""
+        return ""
+
     def prepare(self) -> None:
         """Load or generate the data (cached), so that a trial's clock does not count it."""
 
@@ -72,13 +85,19 @@ class Workload:
         """An endless stream of training batches for one trial, drawn with ``generator``."""
         raise NotImplementedError
 
-    def loss(self, model: nn.Module, batch: Batch) -> Tensor:
+    def loss(self, model: Callable[[Tensor], Tensor], batch: Batch) -> Tensor:
         """The training loss of ``model`` on ``batch`` (a scalar tensor)."""
         raise NotImplementedError
 
     def evaluate(self, model: nn.Module, split: str) -> float:
         """The metric of ``model`` on ``split`` (``"val"`` or ``"test"``)."""
         raise NotImplementedError
+
+    @property
+    def refinement(self) -> Refinement:
+        """How refinement (arXiv 2310.07831) treats this workload's optimizer: SGD with the l2
+        norm of the gradient, or Adam-type with the l1 norm. A trial records that norm at every step."""
+        return Refinement("sgd", "l2") if self.optimizer == "sgd" else Refinement("adam", "l1")
 
     def make_optimizer(self, params: typing.Iterable[Tensor], lr: float) -> torch.optim.Optimizer:
         if self.optimizer == "sgd":
@@ -110,7 +129,7 @@ class ClassificationWorkload(Workload):
                 index = order[start : start + size]
                 yield x[index], y[index]
 
-    def loss(self, model: nn.Module, batch: Batch) -> Tensor:
+    def loss(self, model: Callable[[Tensor], Tensor], batch: Batch) -> Tensor:
         x, y = batch
         return nn.functional.cross_entropy(model(x), y)
 

@@ -3,14 +3,15 @@ machine), and ``text-gpt``, the GPU-tier model on any local text corpus (default
 
 from __future__ import annotations
 
+import hashlib
 import math
 import sysconfig
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -52,6 +53,15 @@ def byte_splits(path: str, train_bytes: int, held_out_bytes: int, minimum: int) 
     if min(len(v) for v in out.values()) < minimum:
         raise ValueError(f"text corpus {path or 'stdlib'!r} is too small: each split needs {minimum} bytes")
     return out
+
+
+def digest(splits: dict[str, Tensor]) -> str:
+    """A short hash of tensors' bytes, split by split."""
+    hasher = hashlib.sha256()
+    for name in sorted(splits):
+        hasher.update(name.encode())
+        hasher.update(splits[name].cpu().contiguous().numpy().tobytes())
+    return hasher.hexdigest()[:16]
 
 
 class Block(nn.Module):
@@ -96,7 +106,7 @@ class StdlibGPT(Workload):
     description: ClassVar[str] = "tiny byte-level GPT on the Python stdlib source (AdamW), bits/byte"
     full_budget: ClassVar[int] = 1500
     batch_size: ClassVar[int] = 32
-    optimizer_settings: ClassVar[dict[str, float]] = {"weight_decay": 0.1, "betas": (0.9, 0.95)}
+    optimizer_settings: ClassVar[dict[str, Any]] = {"weight_decay": 0.1, "betas": (0.9, 0.95)}
     metric: ClassVar[str] = "bits_per_byte"
     higher_is_better: ClassVar[bool] = False
     eval_every: ClassVar[int] = 100
@@ -118,6 +128,12 @@ class StdlibGPT(Workload):
     def prepare(self) -> None:
         self.data()
 
+    def data_fingerprint(self) -> str:
+        """A digest of the bytes of each split: the stdlib's source changes with Python's version."""
+        return digest(
+            byte_splits(self.path, self.train_bytes, self.eval_windows * (self.context + 1), self.context + 2)
+        )
+
     def data(self) -> dict[str, Tensor]:
         held_out = self.eval_windows * (self.context + 1)
         splits = byte_splits(self.path, self.train_bytes, held_out, self.context + 2)
@@ -136,7 +152,7 @@ class StdlibGPT(Workload):
             windows = train[starts.to(train.device) + offsets].long()
             yield windows[:, :-1], windows[:, 1:]
 
-    def loss(self, model: nn.Module, batch: Batch) -> Tensor:
+    def loss(self, model: Callable[[Tensor], Tensor], batch: Batch) -> Tensor:
         x, y = batch
         return F.cross_entropy(model(x).flatten(0, 1), y.flatten())
 

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from typing import ClassVar
@@ -61,11 +61,11 @@ class Quadratic(Workload):
             eps = torch.randn(self.batch_size, generator=generator)
             yield x, x @ self.optimum + self.noise * eps
 
-    def loss(self, model: nn.Module, batch: Batch) -> Tensor:
+    def loss(self, model: Callable[[Tensor], Tensor], batch: Batch) -> Tensor:
         x, y = batch
         return 0.5 * ((model(x).squeeze(1) - y) ** 2).mean()
 
     @torch.no_grad()
     def evaluate(self, model: nn.Module, split: str) -> float:
-        error = model.weight.squeeze(0) - self.optimum
+        error = model.get_parameter("weight").squeeze(0) - self.optimum
         return float(0.5 * (self.spectrum * error**2).sum())

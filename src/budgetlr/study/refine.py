@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from budgetlr.bench.methods import norm_kind
 from budgetlr.bench.store import Store, Trial
 from budgetlr.bench.workloads import resolve_workload
+from budgetlr.plotting import pyplot, save
 from budgetlr.schedules.base import FloatArray
 from budgetlr.schedules.refined import Refined
 
@@ -48,7 +48,7 @@ def refine_trial(out: Path, key: str, smoothing: float = 0.1) -> RefinedRun:
     ``out/refined/KEY.npy`` (the multipliers) and ``KEY.png`` (them against linear decay)."""
     with Store.existing(out) as store:
         trial = store.find(key)
-        kind = norm_kind(resolve_workload(trial.workload))
+        optimizer, kind = resolve_workload(trial.workload).refinement
         norms = store.grad_norms(trial.key, kind)
     if trial.status != "ok":
         raise ValueError(f"trial {trial.key} diverged: its gradient norms say nothing about a schedule")
@@ -56,7 +56,7 @@ def refine_trial(out: Path, key: str, smoothing: float = 0.1) -> RefinedRun:
         raise ValueError(
             f"trial {trial.key} has no recorded {kind} gradient norms (stored by budgetlr < 0.2)"
         )
-    refined = Refined(norms=tuple(norms), optimizer="sgd" if kind == "l2" else "adam", smoothing=smoothing)
+    refined = Refined(norms=tuple(norms), optimizer=optimizer, smoothing=smoothing)
     # The LR of each step as the refined family gives it at this budget, so the array replays it.
     multipliers = refined.multiplier(np.arange(norms.size), norms.size)
     folder = Path(out).resolve() / "refined"
@@ -68,11 +68,7 @@ def refine_trial(out: Path, key: str, smoothing: float = 0.1) -> RefinedRun:
 
 
 def plot_refined(run: RefinedRun, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     steps = np.arange(run.multipliers.size)
     figure, (top, bottom) = plt.subplots(2, 1, figsize=(8, 6), sharex=True, layout="constrained")
     top.plot(steps, run.norms, linewidth=0.8, color="tab:gray")
@@ -87,7 +83,4 @@ def plot_refined(run: RefinedRun, path: Path) -> None:
     bottom.legend()
     for axes in (top, bottom):
         axes.grid(alpha=0.3)
-    try:
-        figure.savefig(path, dpi=110)
-    finally:
-        plt.close(figure)
+    save(figure, path)

@@ -85,7 +85,7 @@ def cells(trials: Sequence[Trial]) -> list[Cell]:
         if finite:
             cell.tuned_lr = (max if first.higher_is_better else min)(finite, key=finite.__getitem__)
             chosen = sorted(by_lr[cell.tuned_lr], key=lambda t: t.seed)
-            cell.test = [t.test_metric for t in chosen]
+            cell.test = [math.nan if t.test_metric is None else t.test_metric for t in chosen]
             cell.keys = [t.key for t in chosen]
         out.append(cell)
     return sorted(out, key=lambda c: (c.workload, c.budget, c.schedule))

@@ -22,9 +22,9 @@ from typing import Any
 
 import numpy as np
 
-from budgetlr.bench.runner import CurvePoint, TrialConfig, TrialResult, budget_steps
+from budgetlr._extras import require
+from budgetlr.bench.runner import CurvePoint, TrialConfig, TrialResult, budget_steps, check_budget
 from budgetlr.bench.workloads import resolve_workload
-from budgetlr.integrations import require
 
 STATE_FILE = "member.pt"
 #: ``lr_mult`` is drawn (and resampled) log-uniformly from this range around the base LR.
@@ -42,10 +42,9 @@ class PBTSettings:
     #: the LR that ``lr_mult`` multiplies; default the middle of the workload's LR grid
     base_lr: float | None = None
 
-    def resolved(self) -> PBTSettings:
+    def resolved(self) -> PBTPlan:
         workload = resolve_workload(self.workload)
-        if not 0.0 < self.budget <= 1.0:
-            raise ValueError(f"budget {self.budget!r} must be a fraction of the full budget in (0, 1]")
+        check_budget(self.budget)
         if self.population < 2:
             raise ValueError(f"population must be >= 2 (PBT copies between members), got {self.population}")
         steps = budget_steps(workload.full_budget, self.budget)
@@ -55,7 +54,19 @@ class PBTSettings:
         base_lr = self.base_lr if self.base_lr is not None else workload.lrs[len(workload.lrs) // 2]
         if not (math.isfinite(base_lr) and base_lr > 0):
             raise ValueError(f"base LR must be a positive number, got {base_lr}")
-        return PBTSettings(str(workload), self.budget, self.population, interval, self.seed, base_lr)
+        return PBTPlan(str(workload), self.budget, self.population, interval, self.seed, base_lr)
+
+
+@dataclass(frozen=True)
+class PBTPlan:
+    """:class:`PBTSettings` checked, with every default filled in."""
+
+    workload: str
+    budget: float
+    population: int
+    interval: int
+    seed: int
+    base_lr: float
 
     @property
     def spec(self) -> str:
@@ -64,7 +75,7 @@ class PBTSettings:
 
 @dataclass
 class PBTRun:
-    settings: PBTSettings
+    settings: PBTPlan
     result: TrialResult
     lrs: list[float]
     path: Path
@@ -88,6 +99,8 @@ def train_member(config: dict[str, Any]) -> None:
     import torch
     from ray import tune
 
+    from budgetlr.bench.loop import train
+
     workload = resolve_workload(config["workload"])
     workload.prepare()
     steps = budget_steps(workload.full_budget, config["budget"])
@@ -109,22 +122,14 @@ def train_member(config: dict[str, Any]) -> None:
         count = min(config["interval"], steps - state["step"])
         # The same batches at the same step for every member: the members differ by LR alone.
         batches = workload.batches(torch.Generator().manual_seed(config["seed"] * 1_000_003 + state["step"]))
-        losses = []
-        for _ in range(count):
-            loss = workload.loss(model, next(batches))
-            if not torch.isfinite(loss):
-                break
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            losses.append(loss.detach())
-        diverged = len(losses) < count
+        run = train(model, optimizer, workload.loss, batches, range(state["step"], state["step"] + count))
+        losses, diverged = run.losses, run.diverged
         state["step"] += count
         state["lrs"].extend([lr] * count)
         val = worst if diverged else workload.evaluate(model, "val")
         if not math.isfinite(val):
             val = worst
-        train_loss = float(torch.stack(losses).mean()) if losses else math.inf
+        train_loss = float(torch.tensor(losses, dtype=torch.float32).mean()) if losses else math.inf
         state["curve"].append((state["step"], train_loss, val, lr))
         score = val if workload.higher_is_better else -val  # PBT maximises "score"
         with tempfile.TemporaryDirectory() as folder:
@@ -133,7 +138,12 @@ def train_member(config: dict[str, Any]) -> None:
                 Path(folder) / STATE_FILE,
             )
             tune.report(
-                {"score": score if math.isfinite(score) else -1e30, "val": val, "step": state["step"]},
+                {
+                    "score": score if math.isfinite(score) else -1e30,
+                    "val": val,
+                    "step": state["step"],
+                    "train_seconds": run.train_seconds,
+                },
                 checkpoint=tune.Checkpoint.from_directory(folder),
             )
         if diverged:
@@ -143,7 +153,7 @@ def train_member(config: dict[str, Any]) -> None:
 def run_pbt(settings: PBTSettings, out: Path, address: str | None = None, progress: bool = True) -> PBTRun:
     """Run PBT, store its outcome as a trial of ``out``'s database, and save the discovered
     schedule to ``out/pbt/``. Returns the run; :func:`replay` trains the schedule from scratch."""
-    settings = settings.resolved()
+    plan = settings.resolved()
     require("ray.tune", "ray", "budgetlr pbt")
     import ray
     import torch
@@ -153,17 +163,17 @@ def run_pbt(settings: PBTSettings, out: Path, address: str | None = None, progre
     from budgetlr.bench.store import Store
     from budgetlr.bench.sweep import RAY_SINGLE_MACHINE, progress_bar
 
-    workload = resolve_workload(settings.workload)
-    steps = budget_steps(workload.full_budget, settings.budget)
-    iterations = math.ceil(steps / settings.interval)
+    workload = resolve_workload(plan.workload)
+    steps = budget_steps(workload.full_budget, plan.budget)
+    iterations = math.ceil(steps / plan.interval)
     folder = Path(out).resolve() / "pbt"
     folder.mkdir(parents=True, exist_ok=True)
-    name = f"{workload.name}-b{settings.budget}-s{settings.seed}-n{settings.population}-i{settings.interval}"
+    name = f"{workload.name}-b{plan.budget}-s{plan.seed}-n{plan.population}-i{plan.interval}"
     if address is None:
         os.environ.setdefault(RAY_SINGLE_MACHINE, "0")
     ray.init(address=address, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
     # About one report per member and interval (exploits can add or skip a few).
-    bar = progress_bar(settings.population * iterations, progress, "budgetlr pbt", "report")
+    bar = progress_bar(plan.population * iterations, progress, "budgetlr pbt", "report")
     try:
         multipliers = tune.loguniform(*MULTIPLIER_RANGE)
         scheduler = PopulationBasedTraining(
@@ -177,18 +187,18 @@ def run_pbt(settings: PBTSettings, out: Path, address: str | None = None, progre
         tuner = tune.Tuner(
             tune.with_resources(train_member, {"cpu": 1}),
             param_space={
-                "workload": settings.workload,
-                "budget": settings.budget,
-                "seed": settings.seed,
-                "base_lr": settings.base_lr,
-                "interval": settings.interval,
+                "workload": plan.workload,
+                "budget": plan.budget,
+                "seed": plan.seed,
+                "base_lr": plan.base_lr,
+                "interval": plan.interval,
                 "lr_mult": multipliers,
             },
             tune_config=tune.TuneConfig(
                 scheduler=scheduler,
                 metric="score",
                 mode="max",
-                num_samples=settings.population,
+                num_samples=plan.population,
                 reuse_actors=True,
             ),
             run_config=tune.RunConfig(
@@ -205,30 +215,35 @@ def run_pbt(settings: PBTSettings, out: Path, address: str | None = None, progre
         ray.shutdown()
     best = results.get_best_result(metric="score", mode="max", scope="last")
     if best.checkpoint is None:
-        raise ValueError(f"PBT on {settings.workload} produced no checkpoint: {best.error}")
+        raise ValueError(f"PBT on {plan.workload} produced no checkpoint: {best.error}")
     with best.checkpoint.as_directory() as checkpoint:
         state = torch.load(Path(checkpoint) / STATE_FILE, weights_only=False)
     lrs = [float(lr) for lr in state["lrs"]]
     test = val = None
     status = "diverged"
     if len(lrs) == steps and math.isfinite(state["curve"][-1][2]):
-        torch.manual_seed(settings.seed)
+        torch.manual_seed(plan.seed)
         model = workload.build_model().to(workload.device())
         model.load_state_dict(state["model"])
         workload.prepare()
         val, test, status = workload.evaluate(model, "val"), workload.evaluate(model, "test"), "ok"
     path = folder / f"{name}.npy"
     np.save(path, np.asarray(lrs) / max(lrs))
-    config = TrialConfig(settings.workload, settings.spec, settings.budget, settings.base_lr, settings.seed)
-    wall = float(sum(r.metrics.get("time_total_s", 0.0) for r in results))
+    config = TrialConfig(plan.workload, plan.spec, plan.budget, plan.base_lr, plan.seed)
+    members = [results[i] for i in range(len(results))]
+    wall = float(sum((r.metrics or {}).get("time_total_s", 0.0) for r in members))
+    # Every report of every member, not only its last: the time each interval spent training.
+    reports = [r.metrics_dataframe for r in members if r.metrics_dataframe is not None]
+    training = float(sum(frame["train_seconds"].sum() for frame in reports if "train_seconds" in frame))
     curve = [CurvePoint(step, loss, v, lr) for step, loss, v, lr in state["curve"]]
     result = TrialResult(
-        config, steps, status, val, test, wall, steps * settings.population / max(wall, 1e-9), curve,
-        notes={"population": settings.population, "interval": settings.interval, "discovered": str(path)},
+        config, steps, status, val, test, wall, steps * plan.population / max(training, 1e-9), curve,
+        notes={"population": plan.population, "interval": plan.interval, "discovered": str(path)},
+        eval_time=max(wall - training, 0.0),
     )  # fmt: skip
     with Store(out) as store:
         store.save(result, workload.metric, workload.higher_is_better)
-    return PBTRun(settings, result, lrs, path, [float(r.config["lr_mult"]) for r in results])
+    return PBTRun(plan, result, lrs, path, [float((r.config or {})["lr_mult"]) for r in members])
 
 
 def replay_configs(run: PBTRun, seeds: list[int]) -> list[TrialConfig]:

@@ -5,10 +5,10 @@ import subprocess
 import numpy as np
 import pytest
 
-from budgetlr.bench.analysis import Cell
-from budgetlr.bench.branching import load_rows, measure, wsd_s_multipliers
-from budgetlr.bench.study import excess, paired_outcome, recommend
 from budgetlr.bench.sweep import make_plan, run_sweep
+from budgetlr.study.analysis import Cell
+from budgetlr.study.branching import load_rows, measure, wsd_s_multipliers
+from budgetlr.study.recommend import excess, paired_outcome, recommend
 from tests.helpers import BUDGETLR
 
 
@@ -51,7 +51,7 @@ def test_recommend_ranks_by_mean_excess_and_states_its_confidence():
     assert recommend(cells, 1.0, workload="w1").choice.schedule == "b"
     with pytest.raises(ValueError, match="no stored results for workload 'w9'; measured: w1, w2"):
         recommend(cells, 0.1, workload="w9")
-    with pytest.raises(ValueError, match="must lie in"):
+    with pytest.raises(ValueError, match=r"budget 0.0 must be a fraction of the full budget in \(0, 1\]"):
         recommend(cells, 0.0)
 
 
@@ -93,6 +93,7 @@ def small_study(tmp_path_factory):
     return out
 
 
+@pytest.mark.slow
 def test_budgetlr_recommend_answers_from_the_database(small_study):
     done = subprocess.run(
         [BUDGETLR, "recommend", "--budget-fraction", "0.05", "--out", str(small_study)],
@@ -109,10 +110,12 @@ def test_budgetlr_recommend_answers_from_the_database(small_study):
     )
     assert (
         bad.returncode == 2
-        and bad.stderr.strip() == "budgetlr: error: budget fraction 2.0 must lie in (0, 1]"
+        and bad.stderr.strip()
+        == "budgetlr: error: budget 2.0 must be a fraction of the full budget in (0, 1]"
     )
 
 
+@pytest.mark.slow
 def test_budgetlr_wsd_s_and_results_write_the_page_with_its_sections(small_study, tmp_path):
     done = subprocess.run(
         [BUDGETLR, "wsd-s", "--workload", "quadratic", "--budgets", "0.02,0.05", "--seeds", "0",
@@ -124,11 +127,16 @@ def test_budgetlr_wsd_s_and_results_write_the_page_with_its_sections(small_study
     # The LR came from the database: wsd was not run, so the middle of the quadratic grid.
     assert "peak LR 0.3" in done.stdout and len(load_rows(small_study)) == 2
     page = tmp_path / "results.md"
+    done = subprocess.run([BUDGETLR, "results", "--out", str(small_study)], capture_output=True, text=True)
+    assert done.returncode == 2 and "--write" in done.stderr  # no page is written by default
     done = subprocess.run(
         [BUDGETLR, "results", "--out", str(small_study), "--write", str(page)], capture_output=True, text=True
     )
     assert done.returncode == 0, done.stderr
     text = page.read_text()
+    # Read from this database: 4 schedules x 2 budgets x 2 LRs x 2 seeds, their grid and warmup.
+    assert "from 32 stored trials" in text and "Seeds: 0, 1." in text
+    assert "Grids: quadratic: 0.3, 1." in text and "warms up for 5% of its budget." in text
     for heading in (
         "## Verdict",
         "## Recommendation per budget regime",

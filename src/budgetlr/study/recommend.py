@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 
-from budgetlr.bench.analysis import Cell, best_and_ties
+from budgetlr.bench.runner import check_budget
+from budgetlr.study.analysis import Cell, best_and_ties
 
 #: Schedule strings that are runs of an adaptive method, not schedules a user can pick.
+K = TypeVar("K")
 ONE_OFF_PREFIXES = ("pbt(", "array(")
 
 
@@ -57,7 +60,7 @@ def groups(cells: Sequence[Cell]) -> dict[tuple[str, float], dict[str, Cell]]:
     return dict(out)
 
 
-def excess(group: dict[str, Cell]) -> dict[str, float]:
+def excess(group: Mapping[K, Cell]) -> dict[K, float]:
     """Each schedule's loss over the group's best, minus one (inf where every LR diverged)."""
     values = {s: loss_like(c, c.mean) for s, c in group.items() if c.test}
     best = min(values.values())
@@ -127,8 +130,7 @@ def recommend(cells: Sequence[Cell], budget_fraction: float, workload: str | Non
     best or tied on every workload and beats the runner-up (paired by seed) on at least one,
     ``medium`` when it is best or tied on every workload, ``low`` otherwise.
     """
-    if not (math.isfinite(budget_fraction) and 0 < budget_fraction <= 1):
-        raise ValueError(f"budget fraction {budget_fraction!r} must lie in (0, 1]")
+    check_budget(budget_fraction)
     by_group = groups(cells)
     if workload is not None:
         by_group = {k: g for k, g in by_group.items() if k[0] == workload}

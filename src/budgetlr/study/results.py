@@ -1,4 +1,5 @@
-"""docs/results.md: the study's verdicts, tables and plots, every number read from the database.
+"""A study's results page (docs/results.md): verdicts, tables and plots. Every number, grid and
+spec on it is read from the database or from the suite's definition (its claim and comparisons).
 
 budgetlr bench --suite study --out study-results
 budgetlr wsd-s --workload mnist1d-cnn --out study-results   # and the other workloads
@@ -7,15 +8,23 @@ budgetlr results --out study-results --write docs/results.md
 
 from __future__ import annotations
 
-from collections import defaultdict
+import inspect
+from collections import Counter, defaultdict
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 
-from budgetlr.bench import analysis, branching, study
-from budgetlr.bench.analysis import Cell
 from budgetlr.bench.methods import method
-from budgetlr.bench.report import (
+from budgetlr.bench.store import Store, Trial
+from budgetlr.bench.suites import Claim, Suite
+from budgetlr.bench.workloads import BUILT_IN
+from budgetlr.plotting import panels, save
+from budgetlr.schedules import FAMILIES, keys_of
+from budgetlr.study import analysis, branching
+from budgetlr.study import recommend as study
+from budgetlr.study.analysis import Cell
+from budgetlr.study.report import (
     Block,
     Heading,
     Image,
@@ -23,43 +32,55 @@ from budgetlr.bench.report import (
     Table,
     budget_table,
     plot_metric_vs_budget,
-    pyplot,
-    save,
     slug,
     to_markdown,
 )
-from budgetlr.bench.store import Store
 
-#: The baselines a new schedule must beat (docs/conventions.md, Benchmark), by family or method.
-BASELINE_FAMILIES = ("linear", "cosine", "wsd", "rex", "step", "constant", "schedulefree")
-#: Baselines that no budget-aware schedule should lose to; the rest are the strong ones.
-WEAK_BASELINES = ("step", "constant")
-TIGHT = (0.1, 0.25)
+#: UBA's phi, and the keys besides it: cosine is UBA with phi = 2 exactly, uba(phi=auto) is "auto".
+Phi = tuple[tuple[tuple[str, object], ...], float | str]
 
 
-def family(schedule: str) -> str:
+def uba_phi(schedule: str) -> Phi | None:
+    """``(the other keys, phi)`` of a UBA spec, cosine (phi = 2) or ``uba(phi=auto)``; else None."""
     resolved = method(schedule)
-    return resolved.kind if resolved.kind != "schedule" else resolved.base.name
-
-
-def uba_phi(schedule: str) -> float | str | None:
-    resolved = method(schedule)
+    keys = {k: v for k, v in resolved.base.to_dict().items() if k != "name"}
+    phi: float | str
     if resolved.kind == "auto":
-        return "auto"
-    if (
-        resolved.kind == "schedule"
-        and resolved.base.name in ("uba", "cosine")
-        and resolved.base.warmup == 0.05
-    ):
-        return 2.0 if resolved.base.name == "cosine" else resolved.base.phi
-    return None
+        phi = "auto"
+    elif resolved.kind == "schedule" and resolved.base.name == "cosine":
+        phi = 2.0
+    elif resolved.kind == "schedule" and resolved.base.name == "uba":
+        phi = float(keys.pop("phi", keys_of(FAMILIES["uba"])["phi"]))
+    else:
+        return None
+    return tuple(sorted(keys.items())), phi
 
 
-def short(schedule: str) -> str:
-    return schedule.replace("(warmup=0.05)", "").replace(", warmup=0.05", "")
+def warmup_of(schedule: str) -> object:
+    return method(schedule).base.to_dict().get("warmup")
 
 
-def write_results(out: Path, page: Path, gpu: Path | None = None) -> Path:
+def shortener(schedules: Sequence[str]) -> tuple[object, Callable[[str], str]]:
+    """The warmup most ``schedules`` share, and spec strings without it (the page states it once)."""
+    counts = Counter(w for s in schedules if (w := warmup_of(s)) is not None)
+    if not counts:
+        return None, lambda schedule: schedule
+    warmup = counts.most_common(1)[0][0]
+    return warmup, lambda schedule: schedule.replace(f"(warmup={warmup!r})", "").replace(
+        f", warmup={warmup!r}", ""
+    )
+
+
+def grids(trials: list[Trial]) -> str:
+    by_workload: dict[str, set[float]] = defaultdict(set)
+    for trial in trials:
+        by_workload[trial.workload].add(trial.lr)
+    return "; ".join(
+        f"{w}: {', '.join(f'{lr:g}' for lr in sorted(lrs))}" for w, lrs in sorted(by_workload.items())
+    )
+
+
+def write_results(out: Path, page: Path, suite: Suite, gpu: Path | None = None) -> Path:
     with Store.existing(out) as store:
         trials = store.trials()
         notes = {t.key: store.notes(t.key) for t in trials if t.schedule.startswith(("uba(phi=auto", "pbt("))}
@@ -68,11 +89,11 @@ def write_results(out: Path, page: Path, gpu: Path | None = None) -> Path:
     cells = analysis.cells(trials)
     plots = page.parent / page.stem
     plots.mkdir(parents=True, exist_ok=True)
-    blocks = build(cells, trials, notes, branching.load_rows(out), plots, page.parent, out)
+    blocks = build(cells, trials, notes, branching.load_rows(out), plots, page, out, suite)
     if gpu is not None:
         with Store.existing(gpu) as store:
             gpu_cells = analysis.cells(store.trials())
-        blocks += gpu_section(gpu_cells)
+        blocks += gpu_section(gpu_cells, shortener([c.schedule for c in gpu_cells])[1])
     else:
         blocks += [
             Heading(2, "GPU tier"),
@@ -86,34 +107,51 @@ def write_results(out: Path, page: Path, gpu: Path | None = None) -> Path:
 
 
 def build(
-    cells: list[Cell], trials: list, notes: dict, rows: list, plots: Path, root: Path, out: Path
+    cells: list[Cell],
+    trials: list[Trial],
+    notes: dict[str, dict[str, object]],
+    rows: list[branching.BranchRow],
+    plots: Path,
+    page: Path,
+    out: Path,
+    suite: Suite,
 ) -> list[Block]:
     pickable = [c for c in cells if study.is_pickable(c.schedule)]
     workloads = sorted({c.workload for c in pickable})
     budgets = sorted({c.budget for c in pickable})
     schedules = sorted({c.schedule for c in pickable})
     seeds = sorted({t.seed for t in trials})
-    default_uba = next((s for s in schedules if uba_phi(s) == 1.0), None)
-    baselines = [s for s in schedules if family(s) in BASELINE_FAMILIES]
-    rel = plots.relative_to(root)
+    swept = [t for t in trials if study.is_pickable(t.schedule)]
+    warmup, short = shortener(schedules)
+    other_warmups = [s for s in schedules if warmup_of(s) != warmup]
+    missing = sorted(
+        name
+        for name, w in BUILT_IN.items()
+        if not w.gpu_tier and not any(x.startswith(name) for x in workloads)
+    )
+    rel = plots.relative_to(page.parent)
     blocks: list[Block] = [
         Heading(1, "Results: budgeted schedules on budgetlr's CPU suite"),
         Paragraph(
-            f"Generated by `budgetlr results --out {out} --write docs/results.md` from {len(trials)} stored trials. "
-            "They were produced by `benchmarks/study.sh`: `budgetlr bench --suite study --out study-results` (2,520 "
-            "trials, 57 min on 2 cores), then the `budgetlr wsd-s` and `budgetlr pbt` runs named below. `docs/results/results.db` is "
-            "that database without the per-step curves and gradient norms, so this page and `budgetlr recommend "
-            "--out docs/results` work without rerunning anything."
+            f"Generated by `budgetlr results --out {out} --write {page}` from {len(trials)} stored trials: "
+            f"{len(swept):,} of the sweep (`budgetlr bench --suite study`; {sum(t.wall_time for t in swept) / 60:.0f} "
+            "core-minutes of training and evaluation), then the `budgetlr wsd-s` "
+            "and `budgetlr pbt` runs named below; `benchmarks/study.sh` runs them all. `docs/results/results.db` "
+            "is that database without the per-step curves and gradient norms, so this page and `budgetlr "
+            "recommend --out docs/results` work without rerunning anything."
         ),
         Paragraph(
             f"Workloads: {', '.join(workloads)}. Budgets: {', '.join(f'{b:g}' for b in budgets)} of each workload's "
             f"full budget. Seeds: {', '.join(map(str, seeds))}. For every (workload, schedule, budget) the peak LR is "
-            "chosen on validation from a grid of 3 or 4 LRs about a factor of 3 apart, and the test metric at "
-            "that LR is reported. The grids of the quadratics (0.1 to 1.5) and digits-cnn (0.003 to 0.1) were "
-            "widened at the top after the best LR sat on the top edge; on the quadratics 2.0 already blows up "
-            "(excess risk of hundreds or more, or divergence), so 1.5 is the largest stable point of the grid. Every schedule warms up for 5% of its budget, except onecycle (its "
-            "own warmup) and refined (whose warmup emerges from the gradient norms). stdlib-gpt, the slowest CPU "
-            "workload, is left out for time; add it with `--workload`."
+            "chosen on validation from the workload's grid, and the test metric at that LR is reported. "
+            f"Grids: {grids(swept)}."
+            + (
+                f" Every schedule warms up for {warmup:.0%} of its budget"
+                + (f", except {' and '.join(other_warmups)}." if other_warmups else ".")
+                if warmup is not None
+                else ""
+            )
+            + (f" Built-in CPU workloads not in this database: {', '.join(missing)}." if missing else "")
         ),
         Paragraph(
             "Comparisons of two schedules pair their runs by seed (same initialisation and batches): a **win** "
@@ -122,10 +160,11 @@ def build(
             "same workload and budget, minus one; averaged over workloads it ranks schedules."
         ),
     ]
-    blocks += verdict(pickable, default_uba, baselines, budgets)
-    blocks += recommendations(pickable, budgets)
+    if suite.claim is not None:
+        blocks += verdict(pickable, suite.claim, budgets, short)
+    blocks += recommendations(pickable, budgets, seeds, short)
     blocks += phi_sensitivity(pickable, trials, notes, plots, rel)
-    blocks += adaptive(cells, pickable, default_uba, budgets)
+    blocks += adaptive(cells, pickable, suite.comparisons, budgets, short)
     blocks += wsd_s(rows)
     blocks.append(Heading(2, "Every cell"))
     for workload in workloads:
@@ -152,55 +191,64 @@ def build(
     return blocks
 
 
-def verdict(cells: list[Cell], uba: str | None, baselines: list[str], budgets: list[float]) -> list[Block]:
-    if uba is None:
+def verdict(
+    cells: list[Cell], claim: Claim, budgets: list[float], short: Callable[[str], str]
+) -> list[Block]:
+    challenger = method(claim.challenger).spec
+    strong_names = [method(b).spec for b in claim.baselines]
+    weak_names = [method(b).spec for b in claim.weak]
+    h2h = study.head_to_head(cells, challenger, [*strong_names, *weak_names])
+    if not h2h:
         return []
-    h2h = study.head_to_head(cells, uba, baselines)
-    tight = [b for b in budgets if b in TIGHT]
+    tight = [b for b in budgets if b in claim.budgets]
+    name = short(challenger)
 
     def count(names: list[str]) -> np.ndarray:
         totals = np.zeros(3, dtype=int)
-        for name in names:
+        for baseline in names:
             for budget in tight:
-                if budget in h2h.get(name, {}):
-                    totals += np.array([int(n) for n in h2h[name][budget].split("/")])
+                if budget in h2h.get(baseline, {}):
+                    totals += np.array([int(n) for n in h2h[baseline][budget].split("/")])
         return totals
 
-    weak_names = [b for b in h2h if family(b) in WEAK_BASELINES]
-    strong_names = [b for b in h2h if b not in weak_names]
+    strong_names = [b for b in strong_names if b in h2h]
+    weak_names = [b for b in weak_names if b in h2h]
     strong, weak = count(strong_names), count(weak_names)
     wins, ties, losses = strong
     n = int(strong.sum())
     if wins > losses and wins >= 0.25 * n:
-        says = "**supported**: against the strong baselines UBA wins more comparisons than it loses"
+        says = f"**supported**: against the strong baselines {name} wins more comparisons than it loses"
     elif losses > wins and losses >= 0.25 * n:
-        says = "**contradicted**: against the strong baselines UBA loses more comparisons than it wins"
+        says = f"**contradicted**: against the strong baselines {name} loses more comparisons than it wins"
     elif wins > losses:
         says = (
-            "**only weakly supported**: UBA is rarely worse than the strong baselines, but significantly "
+            f"**only weakly supported**: {name} is rarely worse than the strong baselines, but significantly "
             "better in few comparisons; most are ties within seed noise"
         )
     else:
-        says = "**not supported**: UBA is statistically indistinguishable from the strong baselines or worse"
-    strong_text = ", ".join(short(b) for b in strong_names)
+        says = (
+            f"**not supported**: {name} is statistically indistinguishable from the strong baselines or worse"
+        )
     rows = [
         [(short(b), ""), *((per.get(budget, "–"), "") for budget in budgets)]
         for b, per in sorted(h2h.items())
     ]
     return [
-        Heading(2, "Verdict: does UBA beat the common schedules under tight budgets?"),
+        Heading(2, f"Verdict: does {name} beat the common schedules under tight budgets?"),
         Paragraph(
-            f"The claim (arXiv 2505.24452) is {says}. At budgets {' and '.join(f'{b:g}' for b in tight)} on "
-            f"{len({c.workload for c in cells})} workloads, `{uba}` (UBA at budgetlr's default phi = 1) against the "
-            f"strong baselines ({strong_text}): wins/ties/losses {wins}/{ties}/{losses} of {n} paired "
-            f"comparisons; against step and constant: {weak[0]}/{weak[1]}/{weak[2]} of {int(weak.sum())}. "
-            "The tables below show where the means point when the intervals overlap."
+            f"The claim (arXiv {claim.paper}) is {says}. At budgets {' and '.join(f'{b:g}' for b in tight)} on "
+            f"{len({c.workload for c in cells})} workloads, `{challenger}` against the strong baselines "
+            f"({', '.join(map(short, strong_names))}): wins/ties/losses {wins}/{ties}/{losses} of {n} paired "
+            f"comparisons; against {' and '.join(map(short, weak_names))}: {weak[0]}/{weak[1]}/{weak[2]} of "
+            f"{int(weak.sum())}. The tables below show where the means point when the intervals overlap."
         ),
-        Table([f"{short(uba)} vs (W/T/L) at budget", *(f"{b:g}" for b in budgets)], rows),
+        Table([f"{name} vs (W/T/L) at budget", *(f"{b:g}" for b in budgets)], rows),
     ]
 
 
-def recommendations(cells: list[Cell], budgets: list[float]) -> list[Block]:
+def recommendations(
+    cells: list[Cell], budgets: list[float], seeds: list[int], short: Callable[[str], str]
+) -> list[Block]:
     rows = []
     for budget in budgets:
         rec = study.recommend(cells, budget)
@@ -222,35 +270,41 @@ def recommendations(cells: list[Cell], budgets: list[float]) -> list[Block]:
             "What `budgetlr recommend --budget-fraction X` answers from this database: the schedule with the "
             "least mean excess over the per-workload best, how often it is best or tied, the runner-up, and a "
             "confidence (high: best or tied everywhere and beats the runner-up on some workload, paired by "
-            "seed; medium: best or tied everywhere; low: otherwise). Many schedules tie at 3 seeds, so read the "
-            "runner-up as a near-equal alternative."
+            "seed; medium: best or tied everywhere; low: otherwise). Many schedules tie at "
+            f"{len(seeds)} seeds, so read the runner-up as a near-equal alternative."
         ),
         Table(["budget", "use", "mean excess", "best or tied", "runner-up", "confidence"], rows),
     ]
 
 
-def phi_sensitivity(cells: list[Cell], trials: list, notes: dict, plots: Path, rel: Path) -> list[Block]:
-    by_group: dict[tuple[str, float], dict[object, Cell]] = defaultdict(dict)
-    for cell in cells:
-        phi = uba_phi(cell.schedule)
-        if phi is not None:
-            by_group[(cell.workload, cell.budget)][phi] = cell
-    if not by_group:
+def phi_sensitivity(
+    cells: list[Cell], trials: list[Trial], notes: dict[str, dict[str, object]], plots: Path, rel: Path
+) -> list[Block]:
+    """UBA's phi against the metric, over the UBA specs that differ in phi alone (those whose
+    other keys most UBA specs share)."""
+    found = {c.schedule: p for c in cells if (p := uba_phi(c.schedule)) is not None}
+    if not found:
         return []
-    phis = sorted({p for g in by_group.values() for p in g if p != "auto"})
+    others = Counter(rest for rest, _ in found.values()).most_common(1)[0][0]
+    by_group: dict[tuple[str, float], dict[float | str, Cell]] = defaultdict(dict)
+    for cell in cells:
+        if cell.schedule in found and found[cell.schedule][0] == others:
+            by_group[(cell.workload, cell.budget)][found[cell.schedule][1]] = cell
+    phis = sorted({p for g in by_group.values() for p in g if isinstance(p, float)})
+    columns: list[float | str] = [*phis, "auto"]
     chosen: dict[tuple[str, float], list[float]] = defaultdict(list)
     for trial in trials:
         if trial.key in notes and "phi" in notes[trial.key]:
-            chosen[(trial.workload, trial.budget)].append(notes[trial.key]["phi"])
+            chosen[(trial.workload, trial.budget)].append(float(str(notes[trial.key]["phi"])))
     rows = []
     for key in sorted(by_group):
         group = by_group[key]
         best, ties = analysis.best_and_ties(list(group.values()))
         row = [(f"{key[0]} @ {key[1]:g}", "")]
-        for phi in [*phis, "auto"]:
-            cell = group.get(phi)
-            style = "best" if cell is best and cell else "tie" if cell in ties else ""
-            row.append(("–" if cell is None else f"{cell.mean:.4g}", style))
+        for phi in columns:
+            entry = group.get(phi)
+            style = "best" if entry is best and entry else "tie" if entry in ties else ""
+            row.append(("–" if entry is None else f"{entry.mean:.4g}", style))
         picked = chosen.get(key)
         row.append((f"{np.mean(picked):.3g}" if picked else "–", ""))
         rows.append(row)
@@ -267,13 +321,12 @@ def phi_sensitivity(cells: list[Cell], trials: list, notes: dict, plots: Path, r
     ]
 
 
-def plot_phi(by_group: dict, phis: list[float], path: Path) -> None:
-    plt = pyplot()
+def plot_phi(
+    by_group: dict[tuple[str, float], dict[float | str, Cell]], phis: list[float], path: Path
+) -> None:
     workloads = sorted({w for w, _ in by_group})
-    figure, axes = plt.subplots(
-        1, len(workloads), figsize=(4 * len(workloads), 3.6), layout="constrained", squeeze=False
-    )
-    for ax, workload in zip(axes[0], workloads, strict=True):
+    figure, axes = panels(len(workloads), 3.6)
+    for ax, workload in zip(axes, workloads, strict=True):
         for (w, budget), group in sorted(by_group.items()):
             if w != workload:
                 continue
@@ -284,23 +337,24 @@ def plot_phi(by_group: dict, phis: list[float], path: Path) -> None:
         ax.set_title(workload, fontsize="small")
         ax.set_xlabel("phi")
         ax.grid(alpha=0.3)
-    axes[0][0].set_ylabel("excess over the best phi")
-    axes[0][-1].legend(fontsize="x-small")
+    axes[0].set_ylabel("excess over the best phi")
+    axes[-1].legend(fontsize="x-small")
     save(figure, path)
 
 
-def adaptive(cells: list[Cell], pickable: list[Cell], uba: str | None, budgets: list[float]) -> list[Block]:
-    schedules = sorted({c.schedule for c in pickable})
-    pairs = [
-        ("refined", "linear(warmup=0.05)", "refined against the linear run it was refined from"),
-        ("uba(phi=auto, warmup=0.05)", uba, "uba(phi=auto) against budgetlr's default phi = 1"),
-        ("uba(phi=auto, warmup=0.05)", "cosine(warmup=0.05)", "uba(phi=auto) against cosine"),
-        ("schedulefree(warmup=0.05)", "cosine(warmup=0.05)", "schedule-free against cosine"),
-    ]
+def adaptive(
+    cells: list[Cell],
+    pickable: list[Cell],
+    comparisons: Sequence[tuple[str, str]],
+    budgets: list[float],
+    short: Callable[[str], str],
+) -> list[Block]:
+    schedules = {c.schedule for c in pickable}
     rows = []
-    for challenger, baseline, label in pairs:
+    for challenger, baseline in ((method(a).spec, method(b).spec) for a, b in comparisons):
         if challenger in schedules and baseline in schedules:
             per = study.head_to_head(pickable, challenger, [baseline]).get(baseline, {})
+            label = f"{short(challenger)} against {short(baseline)}"
             rows.append([(label, ""), *((per.get(b, "–"), "") for b in budgets)])
     blocks: list[Block] = [
         Heading(2, "Adaptive methods against fixed schedules"),
@@ -318,9 +372,14 @@ def adaptive(cells: list[Cell], pickable: list[Cell], uba: str | None, budgets: 
         rank = 1 + sum(1 for c in fixed if replay and c.better(c.mean, replay[0].mean))
         pbt_rows.append(
             [
-                (f"{cell.workload} @ {cell.budget:g}", ""),
+                (f"{cell.workload} @ {cell.budget:g}: {cell.schedule}", ""),
                 (f"{cell.mean:.4g}", ""),
-                (f"{replay[0].mean:.4g} ± {replay[0].sd:.2g}" if replay and replay[0].test else "–", ""),
+                (
+                    f"{replay[0].mean:.4g} ± {replay[0].sd:.2g} ({len(replay[0].test)} seeds)"
+                    if replay and replay[0].test
+                    else "–",
+                    "",
+                ),
                 (f"{short(best.schedule)}: {best.mean:.4g}" if best else "–", ""),
                 (f"{rank} of {len(fixed) + 1}" if replay else "–", ""),
             ]
@@ -329,13 +388,13 @@ def adaptive(cells: list[Cell], pickable: list[Cell], uba: str | None, budgets: 
         blocks += [
             Heading(3, "Population based training (budgetlr pbt)"),
             Paragraph(
-                "`budgetlr pbt --workload W --budget 0.25 --population 8 --out DIR` (interval: a tenth or a "
-                "twentieth of the budget): the best member's test metric (the population used 8x the steps), "
-                "the discovered LR schedule replayed from scratch over 3 seeds, and the best tuned fixed schedule."
+                "`budgetlr pbt --workload W --budget B --population N --interval STEPS --out DIR`: the best "
+                "member's test metric (the population trained N times the budget's steps), the discovered LR "
+                "schedule replayed from scratch, and the best tuned fixed schedule."
             ),
             Table(
                 [
-                    "workload @ budget",
+                    "workload @ budget: run",
                     "PBT best member",
                     "replayed schedule",
                     "best fixed schedule",
@@ -347,7 +406,7 @@ def adaptive(cells: list[Cell], pickable: list[Cell], uba: str | None, budgets: 
     return blocks
 
 
-def wsd_s(rows: list) -> list[Block]:
+def wsd_s(rows: list[branching.BranchRow]) -> list[Block]:
     if not rows:
         return []
     table_rows = []
@@ -375,22 +434,27 @@ def wsd_s(rows: list) -> list[Block]:
             ]
         )
     seeds = sorted({r.seed for r in rows})
+    # budgetlr wsd-s runs branching.measure with its defaults.
+    shape = {k: p.default for k, p in inspect.signature(branching.measure).parameters.items()}
+    lrs = sorted({(r.workload, r.lr) for r in rows})
+    same = all(r.branch == r.separate or (r.branch != r.branch and r.separate != r.separate) for r in rows)
     return [
         Heading(2, "WSD-S: several budgets from one run"),
         Paragraph(
-            "`budgetlr wsd-s --workload W --out DIR` (arXiv 2410.05192): WSD with a 1-sqrt cooldown over the last "
-            "20% of each budget and a warmup of 5% of the smallest, at wsd's tuned LR for the full budget, "
-            f"seeds {', '.join(map(str, seeds))}. *Separate*: one run per budget. *Branches*: one stable run, "
-            "each cooldown branched from its checkpoint; with the same batches at the same step a branch is the "
-            "separate run, and the numbers match exactly. *WSD-S*: one run that returns to the peak LR from each "
-            "decayed checkpoint; each of its decays takes the last 20% of its own segment between budgets. "
-            "Test metric, mean over seeds; the last column is WSD-S minus separate."
+            f"`budgetlr wsd-s --workload W --out DIR` (arXiv 2410.05192): WSD with a {shape['shape']} cooldown over "
+            f"the last {shape['decay']:.0%} of each budget and a warmup of {shape['warmup']:.0%} of the smallest, at "
+            f"peak LR {', '.join(f'{lr:g} ({w})' for w, lr in lrs)}, seeds {', '.join(map(str, seeds))}. "
+            "*Separate*: one run per budget. *Branches*: one stable run, each cooldown branched from its "
+            "checkpoint; with the same batches at the same step a branch is the separate run, and the numbers "
+            f"{'match exactly' if same else 'differ'}. *WSD-S*: one run that returns to the peak LR from each "
+            "decayed checkpoint; each of its decays takes the last "
+            f"{shape['decay']:.0%} of its own segment between budgets. Test metric, mean over seeds; the last column is WSD-S minus separate."
         ),
         Table(["workload @ budget", "separate", "branches", "WSD-S", "WSD-S − separate"], table_rows),
     ]
 
 
-def gpu_section(cells: list[Cell]) -> list[Block]:
+def gpu_section(cells: list[Cell], short: Callable[[str], str]) -> list[Block]:
     blocks: list[Block] = [Heading(2, "GPU tier")]
     for workload in sorted({c.workload for c in cells}):
         mine = [c for c in cells if c.workload == workload]

@@ -5,10 +5,10 @@ import math
 import matplotlib.image
 import pytest
 
-from budgetlr.bench import analysis
-from budgetlr.bench.report import write_report
 from budgetlr.bench.store import Store, Trial
 from budgetlr.bench.sweep import make_plan, run_sweep
+from budgetlr.study import analysis
+from budgetlr.study.report import write_report
 
 
 @pytest.mark.parametrize(
@@ -27,7 +27,7 @@ def test_profile_curve_is_the_share_within_tau():
 
 def trial(schedule, budget, lr, seed, val, test, status="ok", higher=True):
     key = f"{schedule}-{budget}-{lr}-{seed}"
-    return Trial(key, "0", "w", schedule, budget, lr, seed, int(budget * 100), status, "accuracy", higher,
+    return Trial(key, "0", 1, "w", schedule, budget, lr, seed, int(budget * 100), status, "accuracy", higher,
                  val, test, 1.0, 100.0, "now")  # fmt: skip
 
 
@@ -72,6 +72,7 @@ def test_steps_to_target_uses_the_median_final_validation_as_target():
     assert analysis.performance_ratios(times) == {"fast": [1.0], "never": [math.inf], "slow": [2.0]}
 
 
+@pytest.mark.slow
 def test_report_from_a_real_sweep(tmp_path):
     plan = make_plan(["quadratic(dim=8)"], ["cosine", "constant"], [0.05, 0.1], [0, 1], [0.1, 0.3])
     run_sweep(plan, tmp_path, workers=2, progress=False)

@@ -9,18 +9,17 @@ diverged seed fails it.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from budgetlr._extras import require
 from budgetlr.bench.methods import method
 from budgetlr.bench.runner import TrialConfig
 from budgetlr.bench.store import Store
 from budgetlr.bench.sweep import SweepPlan, run_configs
 from budgetlr.bench.workloads import resolve_workload
-from budgetlr.integrations import require
 from budgetlr.schedules import parse
 
 PHI_CHOICES = (0.25, 0.5, 1.0, 2.0, 4.0)
@@ -105,7 +104,7 @@ class Cell:
     def configs(self, params: dict[str, Any]) -> list[TrialConfig]:
         spec = self.schedule
         if "phi" in params:
-            spec = str(dataclasses.replace(parse(spec), phi=params["phi"]))
+            spec = str(parse({**parse(spec).to_dict(), "phi": params["phi"]}))
         return [TrialConfig(self.workload, spec, self.budget, params["lr"], seed) for seed in self.seeds]
 
     def run(
@@ -127,11 +126,8 @@ class Cell:
                 stored = store.trials_by_key([c.key() for cs in configs.values() for c in cs])
             for trial in pending:
                 runs = [stored[c.key()] for c in configs[trial.number]]
-                value = (
-                    math.nan
-                    if any(r.status != "ok" for r in runs)
-                    else sum(r.val_metric for r in runs) / len(runs)
-                )
+                values = [r.val_metric for r in runs if r.status == "ok" and r.val_metric is not None]
+                value = sum(values) / len(values) if len(values) == len(runs) else math.nan
                 if math.isfinite(value):
                     self.study.tell(trial.number, value)
                 else:

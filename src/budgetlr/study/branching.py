@@ -28,6 +28,7 @@ import numpy as np
 from budgetlr.bench.runner import budget_steps
 from budgetlr.bench.workloads import resolve_workload
 from budgetlr.schedules import schedule
+from budgetlr.schedules.base import FloatArray
 
 RESULTS_FILE = "wsd-s.json"
 
@@ -51,7 +52,7 @@ def decay_steps(total_steps: int, decay: float) -> int:
     return max(1, round(decay * total_steps))
 
 
-def wsd_multipliers(total_steps: int, warmup_steps: int, decay: int, shape: str) -> np.ndarray:
+def wsd_multipliers(total_steps: int, warmup_steps: int, decay: int, shape: str) -> FloatArray:
     spec = f"wsd(decay_steps={decay}, shape={shape}, warmup_steps={warmup_steps})"
     return schedule(spec, total_steps).multiplier(np.arange(total_steps))
 
@@ -76,8 +77,11 @@ def measure(
     shape: str = "1-sqrt",
     warmup: float = 0.05,
 ) -> list[BranchRow]:
-    """Train the three ways for one seed; the warmup is ``warmup`` of the smallest budget."""
+    """Train the three ways for one seed; the warmup is ``warmup`` of the smallest budget. A run
+    whose loss stops being finite scores NaN at every budget it reaches after that."""
     import torch
+
+    from budgetlr.bench.loop import train
 
     workload = resolve_workload(workload_spec)
     workload.prepare()
@@ -93,43 +97,54 @@ def measure(
         model = workload.build_model().to(workload.device())
         return model, workload.make_optimizer(model.parameters(), lr)
 
-    def train(model, optimizer, multipliers, start: int, stop: int) -> None:
-        for t in range(start, stop):
-            for group in optimizer.param_groups:
-                group["lr"] = lr * float(multipliers[t])
-            loss = workload.loss(model, batches[t])
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+    def train_span(
+        model: torch.nn.Module,
+        optimizer: torch.optim.Optimizer,
+        multipliers: FloatArray,
+        start: int,
+        stop: int,
+    ) -> bool:
+        """Train steps ``start`` to ``stop``; False when a loss was not finite."""
+        run = train(
+            model,
+            optimizer,
+            workload.loss,
+            iter(batches[start:stop]),
+            range(start, stop),
+            lr=lambda t: lr * float(multipliers[t]),
+        )
+        return not run.diverged
 
-    def test(model) -> float:
-        value = workload.evaluate(model, "test")
+    def test(model: torch.nn.Module, finite: bool) -> float:
+        value = workload.evaluate(model, "test") if finite else math.nan
         return value if math.isfinite(value) else math.nan
 
     separate = {}
     for t in steps:
         model, optimizer = fresh()
-        train(model, optimizer, curves[t], 0, t)
-        separate[t] = test(model)
+        separate[t] = test(model, train_span(model, optimizer, curves[t], 0, t))
 
     branch = {}
     model, optimizer = fresh()
-    done = 0
+    done, stable = 0, True
     for t in steps:
-        train(model, optimizer, curves[steps[-1]], done, decay_start[t])  # stable: every curve is 1 here
+        # stable: every curve is 1 here
+        stable = stable and train_span(model, optimizer, curves[steps[-1]], done, decay_start[t])
         done = decay_start[t]
         copy_model = copy.deepcopy(model)
         copy_optimizer = workload.make_optimizer(copy_model.parameters(), lr)
         copy_optimizer.load_state_dict(copy.deepcopy(optimizer.state_dict()))
-        train(copy_model, copy_optimizer, curves[t], decay_start[t], t)
-        branch[t] = test(copy_model)
+        branch[t] = test(
+            copy_model, stable and train_span(copy_model, copy_optimizer, curves[t], decay_start[t], t)
+        )
 
     wsd_s_curve = wsd_s_multipliers(steps, warmup_steps, decay, shape)
     wsd_s = {}
     model, optimizer = fresh()
+    finite = True
     for lo, t in zip([0, *steps[:-1]], steps, strict=True):
-        train(model, optimizer, wsd_s_curve, lo, t)
-        wsd_s[t] = test(model)
+        finite = finite and train_span(model, optimizer, wsd_s_curve, lo, t)
+        wsd_s[t] = test(model, finite)
 
     branch_steps = steps[-1] + sum(t - decay_start[t] for t in steps[:-1])
     totals = (sum(steps), branch_steps, steps[-1])

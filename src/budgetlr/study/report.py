@@ -10,9 +10,10 @@ from pathlib import Path
 
 import numpy as np
 
-from budgetlr.bench import analysis
-from budgetlr.bench.analysis import Cell
 from budgetlr.bench.store import Store
+from budgetlr.plotting import panels, pyplot, save, style
+from budgetlr.study import analysis
+from budgetlr.study.analysis import Cell
 
 #: A table cell: its text and its style ("" plain, "best" bold, "tie" italic).
 Styled = tuple[str, str]
@@ -180,20 +181,6 @@ def time_table(times: dict[str, dict[str, int | None]]) -> Table:
 
 
 # -- plots -------------------------------------------------------------------------------------
-def pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def style(index: int) -> dict[str, object]:
-    """A distinct colour and marker per series: 14 schedules overrun matplotlib's 10 colours."""
-    return {"color": pyplot().get_cmap("tab20")(index % 20), "marker": "osD^v<>pPX*h"[index % 12]}
-
-
 def plot_metric_vs_budget(mine: list[Cell], path: Path) -> None:
     plt = pyplot()
     figure, axes = plt.subplots(figsize=(7, 4.5), layout="constrained")
@@ -221,12 +208,9 @@ def plot_metric_vs_budget(mine: list[Cell], path: Path) -> None:
 
 
 def plot_curves(mine: list[Cell], curves: dict[str, list], path: Path) -> None:
-    plt = pyplot()
     budgets = sorted({c.budget for c in mine})
-    figure, axes = plt.subplots(
-        1, len(budgets), figsize=(4 * len(budgets), 3.8), layout="constrained", squeeze=False
-    )
-    for ax, budget in zip(axes[0], budgets, strict=True):
+    figure, axes = panels(len(budgets), 3.8)
+    for ax, budget in zip(axes, budgets, strict=True):
         for cell in sorted((c for c in mine if c.budget == budget and c.keys), key=lambda c: c.schedule):
             runs = [curves[k] for k in cell.keys]
             steps = [row[0] for row in runs[0]]
@@ -243,19 +227,16 @@ def plot_curves(mine: list[Cell], curves: dict[str, list], path: Path) -> None:
         ax.set_title(f"budget {budget:g}")
         ax.set_xlabel("step")
         ax.grid(alpha=0.3)
-    axes[0][0].set_ylabel("training loss (mean over seeds)")
-    axes[0][-1].legend(fontsize="x-small")
+    axes[0].set_ylabel("training loss (mean over seeds)")
+    axes[-1].legend(fontsize="x-small")
     figure.suptitle(f"{mine[0].workload}: training loss at the tuned LR")
     save(figure, path)
 
 
 def plot_lr_sensitivity(mine: list[Cell], path: Path) -> None:
-    plt = pyplot()
     budgets = sorted({c.budget for c in mine})
-    figure, axes = plt.subplots(
-        1, len(budgets), figsize=(4 * len(budgets), 3.8), layout="constrained", squeeze=False
-    )
-    for ax, budget in zip(axes[0], budgets, strict=True):
+    figure, axes = panels(len(budgets), 3.8)
+    for ax, budget in zip(axes, budgets, strict=True):
         for cell in sorted((c for c in mine if c.budget == budget), key=lambda c: c.schedule):
             lrs = sorted(cell.val_by_lr)
             ax.plot(lrs, [cell.val_by_lr[lr] for lr in lrs], marker="o", label=cell.schedule)
@@ -263,8 +244,8 @@ def plot_lr_sensitivity(mine: list[Cell], path: Path) -> None:
         ax.set_title(f"budget {budget:g}")
         ax.set_xlabel("peak LR")
         ax.grid(alpha=0.3)
-    axes[0][0].set_ylabel(f"validation {mine[0].metric} (gaps: diverged)")
-    axes[0][-1].legend(fontsize="x-small")
+    axes[0].set_ylabel(f"validation {mine[0].metric} (gaps: diverged)")
+    axes[-1].legend(fontsize="x-small")
     figure.suptitle(f"{mine[0].workload}: sensitivity to the peak LR")
     save(figure, path)
 
@@ -288,13 +269,6 @@ def plot_profiles(ratios: dict[str, list[float]], path: Path) -> None:
     axes.grid(alpha=0.3)
     axes.legend(fontsize="small")
     save(figure, path)
-
-
-def save(figure, path: Path) -> None:
-    try:
-        figure.savefig(path, dpi=110)
-    finally:
-        pyplot().close(figure)
 
 
 def slug(text: str) -> str:

@@ -5,9 +5,9 @@ import subprocess
 import numpy as np
 import pytest
 
-from budgetlr.adaptive.pbt import PBTSettings
 from budgetlr.bench.store import Store
 from budgetlr.schedules import schedule
+from budgetlr.study.pbt import PBTSettings
 from tests.helpers import BUDGETLR
 
 
@@ -25,6 +25,7 @@ def test_pbt_settings_resolve_defaults_and_reject_bad_input():
             bad.resolved()
 
 
+@pytest.mark.slow
 def test_budgetlr_pbt_discovers_stores_and_replays_a_schedule(ray_head, tmp_path):
     command = [BUDGETLR, "pbt", "--workload", "quadratic", "--budget", "0.02", "--population", "2",
                "--interval", "10", "--replay-seeds", "0,1", "--out", str(tmp_path), "--address", ray_head,
