@@ -275,3 +275,12 @@ def test_a_time_budget_changed_on_resume_is_taken_up_continuously():
     assert before[-1] == pytest.approx(0.5 * PEAK, rel=1e-12)
     assert after[0] == pytest.approx(0.5 * PEAK * 99 / 100, rel=1e-12)
     assert after[-1] == 0.0
+
+
+def test_a_slow_first_step_plans_the_run_only_until_the_second_is_measured():
+    # The first step also holds 50 s of setup; from the second on, 1 s a step: 949 more fit.
+    clock = Clock()
+    scheduler = make("linear", budget="1000s", clock=clock)
+    _, plans = train_for_time(scheduler, clock, lambda step: 51.0 if step == 0 else 1.0)
+    assert plans[:2] == [1 + 949 // 51, 2 + 948]
+    assert set(plans[1:]) == {950} and clock.now == 1000.0

@@ -85,6 +85,15 @@ class Deadline:
         self.clock = time.monotonic if clock is None else clock
         self.threshold = threshold
         self.durations: deque[float] = deque(maxlen=THROUGHPUT_WINDOW)
+        # The first step's duration also holds whatever ran between the scheduler's construction
+        # and that step (a trainer's setup): it plans the run only until a second is measured.
+        self._holds_only_first = False
+        self._resume(0.0)
+
+    def start(self) -> None:
+        """Restart the clock at zero, before the first step: for trainers whose setup runs
+        between the scheduler's construction and training (the clock starts at construction)."""
+        self.durations.clear()
         self._resume(0.0)
 
     def _resume(self, elapsed: float) -> None:
@@ -97,6 +106,11 @@ class Deadline:
     def tick(self) -> None:
         """A step has ended: record its duration."""
         now = self.elapsed()
+        if self._holds_only_first:
+            self.durations.clear()
+            self._holds_only_first = False
+        elif not self.durations:
+            self._holds_only_first = True
         self.durations.append(now - self._last_tick)
         self._last_tick = now
 

@@ -79,3 +79,63 @@ def test_the_budget_follows_max_steps():
     lightning.Trainer(max_steps=20, accelerator="cpu", logger=False, enable_progress_bar=False,
                       enable_checkpointing=False, enable_model_summary=False).fit(model)  # fmt: skip
     assert model.budget == 20
+
+
+class TimedModel(Model):
+    def configure_optimizers(self):
+        optimizer = torch.optim.SGD(self.parameters(), lr=0.1)
+        out = configure_optimizers(self, optimizer, "cosine(warmup=0.05, floor=0.1)")
+        self.scheduler = out["lr_scheduler"]["scheduler"]
+        return out
+
+
+class AtStart(lightning.Callback):
+    def on_train_start(self, trainer, module):
+        self.plan = (module.scheduler.last_epoch, module.scheduler.total_steps)
+
+
+class StopAt(lightning.Callback):
+    def __init__(self, step):
+        self.step = step
+
+    def on_train_batch_end(self, trainer, *_):
+        if trainer.global_step == self.step:
+            trainer.should_stop = True
+
+
+def timed_trainer(tmp_path, callbacks=()):
+    return lightning.Trainer(max_time={"seconds": 3}, accelerator="cpu", logger=False, enable_progress_bar=False,
+                             enable_checkpointing=False, enable_model_summary=False, default_root_dir=tmp_path,
+                             callbacks=list(callbacks))  # fmt: skip
+
+
+@pytest.mark.slow
+def test_max_time_is_the_budget_and_the_lr_is_at_the_floor_when_the_timer_stops(tmp_path):
+    model, timer = TimedModel(), timed_trainer(tmp_path)
+    timer.fit(model)
+    scheduler = model.scheduler
+    assert str(scheduler.budget) == "3.0 seconds"
+    elapsed = next(c for c in timer.callbacks if type(c).__name__ == "Timer").time_elapsed()
+    assert 3.0 <= elapsed <= 3.0 + 2 * max(scheduler.deadline.durations)  # Lightning's timer stopped it
+    assert scheduler.finished and scheduler.get_last_lr() == pytest.approx([0.1 * 0.1], rel=1e-12)
+    assert scheduler.last_epoch == timer.global_step  # stepped once per optimizer step
+    assert scheduler.total_steps > 100
+
+
+@pytest.mark.slow
+def test_max_time_resumes_the_saved_clock_and_plan(tmp_path):
+    first_model, first = TimedModel(), timed_trainer(tmp_path / "a", [StopAt(100)])
+    first.fit(first_model)
+    saved = first_model.scheduler.state_dict()
+    first.save_checkpoint(tmp_path / "stopped.ckpt")
+
+    model, start = TimedModel(), AtStart()
+    resumed = timed_trainer(tmp_path / "b", [start])
+    resumed.fit(model, ckpt_path=tmp_path / "stopped.ckpt")
+    # The resumed scheduler started from the checkpoint's plan and elapsed time, not afresh.
+    assert saved["last_epoch"] == 100 and saved["meter"]["elapsed"] < 3.0
+    assert start.plan == (100, saved["plan"]["total_steps"])
+    assert model.scheduler.last_epoch == resumed.global_step > 100
+    assert model.scheduler.finished and model.scheduler.get_last_lr() == pytest.approx([0.01], rel=1e-12)
+    timer = next(c for c in resumed.callbacks if type(c).__name__ == "Timer")
+    assert 3.0 <= timer.time_elapsed() <= 3.0 + 2 * max(model.scheduler.deadline.durations)

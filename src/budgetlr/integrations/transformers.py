@@ -72,8 +72,9 @@ class BudgetCallback(transformers.TrainerCallback):  # type: ignore[misc,name-de
     """Runs a :class:`~budgetlr.torch.BudgetScheduler` with a budget in tokens or time inside
     the Trainer: counts each optimizer step's tokens from ``state.num_input_tokens_seen`` (set
     ``TrainingArguments(include_num_input_tokens_seen=True)``, or ``"non_padding"``), and stops
-    training once the scheduler is :attr:`~budgetlr.torch.BudgetScheduler.finished`. Give the
-    Trainer a ``max_steps`` (or epochs) beyond the budget: this callback ends the run."""
+    training once the scheduler is :attr:`~budgetlr.torch.BudgetScheduler.finished`. A time
+    budget counts from the start of training (``on_train_begin``). Give the Trainer a
+    ``max_steps`` (or epochs) beyond the budget: this callback ends the run."""
 
     def __init__(self, scheduler: BudgetScheduler) -> None:
         if scheduler.budget.unit == "samples":
@@ -83,6 +84,8 @@ class BudgetCallback(transformers.TrainerCallback):  # type: ignore[misc,name-de
         self.scheduler = scheduler
 
     def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if self.scheduler.deadline is not None and self.scheduler.last_epoch == 0:
+            self.scheduler.deadline.start()  # a time budget counts from here, as Lightning's max_time
         if self.scheduler.budget.unit == "tokens" and args.include_num_input_tokens_seen == "no":
             raise ValueError(
                 f"the budget is {self.scheduler.budget}: set TrainingArguments(include_num_input_tokens_seen=True) "
