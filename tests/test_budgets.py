@@ -114,6 +114,12 @@ def test_the_budget_is_given_once_and_amounts_match_its_unit():
         run(make("cosine", budget="100 samples"), 1, samples=0)
     with pytest.raises(ValueError, match="clock= goes with a budget in time"):
         make("cosine", 100, clock=lambda: 0.0)
+    with pytest.raises(
+        ValueError, match="per_step= goes with a budget in tokens or samples, not 3600 seconds"
+    ):
+        make("cosine", budget="1h", per_step=10)
+    with pytest.raises(ValueError, match="tokens= must be > 0"):
+        make("cosine", budget="1e6 tokens", per_step=-1)
     with pytest.raises(ValueError, match="rebudget and cooldown count optimizer steps"):
         make("cosine", budget="100 tokens").rebudget(200, "continue")
 
@@ -137,12 +143,24 @@ def test_onecycle_counts_step_indices_and_refuses_a_budget_in_tokens_or_samples(
 @pytest.mark.parametrize(("unit", "per_step"), [("tokens", 4096), ("samples", 24)])
 def test_a_constant_amount_per_step_gives_the_step_budget(spec, unit, per_step):
     steps = budgetlr.schedule(spec, 200).lr(np.arange(221), PEAK)
-    scheduler = make(spec, budget=f"{200 * per_step} {unit}")
+    scheduler = make(spec, budget=f"{200 * per_step} {unit}", per_step=per_step)
     lrs = [scheduler.get_last_lr()[0], *run(scheduler, 220, **{unit: per_step})]
-    # Step 0 runs before any amount is known: in a warmup its ramp counts one unit, not one step.
-    first = 0 if budgetlr.schedules.parse(spec).resolve_warmup(200) == 0 else 1
-    np.testing.assert_allclose(lrs[first:], steps[first:], rtol=1e-12, atol=1e-18)
+    np.testing.assert_allclose(lrs, steps, rtol=1e-12, atol=1e-18)
     assert scheduler.finished
+
+    # Without per_step only the first step differs (in a warmup): from the second on, the
+    # amounts are known.
+    unknown = make(spec, budget=f"{200 * per_step} {unit}")
+    assert run(unknown, 220, **{unit: per_step}) == pytest.approx(lrs[1:], rel=1e-12, abs=1e-18)
+
+
+def test_without_per_step_the_first_step_of_a_warmup_counts_one_unit():
+    # cosine(warmup=0.1, floor=0.05) over 200 steps of 24 samples: W = 480 samples, and the
+    # first LR is 0.05 + 0.95 / (W + 1) of the peak, where the step budget has 0.05 + 0.95 / 21.
+    unknown = make("cosine(warmup=0.1, floor=0.05)", budget="4800 samples")
+    assert unknown.get_last_lr()[0] == pytest.approx(PEAK * (0.05 + 0.95 / 481), rel=1e-12)
+    known = make("cosine(warmup=0.1, floor=0.05)", budget="4800 samples", per_step=24)
+    assert known.get_last_lr()[0] == pytest.approx(PEAK * (0.05 + 0.95 / 21), rel=1e-12)
 
 
 def test_with_a_batch_size_ramp_the_lr_follows_the_tokens_consumed():

@@ -5,8 +5,8 @@
   (``T`` = the budget), with one change in the warmup: the step about to run is counted whole, as
   the step convention counts step ``t`` as ``t + 1`` in the ramp ``(t + 1) / (W + 1)``. With ``n``
   the amount of a step, the ramp is ``(c + n) / (W + n)`` at ``c`` consumed, which for a constant
-  ``n`` is the step budget's ramp exactly (``n`` is the last step's amount: the first step, before
-  any is known, counts one unit).
+  ``n`` is the step budget's ramp exactly (``n`` is the last step's amount; for the first step,
+  the scheduler's ``per_step`` if given, else one unit).
 * Seconds (:class:`Deadline`): the schedule runs on steps, planned to the number of steps that fit
   in the remaining time at the measured throughput, and re-planned (LR continuous) when that
   estimate moves by more than a threshold, so the LR reaches its final value at the deadline.
@@ -31,11 +31,13 @@ REPLAN_THRESHOLD = 0.05
 class Consumption:
     """Tokens or samples consumed so far, and the amount of the last step."""
 
-    def __init__(self, unit: str) -> None:
+    def __init__(self, unit: str, first_step: float | None = None) -> None:
         self.unit = unit
         self.consumed = 0.0
-        self.last = 1.0
         self.pending = 0.0
+        if first_step is not None:
+            self.add(first_step)
+        self.last, self.pending = self.pending or 1.0, 0.0
 
     def add(self, amount: Any) -> None:
         """Count ``amount`` more (a step's tokens or samples) towards the next :meth:`advance`."""

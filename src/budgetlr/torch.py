@@ -98,6 +98,8 @@ class BudgetScheduler(LRScheduler):
         clock: a time budget's clock, seconds (default ``time.monotonic``).
         replan_threshold: a time budget re-plans when the steps that fit move by more than this
             fraction of the steps left.
+        per_step: a budget in tokens or samples: what the first step will consume, if known (the
+            first LR of a warmup counts it; without it, that step counts as one token or sample).
         last_epoch: as in PyTorch; leave at -1 and resume with :meth:`load_state_dict`.
     """
 
@@ -111,10 +113,11 @@ class BudgetScheduler(LRScheduler):
         on_budget_change: str | None = None,
         clock: Clock | None = None,
         replan_threshold: float = REPLAN_THRESHOLD,
+        per_step: float | None = None,
         last_epoch: int = -1,
     ) -> None:
         self.spec = parse(spec)
-        total_steps = self._start_budget(total_steps, budget, clock, replan_threshold)
+        total_steps = self._start_budget(total_steps, budget, clock, replan_threshold, per_step)
         self.spec.validate(total_steps)
         if on_budget_change is not None:
             check_policy(on_budget_change)
@@ -246,7 +249,12 @@ class BudgetScheduler(LRScheduler):
 
     # -- budgets in tokens, samples and seconds (budgetlr.budgets) --------------------------------
     def _start_budget(
-        self, total_steps: int | None, budget: Any, clock: Clock | None, replan_threshold: float
+        self,
+        total_steps: int | None,
+        budget: Any,
+        clock: Clock | None,
+        replan_threshold: float,
+        per_step: float | None,
     ) -> int:
         """Set ``self.budget`` and its meter; return the first plan's ``total_steps``."""
         if (total_steps is None) == (budget is None):
@@ -257,7 +265,9 @@ class BudgetScheduler(LRScheduler):
         self.budget = Budget(check_total_steps(total_steps)) if budget is None else Budget.parse(budget)
         check_fits(self.spec, self.budget)
         counted = self.budget.unit in ("tokens", "samples")
-        self.consumption = Consumption(self.budget.unit) if counted else None
+        self.consumption = Consumption(self.budget.unit, per_step) if counted else None
+        if per_step is not None and not counted:
+            raise ValueError(f"per_step= goes with a budget in tokens or samples, not {self.budget}")
         timed = self.budget.unit == "seconds"
         self.deadline = Deadline(self.budget.amount, clock, replan_threshold) if timed else None
         if clock is not None and not timed:
