@@ -125,17 +125,22 @@ def test_the_budget_is_given_once_and_amounts_match_its_unit():
 
 
 # Specs whose fractions of T land on whole steps at T = 200, so that the step budget's rounding
-# and the token budget's agree; options in steps are refused (tested above), as is onecycle
-# (below); power's own tokens_per_step counts steps.
+# and the token budget's agree; options in steps are refused (tested above), as are the
+# families that read the step index (below).
 SAME_IN_ANY_UNIT = [
     s for name, s in EXAMPLES.items() if "_steps" not in s and name not in ("power", "onecycle")
 ]
 
 
 @pytest.mark.parametrize("budget", ["1e6 tokens", "500 samples"])
-def test_onecycle_counts_step_indices_and_refuses_a_budget_in_tokens_or_samples(budget):
-    with pytest.raises(ValueError, match="onecycle is defined on optimizer-step indices"):
-        make("onecycle", budget=budget)
+@pytest.mark.parametrize("spec", ["onecycle", EXAMPLES["power"]])
+def test_families_that_read_the_step_index_refuse_a_budget_in_tokens_or_samples(spec, budget):
+    # onecycle is torch's OneCycleLR on step indices; power counts tokens as step x tokens_per_step.
+    with pytest.raises(ValueError, match=r"(onecycle|power) reads the optimizer-step index itself"):
+        make(spec, budget=budget)
+
+
+def test_onecycle_follows_a_time_budget():
     assert make("onecycle", budget="1h").get_last_lr()[0] == pytest.approx(PEAK / 25, rel=1e-12)
 
 

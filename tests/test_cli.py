@@ -108,7 +108,7 @@ def test_show_marks_the_warmup_end_in_the_table(capsys):
         ),
         (
             ["show", "onecycle", "--budget", "1e6 samples", "--per-step", "1e3"],
-            "onecycle is defined on optimizer-step",
+            "onecycle reads the optimizer-step index",
         ),
         (
             ["show", "wsd(decay_steps=5)", "--budget", "1h", "--per-step", "1"],

@@ -88,8 +88,8 @@ class Schedule:
     default_fractions: ClassVar[dict[str, float]] = {}
     #: Keys that may be ``auto`` (measured, not given), with where that measurement happens.
     measured: ClassVar[dict[str, str]] = {}
-    #: True if the curve is defined on step indices, not on progress: it cannot follow a budget
-    #: counted in tokens or samples.
+    #: True if the curve reads the step index itself, not only progress: it cannot follow a
+    #: budget counted in tokens or samples.
     step_indexed: ClassVar[bool] = False
     warmup: float | None = None
     warmup_steps: int | None = None

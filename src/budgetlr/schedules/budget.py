@@ -107,7 +107,7 @@ def check_fits(schedule: Schedule, budget: Budget) -> None:
         return
     if schedule.step_indexed and budget.unit in ("tokens", "samples"):
         raise ValueError(
-            f"{schedule.name} is defined on optimizer-step indices, not on progress; "
+            f"{schedule.name} reads the optimizer-step index itself, not only progress; "
             f"give it a budget in steps or time, not {budget.unit}"
         )
     given = [key for key, value in schedule.to_dict().items() if key.endswith("_steps") and value is not None]

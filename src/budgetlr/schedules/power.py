@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
@@ -29,6 +30,7 @@ class Power(Schedule):
     paper = "2408.13359"
 
     tokens_per_step: float | None = None
+    step_indexed: ClassVar[bool] = True
     batch: float | None = None
     a: float = 4.0
     b: float = -0.51
