@@ -307,3 +307,17 @@ def test_a_slow_first_step_plans_the_run_only_until_the_second_is_measured():
     _, plans = train_for_time(scheduler, clock, lambda step: 51.0 if step == 0 else 1.0)
     assert plans[:2] == [1 + 949 // 51, 2 + 948]
     assert set(plans[1:]) == {950} and clock.now == 1000.0
+
+
+def test_a_slowdown_that_leaves_less_than_the_warmup_ends_in_a_cooldown_to_the_floor():
+    # Planned 100 steps with a 50-step warmup; from step 10 a step takes 20 s, so 4 or 5 more fit,
+    # fewer than the warmup: `continue` cannot re-fit it, and the rest decays from the current LR
+    # (re-planned as a cooldown while the estimate catches up with the slowdown).
+    clock = Clock()
+    scheduler = make("cosine(warmup=0.5)", budget="100s", clock=clock)
+    lrs, plans = train_for_time(scheduler, clock, lambda step: 1.0 if step < 10 else 20.0)
+    assert plans[9] == 100 and plans[-1] == scheduler.last_epoch and plans[10] < 50
+    assert lrs[9] == pytest.approx(PEAK * 11 / 51, rel=1e-12)  # the ramp (t + 1) / (W + 1) at step 10
+    assert np.all(np.diff(lrs[9:]) < 0) and lrs[-1] == 0.0
+    # The mean of the last 20 step durations lags a 20x slowdown: one step past the deadline.
+    assert clock.now == 110.0

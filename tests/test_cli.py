@@ -65,6 +65,13 @@ def test_show_previews_a_budget_in_tokens_in_its_unit(tmp_path, capsys):
     assert (tmp_path / "tokens.png").read_bytes()[:8] == PNG_MAGIC
 
 
+def test_show_with_a_budget_in_steps_is_show_with_steps(capsys):
+    assert main(["show", "cosine(warmup=0.1)", "--steps", "100"]) == 0
+    with_steps = capsys.readouterr().out
+    assert main(["show", "cosine(warmup=0.1)", "--budget", "100 steps"]) == 0
+    assert capsys.readouterr().out == with_steps
+
+
 def test_show_previews_a_time_budget_as_a_steady_run(capsys):
     # One hour at 2.5 s a step: 1440 steps, the LR at the floor at 3600 s.
     assert main(["show", "linear(floor=0.1)", "--budget", "1h", "--per-step", "2.5"]) == 0

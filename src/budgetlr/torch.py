@@ -323,12 +323,15 @@ class BudgetScheduler(LRScheduler):
         estimated = done + self.deadline.steps_left()
         if self.last_epoch > 0 and not self.deadline.moved(self.total_steps, estimated, done):
             return
-        try:
-            self.rebudget(estimated, "rescale" if self.last_epoch == 0 else "continue")
-        except ValueError:
-            # The family cannot be re-fitted here (a warmup longer than the steps left, or a
-            # curve already at its last value): decay from the current LR to the floor instead.
-            self.cooldown(estimated - self.last_epoch)
+        if self.plan.cooldown_shape is None:
+            try:
+                self.rebudget(estimated, "rescale" if self.last_epoch == 0 else "continue")
+                return
+            except ValueError:
+                pass  # the family cannot be re-fitted here: see below
+        # A warmup longer than the steps left, a curve already at its last value, or a cooldown
+        # begun for those reasons: decay from the current LR to the floor by the new estimate.
+        self.cooldown(estimated - self.last_epoch)
 
     def _refuse_amount_rebudget(self) -> None:
         if self.consumption is not None:

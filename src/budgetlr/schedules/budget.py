@@ -7,8 +7,8 @@
     >>> Budget.parse("3h"), Budget.parse("1:30:00"), Budget.parse("90 min").amount
     (Budget(amount=10800, unit='seconds'), Budget(amount=5400, unit='seconds'), 5400)
 
-Steps, tokens and samples are whole counts; seconds may be fractional. ``str(budget)`` parses
-back to the same budget. Pure parsing: the scheduler that follows a budget is
+Steps, tokens and samples are whole counts; seconds may be fractional (a whole amount is an
+``int``). ``str(budget)`` parses back to the same budget. Pure parsing: the scheduler that follows a budget is
 :class:`budgetlr.torch.BudgetScheduler`.
 """
 
@@ -55,9 +55,9 @@ class Budget:
             raise ValueError(f"a budget must be a finite number, got {amount!r}")
         if amount <= 0:
             raise ValueError(f"a budget must be > 0, got {amount!r} {self.unit}")
-        if self.unit in COUNTS:
-            if not float(amount).is_integer():
-                raise ValueError(f"a budget in {self.unit} must be a whole number, got {amount!r}")
+        if self.unit in COUNTS and not float(amount).is_integer():
+            raise ValueError(f"a budget in {self.unit} must be a whole number, got {amount!r}")
+        if float(amount).is_integer():
             object.__setattr__(self, "amount", int(amount))
 
     @classmethod
@@ -88,8 +88,7 @@ class Budget:
                 "min, h, d), e.g. '2e9 tokens', '50000 samples', '5400s', '3h' or '1:30:00'"
             )
         unit, scale = UNIT_WORDS[word]
-        amount = float(match.group(1).replace("_", "")) * scale
-        return cls(int(amount) if amount.is_integer() else amount, unit)
+        return cls(float(match.group(1).replace("_", "")) * scale, unit)
 
     @property
     def in_steps(self) -> bool:
