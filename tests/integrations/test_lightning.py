@@ -94,6 +94,16 @@ class AtStart(lightning.Callback):
         self.plan = (module.scheduler.last_epoch, module.scheduler.total_steps)
 
 
+def assert_at_the_floor_when_lightning_stopped(scheduler):
+    # The scheduler steps before Lightning's timer checks the time, so it has reached its planned
+    # last step, the LR at the floor (0.1 x 0.1), unless the process stalled between the two for
+    # longer than the time left (on a loaded machine): then Lightning stopped it one step before.
+    if scheduler.finished:
+        assert scheduler.get_last_lr() == pytest.approx([0.1 * 0.1], rel=1e-12)
+    else:
+        assert scheduler.total_steps - scheduler.last_epoch == 1
+
+
 class StopAt(lightning.Callback):
     def __init__(self, step):
         self.step = step
@@ -116,15 +126,13 @@ def test_max_time_is_the_budget_and_the_lr_is_at_the_floor_when_the_timer_stops(
     scheduler = model.scheduler
     assert str(scheduler.budget) == "3 seconds"
     assert next(c for c in timer.callbacks if type(c).__name__ == "Timer").time_elapsed() >= 3.0
-    # Lightning's timer stopped the run; the scheduler, stepped once per optimizer step, had
-    # already reached the floor.
-    assert scheduler.finished and scheduler.get_last_lr() == pytest.approx([0.1 * 0.1], rel=1e-12)
-    assert scheduler.last_epoch == timer.global_step > 20
+    assert_at_the_floor_when_lightning_stopped(scheduler)
+    assert scheduler.last_epoch == timer.global_step > 5  # stepped once per optimizer step
 
 
 @pytest.mark.slow
 def test_max_time_resumes_the_saved_clock_and_plan(tmp_path):
-    first_model, first = TimedModel(), timed_trainer(tmp_path / "a", [StopAt(30)])
+    first_model, first = TimedModel(), timed_trainer(tmp_path / "a", [StopAt(10)])
     first.fit(first_model)
     saved = first_model.scheduler.state_dict()
     first.save_checkpoint(tmp_path / "stopped.ckpt")
@@ -133,8 +141,8 @@ def test_max_time_resumes_the_saved_clock_and_plan(tmp_path):
     resumed = timed_trainer(tmp_path / "b", [start])
     resumed.fit(model, ckpt_path=tmp_path / "stopped.ckpt")
     # The resumed scheduler started from the checkpoint's plan and elapsed time, not afresh.
-    assert saved["last_epoch"] == 30 and saved["meter"]["elapsed"] < 3.0
-    assert start.plan == (30, saved["plan"]["total_steps"])
-    assert model.scheduler.last_epoch == resumed.global_step > 30
-    assert model.scheduler.finished and model.scheduler.get_last_lr() == pytest.approx([0.01], rel=1e-12)
+    assert saved["last_epoch"] == 10 and saved["meter"]["elapsed"] < 3.0
+    assert start.plan == (10, saved["plan"]["total_steps"])
+    assert model.scheduler.last_epoch == resumed.global_step > 10
+    assert_at_the_floor_when_lightning_stopped(model.scheduler)
     assert next(c for c in resumed.callbacks if type(c).__name__ == "Timer").time_elapsed() >= 3.0
