@@ -59,6 +59,37 @@ def test_show_prints_a_compact_table_and_writes_csv_and_plot(tmp_path, capsys):
     assert image.shape[0] > 300 and image.shape[1] > 600
 
 
+def test_show_previews_a_budget_in_tokens_in_its_unit(tmp_path, capsys):
+    # 1e6 tokens at 1e4 a step are the 100-step curve: cosine's warmup ends at step 10 (1e5 tokens).
+    table = tmp_path / "tokens.csv"
+    args = ["show", "cosine(warmup=0.1)", "--budget", "1e6 tokens", "--per-step", "1e4", "--peak", "0.1"]
+    assert main([*args, "--csv", str(table), "--plot", str(tmp_path / "tokens.png")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    rows = [line.split() for line in lines[1:] if line[:8].strip().isdigit()]
+    assert lines[0].split() == ["step", "tokens", "cosine(warmup=0.1)"]
+    assert ["0", "0", f"{0.1 / 11:.6g}"] in rows and ["10", "100000", "0.1"] in rows
+    assert ["50", "500000", "0.0586824"] in rows  # 0.1 (1 + cos(pi 40 / 90)) / 2
+    assert rows[-1] == ["100", "1e+06", "0"]
+    with table.open() as handle:
+        records = list(csv.reader(handle))
+    assert records[0] == ["step", "tokens", "cosine(warmup=0.1)"] and len(records) == 102
+    assert (tmp_path / "tokens.png").read_bytes()[:8] == PNG_MAGIC
+
+
+def test_show_with_a_budget_in_steps_is_show_with_steps(capsys):
+    assert main(["show", "cosine(warmup=0.1)", "--steps", "100"]) == 0
+    with_steps = capsys.readouterr().out
+    assert main(["show", "cosine(warmup=0.1)", "--budget", "100 steps"]) == 0
+    assert capsys.readouterr().out == with_steps
+
+
+def test_show_previews_a_time_budget_as_a_steady_run(capsys):
+    # One hour at 2.5 s a step: 1440 steps, the LR at the floor at 3600 s.
+    assert main(["show", "linear(floor=0.1)", "--budget", "1h", "--per-step", "2.5"]) == 0
+    rows = [line.split() for line in capsys.readouterr().out.splitlines()[1:]]
+    assert ["720", "1800", "0.55"] in rows and rows[-1] == ["1440", "3600", "0.1"]
+
+
 def test_show_marks_the_warmup_end_in_the_table(capsys):
     assert main(["show", "cosine(warmup_steps=37)", "--steps", "1000"]) == 0
     assert any(line.split()[:2] == ["37", "1"] for line in capsys.readouterr().out.splitlines()[1:])
@@ -71,7 +102,36 @@ def test_show_marks_the_warmup_end_in_the_table(capsys):
         (["show", "uba(phi=-1)", "--steps", "10"], "phi=-1.0 must be > 0"),
         (["show", "uba", "--steps", "0"], "total_steps must be > 0"),
         (["show", "uba", "--steps", "ten"], "argument --steps: invalid int value: 'ten'"),
-        (["show", "uba"], "the following arguments are required: --steps"),
+        (["show", "uba"], "one of the arguments --steps --budget is required"),
+        (
+            ["show", "uba", "--steps", "10", "--budget", "1h"],
+            "argument --budget: not allowed with argument --steps",
+        ),
+        (["show", "uba", "--budget", "2e9 bananas", "--per-step", "1"], "malformed budget '2e9 bananas'"),
+        (
+            ["show", "uba", "--budget", "2e9 tokens"],
+            "a --budget in tokens needs --per-step: the tokens each step",
+        ),
+        (
+            ["show", "uba", "--budget", "1h", "--per-step", "0"],
+            "--per-step must be a positive number (the seconds",
+        ),
+        (
+            ["show", "uba", "--budget", "1e9 tokens", "--per-step", "1"],
+            "1e+09 steps; the preview steps through at most",
+        ),
+        (
+            ["show", "uba", "--budget", "100 steps", "--per-step", "1"],
+            "--per-step goes with a --budget in tokens",
+        ),
+        (
+            ["show", "onecycle", "--budget", "1e6 samples", "--per-step", "1e3"],
+            "onecycle reads the optimizer-step index",
+        ),
+        (
+            ["show", "wsd(decay_steps=5)", "--budget", "1h", "--per-step", "1"],
+            "decay_steps counts optimizer steps",
+        ),
         (["show", "uba", "--steps", "10", "--peak", "-1"], "--peak must be a positive number"),
         (
             ["show", "uba", "--steps", "10", "--plot", "/nonexistent/x.png"],

@@ -6,6 +6,7 @@ import argparse
 import csv
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -13,7 +14,9 @@ import numpy as np
 
 from budgetlr._extras import MissingExtra
 from budgetlr.bench.suites import SUITES
-from budgetlr.schedules import FAMILIES, BoundSchedule, keys_of, schedule, split_specs
+from budgetlr.schedules import FAMILIES, keys_of, parse, schedule, split_specs
+from budgetlr.schedules.base import check_total_steps
+from budgetlr.schedules.budget import Budget
 from budgetlr.schedules.shapes import OWN_SHAPES, SHAPES
 
 if TYPE_CHECKING:
@@ -40,7 +43,16 @@ def build_parser() -> Parser:
     )
     show = commands.add_parser("show", help="print (and plot) the LR curve of one or more specs")
     show.add_argument("specs", nargs="+", metavar="SPEC", help='e.g. "uba(phi=0.5, warmup=0.05)"')
-    show.add_argument("--steps", type=int, required=True, help="the budget T in optimizer steps")
+    budget = show.add_mutually_exclusive_group(required=True)
+    budget.add_argument("--steps", type=int, help="the budget T in optimizer steps")
+    budget.add_argument(
+        "--budget", help='a budget in tokens, samples or time, e.g. "2e9 tokens", "50000 samples", "3h"'
+    )
+    show.add_argument(
+        "--per-step",
+        type=float,
+        help="with --budget: the tokens or samples each step consumes, or the seconds a step takes",
+    )
     show.add_argument("--peak", type=float, default=1.0, help="peak LR (default 1: multipliers)")
     show.add_argument("--csv", type=Path, help="write the LR at every step 0..T to this CSV file")
     show.add_argument("--plot", type=Path, help="draw all curves on one figure into this PNG file")
@@ -197,15 +209,76 @@ def show(args: argparse.Namespace) -> None:
     for option, path in (("--csv", args.csv), ("--plot", args.plot)):
         if path is not None and not path.parent.is_dir():
             raise UsageError(f"cannot write {option} {path}: folder {path.parent} does not exist")
-    curves = [schedule(spec, args.steps) for spec in args.specs]
-    lrs = [c.curve(args.peak) for c in curves]
-    print(format_table(curves, lrs))
+    budget = Budget(check_total_steps(args.steps)) if args.budget is None else Budget.parse(args.budget)
+    if budget.in_steps:
+        if args.per_step is not None:
+            raise UsageError("--per-step goes with a --budget in tokens, samples or time")
+        curves = [schedule(spec, int(budget.amount)) for spec in args.specs]
+        names, lrs = [str(c) for c in curves], [c.curve(args.peak) for c in curves]
+        warmups = [c.spec.warmup_end(c.total_steps) for c in curves]
+        per_step = 1.0
+    else:
+        per_step = check_per_step(args.per_step, budget)
+        names, lrs = (
+            [str(parse(spec)) for spec in args.specs],
+            [preview(spec, budget, per_step, args.peak) for spec in args.specs],
+        )
+        warmups = (
+            []
+            if budget.unit == "seconds"
+            else [round(parse(spec).warmup_end(int(budget.amount)) / per_step) for spec in args.specs]
+        )
+    table = Table(names, lrs, budget.unit, per_step)
+    print(table.format(warmups))
     if args.csv:
-        write_csv(args.csv, curves, lrs)
+        table.write_csv(args.csv)
         print(f"wrote {args.csv}")
     if args.plot:
-        plot(args.plot, curves, lrs, args.peak)
+        table.plot(args.plot, args.peak, str(budget))
         print(f"wrote {args.plot}")
+
+
+#: ``budgetlr show --budget`` steps a scheduler through the whole run: at most this many steps.
+MAX_PREVIEW_STEPS = 1_000_000
+
+
+def check_per_step(per_step: float | None, budget: Budget) -> float:
+    what = "seconds a step takes" if budget.unit == "seconds" else f"{budget.unit} each step consumes"
+    if per_step is None:
+        raise UsageError(f"a --budget in {budget.unit} needs --per-step: the {what}")
+    if not np.isfinite(per_step) or per_step <= 0:
+        raise UsageError(f"--per-step must be a positive number (the {what}), got {per_step}")
+    if budget.amount / per_step > MAX_PREVIEW_STEPS:
+        raise UsageError(
+            f"--budget {budget} at --per-step {per_step:g} is {budget.amount / per_step:.3g} steps; "
+            f"the preview steps through at most {MAX_PREVIEW_STEPS:,}"
+        )
+    return per_step
+
+
+def preview(spec: str, budget: Budget, per_step: float, peak: float) -> np.ndarray:
+    """The LR of every step of a steady run (``per_step`` consumed, or seconds, each step) under
+    ``budget``, then the value after training: a :class:`~budgetlr.torch.BudgetScheduler` stepped
+    through it, a simulated clock for a time budget."""
+    import torch
+
+    from budgetlr.torch import BudgetScheduler
+
+    elapsed = [0.0]
+    timed = budget.unit == "seconds"
+    optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=peak)
+    if timed:
+        scheduler = BudgetScheduler(optimizer, spec, budget=budget, clock=lambda: elapsed[0])
+    else:
+        scheduler = BudgetScheduler(optimizer, spec, budget=budget, per_step=per_step)
+    lrs = [scheduler.get_last_lr()[0]]
+    while not scheduler.finished:
+        elapsed[0] += per_step
+        optimizer.step()
+        scheduler.report(**({} if timed else {budget.unit: per_step}))
+        scheduler.step()
+        lrs.append(scheduler.get_last_lr()[0])
+    return np.array(lrs)
 
 
 def bench(args: argparse.Namespace) -> None:
@@ -432,40 +505,60 @@ def table_steps(total_steps: int, warmups: list[int]) -> list[int]:
     return sorted({*spaced, *warmups, total_steps - 1, total_steps} - {-1})
 
 
-def format_table(curves: list[BoundSchedule], lrs: list[np.ndarray]) -> str:
-    total_steps = curves[0].total_steps
-    steps = table_steps(total_steps, [c.spec.warmup_end(total_steps) for c in curves])
-    names = [str(c) for c in curves]
-    widths = [max(len(n), 12) for n in names]
-    header = "  ".join(["step".rjust(8), *(n.rjust(w) for n, w in zip(names, widths, strict=True))])
-    rows = [header]
-    for t in steps:
-        cells = (f"{lr[t]:.6g}".rjust(w) for lr, w in zip(lrs, widths, strict=True))
-        rows.append("  ".join([str(t).rjust(8), *cells]))
-    return "\n".join(rows)
+@dataclass(frozen=True)
+class Table:
+    """LR curves over steps ``0..T`` (the last value is the one after training); in a budget
+    not in steps, each step also shows the ``unit`` spent before it (``per_step`` a step)."""
 
+    names: list[str]
+    lrs: list[np.ndarray]
+    unit: str = "steps"
+    per_step: float = 1.0
 
-def write_csv(path: Path, curves: list[BoundSchedule], lrs: list[np.ndarray]) -> None:
-    with path.open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["step", *(str(c) for c in curves)])
-        for t, row in enumerate(zip(*lrs, strict=True)):
-            writer.writerow([t, *(repr(float(v)) for v in row)])
+    @property
+    def total_steps(self) -> int:
+        return len(self.lrs[0]) - 1
 
+    def spent(self, step: int) -> str:
+        return f"{step * self.per_step:.6g}"
 
-def plot(path: Path, curves: list[BoundSchedule], lrs: list[np.ndarray], peak: float) -> None:
-    from budgetlr.plotting import pyplot, save
+    def columns(self) -> list[str]:
+        return ["step"] if self.unit == "steps" else ["step", self.unit]
 
-    figure, axes = pyplot().subplots(figsize=(8, 4.5), layout="constrained")
-    steps = np.arange(curves[0].total_steps + 1)
-    for curve, lr in zip(curves, lrs, strict=True):
-        axes.plot(steps, lr, label=str(curve), linewidth=1.6)
-    axes.set_xlabel("optimizer step")
-    axes.set_ylabel("learning rate" if peak != 1.0 else "multiplier of the peak LR")
-    axes.set_title(f"budgetlr schedules, total_steps={curves[0].total_steps}")
-    axes.grid(alpha=0.3)
-    axes.legend()
-    save(figure, path, dpi=120)
+    def format(self, warmups: list[int]) -> str:
+        steps = table_steps(self.total_steps, warmups)
+        widths = [max(len(n), 12) for n in self.names]
+        first = [c.rjust(8) if c == "step" else c.rjust(12) for c in self.columns()]
+        rows = ["  ".join([*first, *(n.rjust(w) for n, w in zip(self.names, widths, strict=True))])]
+        for t in steps:
+            cells = (f"{lr[t]:.6g}".rjust(w) for lr, w in zip(self.lrs, widths, strict=True))
+            spent = [] if self.unit == "steps" else [self.spent(t).rjust(12)]
+            rows.append("  ".join([str(t).rjust(8), *spent, *cells]))
+        return "\n".join(rows)
+
+    def write_csv(self, path: Path) -> None:
+        with path.open("w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow([*self.columns(), *self.names])
+            for t, row in enumerate(zip(*self.lrs, strict=True)):
+                spent = [] if self.unit == "steps" else [self.spent(t)]
+                writer.writerow([t, *spent, *(repr(float(v)) for v in row)])
+
+    def plot(self, path: Path, peak: float, budget: str) -> None:
+        from budgetlr.plotting import pyplot, save
+
+        figure, axes = pyplot().subplots(figsize=(8, 4.5), layout="constrained")
+        x = np.arange(self.total_steps + 1) * self.per_step
+        for name, lr in zip(self.names, self.lrs, strict=True):
+            axes.plot(x, lr, label=name, linewidth=1.6)
+        axes.set_xlabel(
+            "optimizer step" if self.unit == "steps" else f"{self.unit} ({self.per_step:g} a step)"
+        )
+        axes.set_ylabel("learning rate" if peak != 1.0 else "multiplier of the peak LR")
+        axes.set_title(f"budgetlr schedules, budget {budget}")
+        axes.grid(alpha=0.3)
+        axes.legend()
+        save(figure, path, dpi=120)
 
 
 COMMANDS = {

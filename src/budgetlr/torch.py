@@ -17,6 +17,7 @@ explicit act with one of three policies (docs/conventions.md, "Budget changes"):
 from __future__ import annotations
 
 import dataclasses
+import datetime
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -25,7 +26,9 @@ import numpy as np
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
+from budgetlr.budgets import REPLAN_THRESHOLD, Clock, Consumption, Deadline
 from budgetlr.schedules.base import FloatArray, Schedule, check_total_steps
+from budgetlr.schedules.budget import Budget, check_fits
 from budgetlr.schedules.registry import parse
 from budgetlr.schedules.shapes import check_shape, decay_shape
 
@@ -34,6 +37,9 @@ POLICIES = ("rescale", "continue", "cooldown")
 #: Multipliers are computed this many steps at a time, in blocks aligned to absolute steps so that
 #: a resumed run evaluates exactly the same arrays as an uninterrupted one.
 BLOCK_STEPS = 1024
+#: A time budget's plan before its first step is measured: the start of a curve this long (a
+#: warmup starts near 0). The first step's duration replaces it with a real plan.
+PROVISIONAL_STEPS = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -81,9 +87,20 @@ class BudgetScheduler(LRScheduler):
         optimizer: the wrapped optimizer.
         spec: a spec string such as ``"uba(phi=0.5, warmup=0.05)"``, a spec dict or a schedule.
         total_steps: the budget ``T`` in optimizer steps.
+        budget: instead of ``total_steps``, a budget in steps, tokens, samples or time: ``10000``,
+            ``"2e9 tokens"``, ``"50000 samples"``, ``"3h"``, ``"5400s"`` or a
+            :class:`~budgetlr.schedules.budget.Budget` (see :mod:`budgetlr.budgets`). Tokens and
+            samples: call ``step(tokens=n)`` / ``step(samples=n)``. Time: stop when
+            :attr:`finished`. Options in steps (``warmup_steps``, ``decay_steps``) are refused
+            unless the budget is in steps; fractions work with every budget.
         on_budget_change: what :meth:`load_state_dict` does with a checkpoint saved under another
             ``total_steps``: ``None`` (default) refuses; ``"rescale"``, ``"continue"`` or
             ``"cooldown"`` re-plan the checkpoint's run to this scheduler's ``total_steps``.
+        clock: a time budget's clock, seconds (default ``time.monotonic``).
+        replan_threshold: a time budget re-plans when the steps that fit move by more than this
+            fraction of the steps left.
+        per_step: a budget in tokens or samples: what the first step will consume, if known (the
+            first LR of a warmup counts it; without it, that step counts as one token or sample).
         last_epoch: as in PyTorch; leave at -1 and resume with :meth:`load_state_dict`.
     """
 
@@ -94,13 +111,17 @@ class BudgetScheduler(LRScheduler):
         self,
         optimizer: Optimizer,
         spec: str | Mapping[str, Any] | Schedule,
-        total_steps: int,
+        total_steps: int | None = None,
         *,
+        budget: Budget | int | str | datetime.timedelta | None = None,
         on_budget_change: str | None = None,
+        clock: Clock | None = None,
+        replan_threshold: float = REPLAN_THRESHOLD,
+        per_step: float | None = None,
         last_epoch: int = -1,
     ) -> None:
         self.spec = parse(spec)
-        total_steps = check_total_steps(total_steps)
+        total_steps = self._start_budget(total_steps, budget, clock, replan_threshold, per_step)
         self.spec.validate(total_steps)
         if on_budget_change is not None:
             check_policy(on_budget_change)
@@ -110,7 +131,7 @@ class BudgetScheduler(LRScheduler):
 
     # -- the LR ------------------------------------------------------------------------------
     def get_lr(self) -> list[Any]:
-        ratio = self._ratio(self.last_epoch)
+        ratio = self._ratio(self.last_epoch) if self.consumption is None else self._consumed_ratio()
         return [base_lr * ratio for base_lr in self.base_lrs]
 
     def _ratio(self, t: int) -> float:
@@ -143,6 +164,7 @@ class BudgetScheduler(LRScheduler):
         (``"rescale"``, ``"continue"`` or ``"cooldown"``; see the module docstring). The
         optimizer's LRs are updated at once."""
         check_policy(policy)
+        self._refuse_amount_rebudget()
         total_steps = check_total_steps(total_steps)
         step = self.last_epoch
         if total_steps <= step:
@@ -180,6 +202,7 @@ class BudgetScheduler(LRScheduler):
         ``current step + steps``. This is a WSD cooldown branch taken from the current run; the
         LR never returns to the peak afterwards (WSD-S, arXiv 2410.05192, would)."""
         check_shape(shape)
+        self._refuse_amount_rebudget()
         if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
             raise ValueError(f"cooldown steps must be a whole number >= 1, got {steps!r}")
         step = self.last_epoch
@@ -199,6 +222,7 @@ class BudgetScheduler(LRScheduler):
             "_step_count": self._step_count,
             "base_lrs": list(self.base_lrs),
             "_last_lr": list(self._last_lr),
+            **self._budget_state(),
         }
 
     def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
@@ -210,7 +234,9 @@ class BudgetScheduler(LRScheduler):
                 f"checkpoint was saved with schedule {saved_spec}, this scheduler has {self.spec}"
             )
         plan = Plan.from_dict(state_dict["plan"])
-        target = self.total_steps
+        self._load_budget_state(state_dict)
+        # A time budget's plan is the checkpoint's: its re-plans continue from the saved clock.
+        target = plan.total_steps if self.deadline is not None else self.total_steps
         if plan.total_steps != target and self.on_budget_change is None:
             raise ValueError(
                 f"checkpoint was saved with total_steps={plan.total_steps} but this scheduler has "
@@ -225,6 +251,122 @@ class BudgetScheduler(LRScheduler):
         self._set_plan(plan)
         if plan.total_steps != target and self.on_budget_change is not None:
             self.rebudget(target, self.on_budget_change)
+
+    # -- budgets in tokens, samples and seconds (budgetlr.budgets) --------------------------------
+    def _start_budget(
+        self,
+        total_steps: int | None,
+        budget: Any,
+        clock: Clock | None,
+        replan_threshold: float,
+        per_step: float | None,
+    ) -> int:
+        """Set ``self.budget`` and its meter; return the first plan's ``total_steps``."""
+        if (total_steps is None) == (budget is None):
+            raise ValueError(
+                "give the budget once: total_steps=N (optimizer steps) or budget= "
+                "(e.g. 10000, '2e9 tokens', '50000 samples', '3h')"
+            )
+        self.budget = Budget(check_total_steps(total_steps)) if budget is None else Budget.parse(budget)
+        check_fits(self.spec, self.budget)
+        counted = self.budget.unit in ("tokens", "samples")
+        self.consumption = Consumption(self.budget.unit, per_step) if counted else None
+        if per_step is not None and not counted:
+            raise ValueError(f"per_step= goes with a budget in tokens or samples, not {self.budget}")
+        timed = self.budget.unit == "seconds"
+        self.deadline = Deadline(self.budget.amount, clock, replan_threshold) if timed else None
+        if clock is not None and not timed:
+            raise ValueError(f"clock= goes with a budget in time, not {self.budget}")
+        return PROVISIONAL_STEPS if timed else int(self.budget.amount)
+
+    def step(
+        self, epoch: int | None = None, *, tokens: float | None = None, samples: float | None = None
+    ) -> None:
+        """Advance one optimizer step. With a budget in tokens or samples, give what the step
+        consumed: ``step(tokens=n)`` or ``step(samples=n)`` (or :meth:`report` it beforehand)."""
+        if tokens is not None or samples is not None:
+            self.report(tokens=tokens, samples=samples)
+        if self._step_count > 0:  # not the constructor's own first call
+            if self.consumption is not None:
+                self.consumption.advance()
+            if self.deadline is not None:
+                self._plan_to_deadline()
+        super().step(epoch)
+
+    def report(self, *, tokens: float | None = None, samples: float | None = None) -> None:
+        """Count what the current step consumed towards the next :meth:`step`, for trainers
+        (transformers) that call ``step()`` themselves."""
+        for unit, amount in (("tokens", tokens), ("samples", samples)):
+            if amount is None:
+                continue
+            if self.consumption is None or self.consumption.unit != unit:
+                raise ValueError(
+                    f"{unit}= goes with a budget in {unit}; this scheduler's budget is {self.budget}"
+                )
+            self.consumption.add(amount)
+
+    @property
+    def finished(self) -> bool:
+        """True once the budget is spent and the LR is at its final value: stop the loop."""
+        if self.consumption is not None:
+            return self.consumption.consumed >= self.budget.amount
+        return self.last_epoch >= self.total_steps
+
+    def _consumed_ratio(self) -> float:
+        assert self.consumption is not None
+        position = self.consumption.position(self.plan.spec.resolve_warmup(self.total_steps))
+        return float(self.plan.ratios(np.array([position]))[0])
+
+    def _plan_to_deadline(self) -> None:
+        """After step ``last_epoch``: plan to the steps that fit before the deadline, on the first
+        step (rescale: the provisional plan has no meaning) and whenever the estimate moves."""
+        assert self.deadline is not None
+        self.deadline.tick()
+        done = self.last_epoch + 1
+        if self.last_epoch > 0 and done >= self.total_steps:
+            return
+        estimated = done + self.deadline.steps_left()
+        if self.last_epoch > 0 and not self.deadline.moved(self.total_steps, estimated, done):
+            return
+        if self.plan.cooldown_shape is None:
+            try:
+                self.rebudget(estimated, "rescale" if self.last_epoch == 0 else "continue")
+                return
+            except ValueError:
+                pass  # the family cannot be re-fitted here: see below
+        # A warmup longer than the steps left, a curve already at its last value, or a cooldown
+        # begun for those reasons: decay from the current LR to the floor by the new estimate.
+        self.cooldown(estimated - self.last_epoch)
+
+    def _refuse_amount_rebudget(self) -> None:
+        if self.consumption is not None:
+            raise ValueError(
+                f"rebudget and cooldown count optimizer steps; this scheduler's budget is {self.budget}"
+            )
+
+    def _budget_state(self) -> dict[str, Any]:
+        if self.budget.in_steps:
+            return {}
+        meter = self.consumption if self.consumption is not None else self.deadline
+        assert meter is not None
+        return {"budget": str(self.budget), "meter": meter.state_dict()}
+
+    def _load_budget_state(self, state_dict: Mapping[str, Any]) -> None:
+        saved = Budget.parse(state_dict.get("budget", 1))
+        if saved.unit != self.budget.unit:
+            raise ValueError(
+                f"checkpoint was saved with a budget in {saved.unit}, this scheduler's is in {self.budget.unit}"
+            )
+        if self.consumption is not None:
+            if saved != self.budget:
+                raise ValueError(
+                    f"checkpoint was saved with budget {saved}, this scheduler has {self.budget}; "
+                    f"a budget in {saved.unit} cannot change on resume"
+                )
+            self.consumption.load_state_dict(state_dict["meter"])
+        if self.deadline is not None:
+            # A changed deadline is taken up by the next re-plan, the LR continuous.
+            self.deadline.load_state_dict(state_dict["meter"])
 
 
 def check_policy(policy: Any) -> None:

@@ -82,3 +82,70 @@ def test_the_budget_follows_max_steps():
     lightning.Trainer(max_steps=20, accelerator="cpu", logger=False, enable_progress_bar=False,
                       enable_checkpointing=False, enable_model_summary=False).fit(model)  # fmt: skip
     assert model.budget == 20
+
+
+class TimedModel(Model):
+    def configure_optimizers(self):
+        optimizer = torch.optim.SGD(self.parameters(), lr=0.1)
+        out = configure_optimizers(self, optimizer, "cosine(warmup=0.05, floor=0.1)")
+        self.scheduler = out["lr_scheduler"]["scheduler"]
+        return out
+
+
+class AtStart(lightning.Callback):
+    def on_train_start(self, trainer, module):
+        self.plan = (module.scheduler.last_epoch, module.scheduler.total_steps)
+
+
+def assert_at_the_floor_when_lightning_stopped(scheduler):
+    # The scheduler steps before Lightning's timer checks the time, so it has reached its planned
+    # last step, the LR at the floor (0.1 x 0.1), unless the process stalled between the two for
+    # longer than the time left (on a loaded machine): then Lightning stopped it one step before.
+    if scheduler.finished:
+        assert scheduler.get_last_lr() == pytest.approx([0.1 * 0.1], rel=1e-12)
+    else:
+        assert scheduler.total_steps - scheduler.last_epoch == 1
+
+
+class StopAt(lightning.Callback):
+    def __init__(self, step):
+        self.step = step
+
+    def on_train_batch_end(self, trainer, *_):
+        if trainer.global_step == self.step:
+            trainer.should_stop = True
+
+
+def timed_trainer(tmp_path, callbacks=()):
+    return lightning.Trainer(max_time={"seconds": 3}, accelerator="cpu", logger=False, enable_progress_bar=False,
+                             enable_checkpointing=False, enable_model_summary=False, default_root_dir=tmp_path,
+                             callbacks=list(callbacks))  # fmt: skip
+
+
+@pytest.mark.slow
+def test_max_time_is_the_budget_and_the_lr_is_at_the_floor_when_the_timer_stops(tmp_path):
+    model, timer = TimedModel(), timed_trainer(tmp_path)
+    timer.fit(model)
+    scheduler = model.scheduler
+    assert str(scheduler.budget) == "3 seconds"
+    assert next(c for c in timer.callbacks if type(c).__name__ == "Timer").time_elapsed() >= 3.0
+    assert_at_the_floor_when_lightning_stopped(scheduler)
+    assert scheduler.last_epoch == timer.global_step > 5  # stepped once per optimizer step
+
+
+@pytest.mark.slow
+def test_max_time_resumes_the_saved_clock_and_plan(tmp_path):
+    first_model, first = TimedModel(), timed_trainer(tmp_path / "a", [StopAt(10)])
+    first.fit(first_model)
+    saved = first_model.scheduler.state_dict()
+    first.save_checkpoint(tmp_path / "stopped.ckpt")
+
+    model, start = TimedModel(), AtStart()
+    resumed = timed_trainer(tmp_path / "b", [start])
+    resumed.fit(model, ckpt_path=tmp_path / "stopped.ckpt")
+    # The resumed scheduler started from the checkpoint's plan and elapsed time, not afresh.
+    assert saved["last_epoch"] == 10 and saved["meter"]["elapsed"] < 3.0
+    assert start.plan == (10, saved["plan"]["total_steps"])
+    assert model.scheduler.last_epoch == resumed.global_step > 10
+    assert_at_the_floor_when_lightning_stopped(model.scheduler)
+    assert next(c for c in resumed.callbacks if type(c).__name__ == "Timer").time_elapsed() >= 3.0

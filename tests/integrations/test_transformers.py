@@ -6,7 +6,8 @@ import torch
 from transformers import GPT2Config, GPT2LMHeadModel, Trainer, TrainerCallback, TrainingArguments
 
 from budgetlr import schedule
-from budgetlr.integrations.transformers import make_scheduler, training_steps
+from budgetlr.integrations.transformers import BudgetCallback, make_scheduler, training_steps
+from budgetlr.torch import BudgetScheduler
 
 #: Every test here trains a model, starts Ray or runs the CLI's sweeps.
 pytestmark = pytest.mark.slow
@@ -84,3 +85,58 @@ def test_epochs_without_a_dataset_size_is_an_error(tmp_path):
     args = TrainingArguments(output_dir=str(tmp_path), num_train_epochs=1, report_to=[], use_cpu=True)
     with pytest.raises(ValueError, match="give train_examples"):
         training_steps(args)
+
+
+def train_on_budget(out, budget, spec, callbacks=(), **overrides):
+    settings = dict(output_dir=str(out), max_steps=10**6, per_device_train_batch_size=8, save_strategy="no",
+                    logging_steps=10**6, report_to=[], use_cpu=True, seed=0, disable_tqdm=True)  # fmt: skip
+    args = TrainingArguments(**{**settings, **overrides})
+    network, data = model(), dataset()
+    optimizer = torch.optim.AdamW(network.parameters(), lr=1e-3)
+    scheduler = BudgetScheduler(optimizer, spec, budget=budget)
+    recorder = RecordLR()
+    trainer = Trainer(network, args, train_dataset=data, optimizers=(optimizer, scheduler),
+                      callbacks=[recorder, BudgetCallback(scheduler), *(c(scheduler) for c in callbacks)])  # fmt: skip
+    trainer.train()
+    return recorder.lrs, trainer, scheduler
+
+
+@pytest.mark.slow
+def test_a_token_budget_counts_the_trainers_tokens_and_stops_at_the_budget(tmp_path):
+    # 8 rows of 16 tokens a step: 5120 tokens are 40 steps, the same curve as a 40-step budget.
+    lrs, trainer, scheduler = train_on_budget(
+        tmp_path, "5120 tokens", SPEC, include_num_input_tokens_seen=True
+    )
+    assert trainer.state.num_input_tokens_seen == 5120 and trainer.state.global_step == 40
+    assert lrs == pytest.approx(schedule(SPEC, 40).lr(range(40), 1e-3).tolist(), rel=1e-12)
+    assert scheduler.finished and scheduler.get_last_lr() == [0.0]
+
+
+def test_a_token_budget_needs_the_trainer_to_count_tokens(tmp_path):
+    with pytest.raises(ValueError, match=r"set TrainingArguments\(include_num_input_tokens_seen=True\)"):
+        train_on_budget(tmp_path, "3840 tokens", SPEC)
+    with pytest.raises(ValueError, match="the Trainer counts tokens, not samples"):
+        BudgetCallback(
+            BudgetScheduler(torch.optim.SGD(model().parameters(), lr=0.1), SPEC, budget="10 samples")
+        )
+
+
+class ElapsedAtStepEnd(TrainerCallback):
+    def __init__(self, scheduler):
+        self.scheduler, self.elapsed = scheduler, None
+
+    def on_step_end(self, args, state, control, **kwargs):
+        self.elapsed = self.scheduler.deadline.elapsed()
+
+
+@pytest.mark.slow
+def test_a_time_budget_stops_the_trainer_at_the_deadline_with_the_lr_at_the_floor(tmp_path):
+    lrs, trainer, scheduler = train_on_budget(tmp_path, "4s", "cosine(floor=0.1)", [ElapsedAtStepEnd])
+    # The last step ended within two steps of the deadline (how close in a long run:
+    # benchmarks/time_budget.py).
+    stopped_at = next(
+        c for c in trainer.callback_handler.callbacks if isinstance(c, ElapsedAtStepEnd)
+    ).elapsed
+    assert abs(stopped_at - 4.0) <= 2 * max(scheduler.deadline.durations)
+    assert scheduler.finished and trainer.state.global_step == scheduler.last_epoch >= 3
+    assert lrs[0] == 1e-3 and scheduler.get_last_lr() == pytest.approx([1e-4], rel=1e-12)

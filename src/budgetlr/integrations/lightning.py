@@ -8,6 +8,10 @@ with the budget taken from ``trainer.estimated_stepping_batches``.
             return configure_optimizers(self, optimizer, "uba(phi=0.5, warmup=0.05)")
 
 Checkpoints resume exactly: Lightning saves and restores the scheduler's ``state_dict``.
+
+With ``Trainer(max_time=...)`` the time is the budget (:func:`max_time_scheduler`): the schedule
+is planned to the steps that fit before the deadline, on the Trainer's own clock, so the LR
+reaches its floor when Lightning's timer stops the run.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from typing import Any
 from torch.optim import Optimizer
 
 from budgetlr.schedules import Schedule
+from budgetlr.schedules.budget import Budget
 from budgetlr.torch import BudgetScheduler
 
 
@@ -29,12 +34,34 @@ def configure_optimizers(
     total_steps: int | None = None,
     on_budget_change: str | None = None,
 ) -> dict[str, Any]:
-    """What ``LightningModule.configure_optimizers`` returns. ``total_steps`` defaults to
-    ``module.trainer.estimated_stepping_batches`` (max_steps, or epochs x batches / accumulation)."""
+    """What ``LightningModule.configure_optimizers`` returns. ``total_steps`` defaults to the
+    Trainer's ``max_time`` when set (a time budget; ``max_steps`` or ``max_epochs`` still stop the
+    run if they come first), else ``module.trainer.estimated_stepping_batches`` (max_steps, or
+    epochs x batches / accumulation)."""
+    timed = max_time_scheduler(module.trainer, optimizer, spec) if total_steps is None else None
+    if timed is not None:
+        return step_interval(optimizer, timed)
     if total_steps is None:
         total_steps = int(module.trainer.estimated_stepping_batches)
     scheduler = BudgetScheduler(optimizer, spec, total_steps, on_budget_change=on_budget_change)
+    return step_interval(optimizer, scheduler)
+
+
+def step_interval(optimizer: Optimizer, scheduler: BudgetScheduler) -> dict[str, Any]:
     return {
         "optimizer": optimizer,
         "lr_scheduler": {"scheduler": scheduler, "interval": "step", "frequency": 1, "name": "budgetlr"},
     }
+
+
+def max_time_scheduler(
+    trainer: Any, optimizer: Optimizer, spec: str | Mapping[str, Any] | Schedule
+) -> BudgetScheduler | None:
+    """A scheduler whose budget is the ``trainer``'s ``max_time``, timed by the Trainer's own
+    ``Timer`` (which counts from the start of training and resumes from a checkpoint); ``None``
+    when no ``max_time`` is set."""
+    timer = next((c for c in trainer.callbacks if type(c).__name__ == "Timer"), None)
+    if timer is None or timer.time_remaining() is None:
+        return None
+    seconds = timer.time_remaining() + timer.time_elapsed()
+    return BudgetScheduler(optimizer, spec, budget=Budget(seconds, "seconds"), clock=timer.time_elapsed)

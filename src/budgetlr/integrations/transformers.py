@@ -7,6 +7,15 @@ budget and warmup taken from ``TrainingArguments`` as the Trainer itself compute
     trainer = Trainer(model, args, train_dataset=train_dataset, optimizers=(optimizer, scheduler))
 
 ``resume_from_checkpoint`` restores the scheduler exactly (its state is plain data).
+
+A budget in tokens or time: a :class:`~budgetlr.torch.BudgetScheduler` with ``budget=`` and
+:class:`BudgetCallback`, which feeds it the Trainer's ``num_input_tokens_seen`` and stops the
+run when the budget is spent, the LR at its floor:
+
+    args = TrainingArguments("out", max_steps=10**9, include_num_input_tokens_seen=True, ...)
+    scheduler = BudgetScheduler(optimizer, "cosine(warmup=0.05)", budget="2e9 tokens")  # or "3h"
+    trainer = Trainer(model, args, train_dataset=data, optimizers=(optimizer, scheduler),
+                      callbacks=[BudgetCallback(scheduler)])
 """
 
 from __future__ import annotations
@@ -18,8 +27,11 @@ from typing import Any
 
 from torch.optim import Optimizer
 
+from budgetlr.integrations import require
 from budgetlr.schedules import Schedule, parse
 from budgetlr.torch import BudgetScheduler
+
+transformers = require("transformers", "hf", "budgetlr.integrations.transformers")
 
 
 def training_steps(args: Any, train_examples: int | None = None) -> int:
@@ -54,3 +66,37 @@ def make_scheduler(
     if schedule.warmup is None and schedule.warmup_steps is None and warmup > 0:
         schedule = dataclasses.replace(schedule, warmup_steps=warmup)
     return BudgetScheduler(optimizer, schedule, total_steps, on_budget_change=on_budget_change)
+
+
+class BudgetCallback(transformers.TrainerCallback):  # type: ignore[misc,name-defined]
+    """Runs a :class:`~budgetlr.torch.BudgetScheduler` with a budget in tokens or time inside
+    the Trainer: counts each optimizer step's tokens from ``state.num_input_tokens_seen`` (set
+    ``TrainingArguments(include_num_input_tokens_seen=True)``, or ``"non_padding"``), and stops
+    training once the scheduler is :attr:`~budgetlr.torch.BudgetScheduler.finished`. A time
+    budget counts from the start of training (``on_train_begin``). Give the Trainer a
+    ``max_steps`` (or epochs) beyond the budget: this callback ends the run."""
+
+    def __init__(self, scheduler: BudgetScheduler) -> None:
+        if scheduler.budget.unit == "samples":
+            raise ValueError(
+                "the Trainer counts tokens, not samples: give the budget in tokens, steps or time"
+            )
+        self.scheduler = scheduler
+
+    def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if self.scheduler.deadline is not None and self.scheduler.last_epoch == 0:
+            self.scheduler.deadline.start()  # a time budget counts from here, as Lightning's max_time
+        if self.scheduler.budget.unit == "tokens" and args.include_num_input_tokens_seen == "no":
+            raise ValueError(
+                f"the budget is {self.scheduler.budget}: set TrainingArguments(include_num_input_tokens_seen=True) "
+                "so that the Trainer counts them"
+            )
+
+    def on_optimizer_step(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        consumption = self.scheduler.consumption
+        if consumption is not None:
+            self.scheduler.report(tokens=state.num_input_tokens_seen - consumption.consumed)
+
+    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if self.scheduler.finished:
+            control.should_training_stop = True

@@ -3,6 +3,7 @@
 from budgetlr.schedules import anytime, array, classic, infinite, onecycle, power, refined, rex, uba, wsd
 from budgetlr.schedules.base import Schedule
 from budgetlr.schedules.bound import BoundSchedule, schedule
+from budgetlr.schedules.budget import Budget
 from budgetlr.schedules.refined import refine
 from budgetlr.schedules.registry import FAMILIES, keys_of, parse
 from budgetlr.schedules.shapes import SHAPES
@@ -12,6 +13,7 @@ __all__ = [
     "FAMILIES",
     "SHAPES",
     "BoundSchedule",
+    "Budget",
     "Schedule",
     "anytime",
     "array",

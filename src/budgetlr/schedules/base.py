@@ -91,6 +91,9 @@ class Schedule:
     measured: ClassVar[dict[str, str]] = {}
     #: budgetlr's own additions to the family's sources, by key, with what they are.
     extensions: ClassVar[dict[str, str]] = {}
+    #: True if the curve reads the step index itself, not only progress: it cannot follow a
+    #: budget counted in tokens or samples.
+    step_indexed: ClassVar[bool] = False
     warmup: float | None = None
     warmup_steps: int | None = None
     floor: float = 0.0

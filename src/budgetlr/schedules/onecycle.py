@@ -27,6 +27,7 @@ class OneCycle(Schedule):
     name = "onecycle"
     paper = "1708.07120"
     default_fractions: ClassVar[dict[str, float]] = {"warmup": 0.3}
+    step_indexed: ClassVar[bool] = True
 
     div_factor: float = 25.0
     final_div_factor: float = 1e4

@@ -32,6 +32,7 @@ class Power(Schedule):
     extensions: ClassVar[dict[str, str]] = {"shape": f"the default shifted-exp: {OWN_SHAPES['shifted-exp']}"}
 
     tokens_per_step: float | None = None
+    step_indexed: ClassVar[bool] = True
     batch: float | None = None
     a: float = 4.0
     b: float = -0.51
