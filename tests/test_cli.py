@@ -58,10 +58,13 @@ def test_show_marks_the_warmup_end_in_the_table(capsys):
     [
         (["show", "ubaa", "--steps", "10"], "unknown schedule 'ubaa'; valid names:"),
         (["show", "uba(phi=-1)", "--steps", "10"], "phi=-1.0 must be > 0"),
-        (["show", "uba", "--steps", "0"], "total_steps must be > 0"),
-        (["show", "uba", "--steps", "ten"], "argument --steps: invalid int value: 'ten'"),
+        (["show", "uba", "--steps", "0"], "argument --steps: must be a whole number >= 1, got 0"),
+        (["show", "uba", "--steps", "ten"], "argument --steps: 'ten' is not a whole number"),
         (["show", "uba"], "the following arguments are required: --steps"),
-        (["show", "uba", "--steps", "10", "--peak", "-1"], "--peak must be a positive number"),
+        (
+            ["show", "uba", "--steps", "10", "--peak", "-1"],
+            "argument --peak: peak LR -1.0 must be a positive number",
+        ),
         (
             ["show", "uba", "--steps", "10", "--plot", "/nonexistent/x.png"],
             "folder /nonexistent does not exist",

@@ -45,7 +45,7 @@ def test_plan_is_the_full_cross_product_in_canonical_form():
         ({"budgets": [0.0]}, r"budget 0.0 must be a fraction of the full budget in \(0, 1\]"),
         ({"budgets": [1.5]}, r"budget 1.5 must be"),
         ({"lrs": [-1.0]}, "peak LR -1.0 must be a positive number"),
-        ({"seeds": [-1]}, "must be one or more whole numbers >= 0"),
+        ({"seeds": [-1]}, r"seed -1 must be a whole number in \[0, 9223372036854775807\]"),
         (
             {"schedules": ["wsd(decay_steps=500)"]},
             r"wsd\(decay_steps=500\) at budget 0.05 of quadratic\(dim=8\) \(100 steps\)",

@@ -24,6 +24,7 @@ import numpy as np
 
 from budgetlr.bench.runner import CurvePoint, TrialConfig, TrialResult, budget_steps
 from budgetlr.bench.workloads import resolve_workload
+from budgetlr.errors import InvalidInput
 from budgetlr.integrations import require
 
 STATE_FILE = "member.pt"
@@ -45,16 +46,16 @@ class PBTSettings:
     def resolved(self) -> PBTSettings:
         workload = resolve_workload(self.workload)
         if not 0.0 < self.budget <= 1.0:
-            raise ValueError(f"budget {self.budget!r} must be a fraction of the full budget in (0, 1]")
+            raise InvalidInput(f"budget {self.budget!r} must be a fraction of the full budget in (0, 1]")
         if self.population < 2:
-            raise ValueError(f"population must be >= 2 (PBT copies between members), got {self.population}")
+            raise InvalidInput(f"population must be >= 2 (PBT copies between members), got {self.population}")
         steps = budget_steps(workload.full_budget, self.budget)
         interval = self.interval if self.interval is not None else max(1, steps // 10)
         if not 1 <= interval <= steps:
-            raise ValueError(f"interval must lie in [1, {steps}] steps, got {interval}")
+            raise InvalidInput(f"interval must lie in [1, {steps}] steps, got {interval}")
         base_lr = self.base_lr if self.base_lr is not None else workload.lrs[len(workload.lrs) // 2]
         if not (math.isfinite(base_lr) and base_lr > 0):
-            raise ValueError(f"base LR must be a positive number, got {base_lr}")
+            raise InvalidInput(f"base LR must be a positive number, got {base_lr}")
         return PBTSettings(str(workload), self.budget, self.population, interval, self.seed, base_lr)
 
     @property
@@ -205,7 +206,7 @@ def run_pbt(settings: PBTSettings, out: Path, address: str | None = None, progre
         ray.shutdown()
     best = results.get_best_result(metric="score", mode="max", scope="last")
     if best.checkpoint is None:
-        raise ValueError(f"PBT on {settings.workload} produced no checkpoint: {best.error}")
+        raise InvalidInput(f"PBT on {settings.workload} produced no checkpoint: {best.error}")
     with best.checkpoint.as_directory() as checkpoint:
         state = torch.load(Path(checkpoint) / STATE_FILE, weights_only=False)
     lrs = [float(lr) for lr in state["lrs"]]

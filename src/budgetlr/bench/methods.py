@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+from budgetlr.errors import InvalidInput
 from budgetlr.schedules import Schedule, parse
 from budgetlr.schedules.base import default_of
 from budgetlr.schedules.registry import split_spec
@@ -61,7 +62,7 @@ def method(spec: str) -> Method:
     if name == REFINED and not {"norms", "file"} & set(args):
         unknown = set(args) - {"smoothing"}
         if unknown:
-            raise ValueError(
+            raise InvalidInput(
                 f"the benchmark's refined takes only smoothing=..., not {', '.join(sorted(unknown))}"
             )
         check = parse({"name": REFINED, "norms": [1.0, 1.0], **args})
@@ -102,7 +103,7 @@ def build_schedule(
     """The registry schedule a trial runs, and what was measured to choose it."""
     if resolved.kind == REFINED:
         if norms is None:
-            raise ValueError(f"{resolved.spec} needs the gradient norms of its {REFINE_SOURCE} run")
+            raise InvalidInput(f"{resolved.spec} needs the gradient norms of its {REFINE_SOURCE} run")
         optimizer = "sgd" if workload.optimizer == "sgd" else "adam"
         schedule = parse(
             {

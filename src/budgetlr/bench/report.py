@@ -13,6 +13,7 @@ import numpy as np
 from budgetlr.bench import analysis
 from budgetlr.bench.analysis import Cell
 from budgetlr.bench.store import Store
+from budgetlr.errors import InvalidInput
 
 #: A table cell: its text and its style ("" plain, "best" bold, "tie" italic).
 Styled = tuple[str, str]
@@ -50,7 +51,7 @@ def write_report(out: Path) -> Path:
     with Store.existing(out) as store:
         trials = store.trials()
         if not trials:
-            raise ValueError(f"the results database in {str(out)!r} holds no trials yet")
+            raise InvalidInput(f"the results database in {str(out)!r} holds no trials yet")
         all_cells = analysis.cells(trials)
         curves = {key: store.curve(key) for cell in all_cells for key in cell.keys}
     plots = out / "plots"

@@ -29,6 +29,7 @@ from budgetlr.bench.report import (
     to_markdown,
 )
 from budgetlr.bench.store import Store
+from budgetlr.errors import InvalidInput
 
 #: The baselines a new schedule must beat (SPEC.md section 5), by family or method.
 BASELINE_FAMILIES = ("linear", "cosine", "wsd", "rex", "step", "constant", "schedulefree")
@@ -64,7 +65,7 @@ def write_results(out: Path, page: Path, gpu: Path | None = None) -> Path:
         trials = store.trials()
         notes = {t.key: store.notes(t.key) for t in trials if t.schedule.startswith(("uba(phi=auto", "pbt("))}
     if not trials:
-        raise ValueError(f"the results database in {str(out)!r} holds no trials yet")
+        raise InvalidInput(f"the results database in {str(out)!r} holds no trials yet")
     cells = analysis.cells(trials)
     plots = page.parent / page.stem
     plots.mkdir(parents=True, exist_ok=True)

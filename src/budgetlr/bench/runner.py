@@ -15,11 +15,31 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from budgetlr import __version__
+from budgetlr.errors import InvalidInput
 
 if TYPE_CHECKING:
     import torch
 
     from budgetlr.bench.workloads.base import Workload
+
+
+#: The largest peak LR a float32 model can hold, and the largest seed SQLite's INTEGER stores.
+MAX_LR = 3.4028234663852886e38
+MAX_SEED = 2**63 - 1
+
+
+def check_lr(lr: float, what: str = "peak LR") -> float:
+    """``lr`` if a float32 model can train with it (finite, > 0, representable), else raise."""
+    if not (math.isfinite(lr) and 0.0 < lr <= MAX_LR):
+        raise InvalidInput(f"{what} {lr!r} must be a positive number <= {MAX_LR:.4g} (float32's largest)")
+    return lr
+
+
+def check_seed(seed: int) -> int:
+    """``seed`` if the store can hold it (a whole number in [0, 2^63 - 1]), else raise."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise InvalidInput(f"seed {seed!r} must be a whole number in [0, {MAX_SEED}]")
+    return seed
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from budgetlr.bench.analysis import Cell, best_and_ties
+from budgetlr.errors import InvalidInput
 
 #: Schedule strings that are runs of an adaptive method, not schedules a user can pick.
 ONE_OFF_PREFIXES = ("pbt(", "array(")
@@ -128,21 +129,23 @@ def recommend(cells: Sequence[Cell], budget_fraction: float, workload: str | Non
     ``medium`` when it is best or tied on every workload, ``low`` otherwise.
     """
     if not (math.isfinite(budget_fraction) and 0 < budget_fraction <= 1):
-        raise ValueError(f"budget fraction {budget_fraction!r} must lie in (0, 1]")
+        raise InvalidInput(f"budget fraction {budget_fraction!r} must lie in (0, 1]")
     by_group = groups(cells)
     if workload is not None:
         by_group = {k: g for k, g in by_group.items() if k[0] == workload}
         if not by_group:
             measured = sorted({k[0] for k in groups(cells)})
-            raise ValueError(f"no stored results for workload {workload!r}; measured: {', '.join(measured)}")
+            raise InvalidInput(
+                f"no stored results for workload {workload!r}; measured: {', '.join(measured)}"
+            )
     if not by_group:
-        raise ValueError("the results database holds no schedule comparisons yet")
+        raise InvalidInput("the results database holds no schedule comparisons yet")
     budgets = sorted({k[1] for k in by_group})
     budget = min(budgets, key=lambda b: abs(math.log(b / budget_fraction)))
     chosen = {k[0]: g for k, g in by_group.items() if k[1] == budget}
     common = set.intersection(*(set(g) for g in chosen.values()))
     if not common:
-        raise ValueError(f"no schedule was measured on every workload at budget {budget:g}")
+        raise InvalidInput(f"no schedule was measured on every workload at budget {budget:g}")
     excesses = {w: excess({s: g[s] for s in common}) for w, g in chosen.items()}
     best_or_tied: dict[str, int] = defaultdict(int)
     for group in chosen.values():

@@ -24,15 +24,17 @@ from typing import Any, ClassVar
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from budgetlr.errors import InvalidInput
+
 FloatArray = NDArray[np.float64]
 
 
 def check_total_steps(total_steps: Any) -> int:
     """Return ``total_steps`` as an int, or raise if it is not a positive whole number."""
     if isinstance(total_steps, bool) or not isinstance(total_steps, (int, np.integer)):
-        raise ValueError(f"total_steps must be a positive whole number, got {total_steps!r}")
+        raise InvalidInput(f"total_steps must be a positive whole number, got {total_steps!r}")
     if total_steps <= 0:
-        raise ValueError(f"total_steps must be > 0, got {total_steps}")
+        raise InvalidInput(f"total_steps must be > 0, got {total_steps}")
     return int(total_steps)
 
 
@@ -43,7 +45,7 @@ def steps_from_fraction(fraction: float, total_steps: int) -> int:
 
 def check_fraction(name: str, value: float | None) -> None:
     if value is not None and not 0.0 < value < 1.0:
-        raise ValueError(
+        raise InvalidInput(
             f"{name}={value!r} is a fraction of total_steps and must lie in (0, 1); "
             f"give {name}_steps for a count of steps"
         )
@@ -51,12 +53,12 @@ def check_fraction(name: str, value: float | None) -> None:
 
 def check_one_of(name: str, fraction: float | None, steps: int | None) -> None:
     if fraction is not None and steps is not None:
-        raise ValueError(
+        raise InvalidInput(
             f"give either {name}={fraction!r} (fraction of total_steps) or {name}_steps={steps!r}, not both"
         )
     check_fraction(name, fraction)
     if steps is not None and steps < 0:
-        raise ValueError(f"{name}_steps must be >= 0, got {steps}")
+        raise InvalidInput(f"{name}_steps must be >= 0, got {steps}")
 
 
 def namespace(x: Any) -> ModuleType:
@@ -99,7 +101,7 @@ class Schedule:
             object.__setattr__(self, field.name, value)
         check_one_of("warmup", self.warmup, self.warmup_steps)
         if not 0.0 <= self.floor < 1.0:
-            raise ValueError(f"floor={self.floor!r} is a fraction of the peak LR and must lie in [0, 1)")
+            raise InvalidInput(f"floor={self.floor!r} is a fraction of the peak LR and must lie in [0, 1)")
         self.check()
 
     def check(self) -> None:
@@ -132,7 +134,7 @@ class Schedule:
         self.validate(total_steps)
         steps = np.asarray(t, dtype=np.float64)
         if steps.size and not (np.isfinite(steps).all() and steps.min() >= 0):
-            raise ValueError("steps t must be finite and >= 0")
+            raise InvalidInput("steps t must be finite and >= 0")
         m = self.floor + (1.0 - self.floor) * self.raw_multiplier(np.atleast_1d(steps), total_steps)
         return float(m[0]) if steps.ndim == 0 else m.reshape(steps.shape)
 
@@ -155,7 +157,7 @@ class Schedule:
         """Like :meth:`resolve`, but a fraction that rounds to 0 steps is an error, not a no-op."""
         steps = self.resolve(key, total_steps)
         if steps == 0 and getattr(self, f"{key}_steps") is None:
-            raise ValueError(
+            raise InvalidInput(
                 f"{key} rounds to 0 steps at total_steps={total_steps}; give {key}_steps=0 to turn it off"
             )
         return steps
@@ -171,7 +173,9 @@ class Schedule:
         """Raise ``ValueError`` if this schedule cannot run under budget ``total_steps``."""
         warmup_steps = self.resolve_warmup(total_steps)
         if warmup_steps >= total_steps:
-            raise ValueError(f"warmup of {warmup_steps} steps must be shorter than total_steps={total_steps}")
+            raise InvalidInput(
+                f"warmup of {warmup_steps} steps must be shorter than total_steps={total_steps}"
+            )
 
     def is_monotone(self) -> bool:
         """True if the multiplier never rises after warmup."""
@@ -215,41 +219,41 @@ def coerce(key: str, value: Any, hint: Any) -> Any:
     if value is None:
         if type(None) in kinds:
             return None
-        raise ValueError(f"{key} needs a value")
+        raise InvalidInput(f"{key} needs a value")
     if tuple[float, ...] in kinds:
         if isinstance(value, str):
             inner = value.strip()
             if not (inner.startswith("[") and inner.endswith("]")):
-                raise ValueError(f"{key}={value!r} must be a list such as [0.3, 0.6]")
+                raise InvalidInput(f"{key}={value!r} must be a list such as [0.3, 0.6]")
             value = [v for v in inner[1:-1].split(",") if v.strip()]
         if not isinstance(value, (list, tuple)):
-            raise ValueError(f"{key}={value!r} must be a list of numbers")
+            raise InvalidInput(f"{key}={value!r} must be a list of numbers")
         return tuple(to_float(key, v) for v in value)
     if float in kinds:
         return to_float(key, value)
     if int in kinds:
         return to_int(key, value)
     if not isinstance(value, str):
-        raise ValueError(f"{key}={value!r} must be a word such as a name or a path")
+        raise InvalidInput(f"{key}={value!r} must be a word such as a name or a path")
     return value
 
 
 def to_float(key: str, value: Any) -> float:
     if isinstance(value, bool):
-        raise ValueError(f"{key}={value!r} must be a number")
+        raise InvalidInput(f"{key}={value!r} must be a number")
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise ValueError(f"{key}={value!r} must be a number") from None
+        raise InvalidInput(f"{key}={value!r} must be a number") from None
     if not math.isfinite(number):
-        raise ValueError(f"{key}={value!r} must be a finite number")
+        raise InvalidInput(f"{key}={value!r} must be a finite number")
     return number
 
 
 def to_int(key: str, value: Any) -> int:
     number = to_float(key, value)
     if not number.is_integer():
-        raise ValueError(f"{key}={value!r} must be a whole number of steps")
+        raise InvalidInput(f"{key}={value!r} must be a whole number of steps")
     return int(number)
 
 

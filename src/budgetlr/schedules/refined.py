@@ -6,7 +6,8 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from numpy.typing import ArrayLike
 
-from budgetlr.schedules.array import load_array
+from budgetlr.errors import InvalidInput
+from budgetlr.schedules.array import inline_or_file
 from budgetlr.schedules.base import FloatArray, Schedule, namespace, progress
 from budgetlr.schedules.registry import register
 
@@ -49,7 +50,8 @@ class Refined(Schedule):
     """Refinement of a previous run's gradient norms (arXiv 2310.07831): see :func:`refine`.
 
     The norms come from ``norms=[...]`` or ``file=PATH`` (``.npy``, or text with one number per
-    line or comma-separated), recorded over a run of the same budget. The refined values
+    line or comma-separated; its content hash becomes ``sha256``, as for ``array``), recorded over
+    a run of the same budget. The refined values
     ``s_0..s_{n-1}`` sit on progress ``p = k / (n - 1)`` and are interpolated linearly, so the
     curve fits any budget and ends at 0 at ``T``. Often a warmup emerges by itself.
     """
@@ -59,16 +61,17 @@ class Refined(Schedule):
 
     norms: tuple[float, ...] | None = None
     file: str | None = None
+    sha256: str | None = None
     optimizer: str = "sgd"
     smoothing: float = 0.1
     curve: FloatArray = field(init=False, repr=False, compare=False)
 
     def check(self) -> None:
         if (self.norms is None) == (self.file is None):
-            raise ValueError("refined needs exactly one of norms=[...] or file=PATH")
+            raise InvalidInput("refined needs exactly one of norms=[...] or file=PATH")
         if not 0.0 <= self.smoothing < 1.0:
-            raise ValueError(f"smoothing={self.smoothing!r} must lie in [0, 1)")
-        norms = self.norms if self.norms is not None else load_array(self.file, "gradient norms")
+            raise InvalidInput(f"smoothing={self.smoothing!r} must lie in [0, 1)")
+        norms = inline_or_file(self, self.norms, "gradient norms")
         object.__setattr__(self, "curve", refine(norms, self.optimizer, self.smoothing))
 
     def after_warmup(self, t: FloatArray, total_steps: int, warmup_steps: int) -> FloatArray:

@@ -11,6 +11,7 @@ import re
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
+from budgetlr.errors import InvalidInput
 from budgetlr.schedules.base import Schedule, default_of, spec_fields
 
 FAMILIES: dict[str, type[Schedule]] = {}
@@ -36,14 +37,14 @@ def parse(spec: str | Mapping[str, Any] | Schedule) -> Schedule:
     if isinstance(spec, Mapping):
         return from_dict(spec)
     if not isinstance(spec, str):
-        raise ValueError(f"a schedule spec must be a string or a dict, got {type(spec).__name__}")
+        raise InvalidInput(f"a schedule spec must be a string or a dict, got {type(spec).__name__}")
     name, args = split_spec(spec)
     return build(name, args)
 
 
 def from_dict(spec: Mapping[str, Any]) -> Schedule:
     if "name" not in spec:
-        raise ValueError(f"spec dict {dict(spec)!r} lacks 'name'; valid names: {valid_names()}")
+        raise InvalidInput(f"spec dict {dict(spec)!r} lacks 'name'; valid names: {valid_names()}")
     args = {k: v for k, v in spec.items() if k != "name"}
     return build(spec["name"], args)
 
@@ -51,18 +52,18 @@ def from_dict(spec: Mapping[str, Any]) -> Schedule:
 def build(name: Any, args: Mapping[str, Any]) -> Schedule:
     family = FAMILIES.get(name) if isinstance(name, str) else None
     if family is None:
-        raise ValueError(f"unknown schedule {name!r}; valid names: {valid_names()}")
+        raise InvalidInput(f"unknown schedule {name!r}; valid names: {valid_names()}")
     valid = keys_of(family)
     for key in args:
         if key not in valid:
-            raise ValueError(f"{name} has no key {key!r}; valid keys: {', '.join(valid)}")
+            raise InvalidInput(f"{name} has no key {key!r}; valid keys: {', '.join(valid)}")
     for key, how in family.measured.items():
         if args.get(key) == "auto":
-            raise ValueError(f"{name}({key}=auto) is measured on a model: {how}")
+            raise InvalidInput(f"{name}({key}=auto) is measured on a model: {how}")
     try:
         return family(**args)
     except ValueError as error:
-        raise ValueError(f"{name}: {error}") from None
+        raise InvalidInput(f"{name}: {error}") from None
 
 
 def valid_names() -> str:
@@ -78,19 +79,19 @@ def split_spec(spec: str, kind: str = "schedule") -> tuple[str, dict[str, str]]:
     name, paren, rest = text.partition("(")
     name = name.strip()
     if not NAME.fullmatch(name):
-        raise ValueError(f"malformed {kind} spec {spec!r}: expected name(key=value, ...)")
+        raise InvalidInput(f"malformed {kind} spec {spec!r}: expected name(key=value, ...)")
     if not paren:
         return name, {}
     if not rest.endswith(")"):
-        raise ValueError(f"malformed {kind} spec {spec!r}: missing closing ')'")
+        raise InvalidInput(f"malformed {kind} spec {spec!r}: missing closing ')'")
     args: dict[str, str] = {}
     for item in split_top_level(rest[:-1], spec):
         key, eq, value = item.partition("=")
         key, value = key.strip(), value.strip()
         if not eq or not key.isidentifier() or not value:
-            raise ValueError(f"malformed argument {item.strip()!r} in {spec!r}: expected key=value")
+            raise InvalidInput(f"malformed argument {item.strip()!r} in {spec!r}: expected key=value")
         if key in args:
-            raise ValueError(f"key {key!r} given twice in {spec!r}")
+            raise InvalidInput(f"key {key!r} given twice in {spec!r}")
         args[key] = value
     return name, args
 
@@ -106,14 +107,14 @@ def split_top_level(text: str, spec: str, separator: str = ",") -> list[str]:
         elif char in ")]":
             depth -= 1
             if depth < 0:
-                raise ValueError(f"malformed spec {spec!r}: unbalanced {char!r}")
+                raise InvalidInput(f"malformed spec {spec!r}: unbalanced {char!r}")
         if char == separator and depth == 0:
             parts.append("".join(current))
             current = []
         else:
             current.append(char)
     if depth != 0:
-        raise ValueError(f"malformed spec {spec!r}: unbalanced brackets")
+        raise InvalidInput(f"malformed spec {spec!r}: unbalanced brackets")
     parts.append("".join(current))
     if len(parts) == 1 and not parts[0].strip():
         return []
@@ -124,5 +125,5 @@ def split_specs(text: str) -> list[str]:
     """Split a comma-separated list of specs on commas outside parentheses."""
     specs = [s.strip() for s in split_top_level(text, text)]
     if not specs or any(not s for s in specs):
-        raise ValueError(f"malformed schedule list {text!r}: empty entry")
+        raise InvalidInput(f"malformed schedule list {text!r}: empty entry")
     return specs

@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from budgetlr.errors import InvalidInput
 from budgetlr.schedules.base import FloatArray, namespace
 
 #: ``exp`` decays geometrically by this factor over the decay, shifted so that it ends at 0.
@@ -27,7 +28,7 @@ SHAPES: dict[str, Callable[[FloatArray], FloatArray]] = {
 
 def check_shape(shape: str) -> None:
     if shape not in SHAPES:
-        raise ValueError(f"shape={shape!r} is unknown; valid shapes: {', '.join(SHAPES)}")
+        raise InvalidInput(f"shape={shape!r} is unknown; valid shapes: {', '.join(SHAPES)}")
 
 
 def decay_shape(shape: str, x: FloatArray) -> FloatArray:

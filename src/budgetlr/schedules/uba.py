@@ -5,6 +5,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from budgetlr.errors import InvalidInput
 from budgetlr.schedules.base import FloatArray, Schedule, namespace, progress
 from budgetlr.schedules.registry import register
 
@@ -41,9 +42,9 @@ class UBA(Schedule):
 
     def check(self) -> None:
         if self.phi <= 0:
-            raise ValueError(f"phi={self.phi!r} must be > 0")
+            raise InvalidInput(f"phi={self.phi!r} must be > 0")
         if self.phases < 1:
-            raise ValueError(f"phases={self.phases!r} must be >= 1")
+            raise InvalidInput(f"phases={self.phases!r} must be >= 1")
 
     def after_warmup(self, t: FloatArray, total_steps: int, warmup_steps: int) -> FloatArray:
         scaled = progress(t, total_steps, warmup_steps) * self.phases
