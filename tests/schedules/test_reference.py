@@ -173,7 +173,9 @@ def test_refined_reads_norms_from_files(tmp_path):
     array = tmp_path / "norms.npy"
     np.save(array, np.array([4.0, 2, 1, 1, 1]))
     for path in (text, array):
-        assert budgetlr.schedule(f"refined(file={path}, smoothing=0)", 4).multiplier(0) == 0.1015625
+        assert budgetlr.schedule(f"refined(file={path}, smoothing=0)", 4).multiplier(0) == pytest.approx(
+            0.1015625, rel=1e-12
+        )
 
 
 def test_array_replays_its_values_at_their_own_budget_and_interpolates_at_others():

@@ -29,7 +29,8 @@ def refine(norms: ArrayLike, optimizer: str = "sgd", smoothing: float = 0.1) -> 
     1. smooth ``g`` with a running median ``smoothing * T`` wide (rounded, made odd; 0 disables);
     2. weights ``w_t = g_t^-2`` for SGD, ``w_t = g_t^-1`` for Adam-type optimizers (record l1 norms
        for those);
-    3. ``s_t = w_t * sum_{k > t} w_k``, so ``s_T = 0``; 4. return ``s / max(s)``.
+    3. ``s_t = w_t * sum_{k > t} w_k``, so ``s_T = 0``; 4. return ``s / max(s)`` (steps 2-4 are
+       computed in logs, exact for any positive finite norms).
     """
     g = np.asarray(norms, dtype=np.float64)
     if g.ndim != 1 or g.size < 2 or not (np.isfinite(g).all() and (g > 0).all()):
@@ -38,10 +39,11 @@ def refine(norms: ArrayLike, optimizer: str = "sgd", smoothing: float = 0.1) -> 
         raise ValueError(f"optimizer={optimizer!r} is unknown; valid: {', '.join(OPTIMIZERS)}")
     width = round(smoothing * g.size)
     g = median_smooth(g, width + 1 - width % 2)
-    w = g ** -OPTIMIZERS[optimizer]
-    later = np.cumsum(w[::-1])[::-1] - w
-    s = w * later
-    return s / s.max()
+    # In logs, so that norms spanning hundreds of decades neither overflow nor underflow.
+    log_w = -OPTIMIZERS[optimizer] * np.log(g)
+    log_later = np.append(np.logaddexp.accumulate(log_w[::-1])[::-1][1:], -np.inf)
+    log_s = log_w + log_later
+    return np.exp(log_s - log_s.max())
 
 
 @register
