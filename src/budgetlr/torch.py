@@ -16,6 +16,7 @@ explicit act with one of three policies (SPEC.md section 3):
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -100,6 +101,10 @@ class BudgetScheduler(LRScheduler):
         self.spec.validate(total_steps)
         if on_budget_change is not None:
             check_policy(on_budget_change)
+        if isinstance(last_epoch, bool) or not isinstance(last_epoch, int) or last_epoch < -1:
+            raise ValueError(f"last_epoch must be a whole number >= -1, got {last_epoch!r}")
+        key = "lr" if last_epoch == -1 else "initial_lr"
+        check_base_lrs([group.get(key) for group in optimizer.param_groups], f"the optimizer's {key}")
         self.on_budget_change = on_budget_change
         self._set_plan(Plan(self.spec, total_steps))
         super().__init__(optimizer, last_epoch)
@@ -198,13 +203,34 @@ class BudgetScheduler(LRScheduler):
 
     def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
         """Resume exactly where the checkpoint left off. A checkpoint saved under a different
-        ``total_steps`` is refused unless ``on_budget_change`` names a policy."""
+        ``total_steps`` is refused unless ``on_budget_change`` names a policy. Everything is checked
+        before anything changes: a checkpoint that cannot load raises ``ValueError`` naming the
+        problem and leaves this scheduler (and the optimizer's LRs) exactly as they were."""
+        missing = [key for key in STATE_KEYS if key not in state_dict]
+        if missing:
+            raise ValueError(f"not a BudgetScheduler checkpoint: it lacks {', '.join(missing)}")
         saved_spec = parse(state_dict["spec"])
         if saved_spec != self.spec:
             raise ValueError(
                 f"checkpoint was saved with schedule {saved_spec}, this scheduler has {self.spec}"
             )
-        plan = Plan.from_dict(state_dict["plan"])
+        try:
+            plan = Plan.from_dict(state_dict["plan"])
+        except (TypeError, KeyError, AttributeError) as error:
+            raise ValueError(f"checkpoint's plan {state_dict['plan']!r} is malformed: {error}") from None
+        last_epoch, step_count = state_dict["last_epoch"], state_dict["_step_count"]
+        for name, value, least in (("last_epoch", last_epoch, -1), ("_step_count", step_count, 0)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < least:
+                raise ValueError(f"checkpoint's {name} must be a whole number >= {least}, got {value!r}")
+        groups = len(self.optimizer.param_groups)
+        for name in ("base_lrs", "_last_lr"):
+            values = state_dict[name]
+            if not isinstance(values, (list, tuple)) or len(values) != groups:
+                raise ValueError(
+                    f"checkpoint's {name} has {len(values) if isinstance(values, (list, tuple)) else 'no'} "
+                    f"entries, this optimizer has {groups} param groups"
+                )
+        check_base_lrs(state_dict["base_lrs"], "checkpoint's base_lrs")
         target = self.total_steps
         if plan.total_steps != target and self.on_budget_change is None:
             raise ValueError(
@@ -213,13 +239,41 @@ class BudgetScheduler(LRScheduler):
                 "(rescale: new curve at the same step, the LR may jump; continue: LR continuous, "
                 "re-planned to the floor at the new total_steps; cooldown: decay to the floor by then)"
             )
-        self.last_epoch = state_dict["last_epoch"]
-        self._step_count = state_dict["_step_count"]
-        self.base_lrs = list(state_dict["base_lrs"])
-        self._last_lr = list(state_dict["_last_lr"])
-        self._set_plan(plan)
-        if plan.total_steps != target:
-            self.rebudget(target, self.on_budget_change)
+        if plan.total_steps != target and target <= last_epoch:
+            raise ValueError(
+                f"checkpoint is at step {last_epoch}, past this scheduler's total_steps={target}"
+            )
+        saved = {name: getattr(self, name) for name in RESTORED}
+        saved_lrs = [group["lr"] for group in self.optimizer.param_groups]
+        try:
+            self.last_epoch = last_epoch
+            self._step_count = step_count
+            self.base_lrs = list(state_dict["base_lrs"])
+            self._last_lr = list(state_dict["_last_lr"])
+            self._set_plan(plan)
+            if plan.total_steps != target:
+                self.rebudget(target, self.on_budget_change)
+        except BaseException:
+            # re-planning can still refuse (e.g. 'continue' at a final value): undo every change
+            self.__dict__.update(saved)
+            for group, lr in zip(self.optimizer.param_groups, saved_lrs, strict=True):
+                group["lr"] = lr
+            raise
+
+
+STATE_KEYS = ("spec", "plan", "last_epoch", "_step_count", "base_lrs", "_last_lr")
+#: What :meth:`BudgetScheduler.load_state_dict` changes, so that a failure can undo it.
+RESTORED = ("last_epoch", "_step_count", "base_lrs", "_last_lr", "plan", "_block_index", "_block")
+
+
+def check_base_lrs(lrs: list[Any], where: str) -> None:
+    for lr in lrs:
+        try:
+            value = float(lr)  # a float, an int or a one-element tensor
+        except (TypeError, ValueError):
+            value = math.nan
+        if isinstance(lr, bool) or not (math.isfinite(value) and value >= 0):
+            raise ValueError(f"{where} must be finite numbers >= 0, got {lr!r}")
 
 
 def check_policy(policy: Any) -> None:
