@@ -251,7 +251,7 @@ class BudgetScheduler(LRScheduler):
             self.base_lrs = list(state_dict["base_lrs"])
             self._last_lr = list(state_dict["_last_lr"])
             self._set_plan(plan)
-            if plan.total_steps != target:
+            if plan.total_steps != target and self.on_budget_change is not None:  # None refused above
                 self.rebudget(target, self.on_budget_change)
         except BaseException:
             # re-planning can still refuse (e.g. 'continue' at a final value): undo every change
