@@ -4,7 +4,8 @@ Every argument is checked when it is parsed (:func:`build_parser`'s ``type=`` fu
 anything runs or is stored. Bad input (a :class:`UsageError` or the project's
 :class:`~budgetlr.errors.InvalidInput`), a missing extra or an operating-system error (disk full,
 permission denied) prints one line on stderr and exits with code 2; any other exception is a bug
-and keeps its traceback. ``--debug`` (or ``BUDGETLR_DEBUG=1``) shows the traceback of every error.
+and keeps its traceback. ``--debug`` (or ``BUDGETLR_DEBUG=1``) shows the traceback of every error
+and the libraries' warnings, which are otherwise silenced.
 """
 
 from __future__ import annotations
@@ -339,7 +340,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     debug = "--debug" in argv or os.environ.get(DEBUG_VARIABLE, "") not in ("", "0")
     try:
         args = build_parser().parse_args(argv)
-        COMMANDS[args.command](args)
+        with warnings.catch_warnings():
+            if not debug:  # libraries' warnings (matplotlib's layout, numpy's overflow) are terminal noise
+                warnings.simplefilter("ignore")
+            COMMANDS[args.command](args)
     except (InvalidInput, MissingExtra, OSError) as error:
         if debug:
             raise
@@ -635,9 +639,7 @@ def plot(path: Path, curves: list[BoundSchedule], peak: float) -> None:
     axes.grid(alpha=0.3)
     axes.legend()
     try:
-        with warnings.catch_warnings():  # layout warnings of crowded figures are noise on the terminal
-            warnings.simplefilter("ignore")
-            figure.savefig(path, dpi=120)
+        figure.savefig(path, dpi=120)
     finally:
         plt.close(figure)
 

@@ -89,7 +89,8 @@ def test_budgetlr_recommend_answers_from_the_database(small_study):
     )
     assert (
         bad.returncode == 2
-        and bad.stderr.strip() == "budgetlr: error: budget fraction 2.0 must lie in (0, 1]"
+        and bad.stderr.strip()
+        == "budgetlr: error: argument --budget-fraction: 2 must be a fraction of the full budget in (0, 1]"
     )
 
 

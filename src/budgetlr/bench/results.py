@@ -204,16 +204,24 @@ def verdict(cells: list[Cell], uba: str | None, baselines: list[str], budgets: l
 def recommendations(cells: list[Cell], budgets: list[float]) -> list[Block]:
     rows = []
     for budget in budgets:
-        rec = study.recommend(cells, budget)
+        try:
+            rec = study.recommend(cells, budget)
+        except InvalidInput as error:  # e.g. every LR of a cell diverged: say so in the row
+            rows.append([(f"{budget:g}", ""), (str(error), ""), ("", ""), ("", ""), ("", ""), ("", "")])
+            continue
         top = rec.choice
-        runner = rec.ranking[1]
+        runner = (
+            f"{short(rec.ranking[1].schedule)} ({rec.ranking[1].mean_excess:.1%})"
+            if len(rec.ranking) > 1
+            else "none"
+        )
         rows.append(
             [
                 (f"{budget:g}", ""),
                 (short(top.schedule), "best"),
                 (f"{top.mean_excess:.1%}", ""),
                 (f"{top.best_or_tied}/{top.workloads}", ""),
-                (f"{short(runner.schedule)} ({runner.mean_excess:.1%})", ""),
+                (runner, ""),
                 (rec.confidence, ""),
             ]
         )

@@ -61,7 +61,7 @@ def groups(cells: Sequence[Cell]) -> dict[tuple[str, float], dict[str, Cell]]:
 def excess(group: dict[str, Cell]) -> dict[str, float]:
     """Each schedule's loss over the group's best, minus one (inf where every LR diverged)."""
     values = {s: loss_like(c, c.mean) for s, c in group.items() if c.test}
-    best = min(values.values())
+    best = min(values.values(), default=math.inf)
     return {s: (values[s] / best - 1.0 if s in values and best > 0 else math.inf) for s in group}
 
 
@@ -146,6 +146,12 @@ def recommend(cells: Sequence[Cell], budget_fraction: float, workload: str | Non
     common = set.intersection(*(set(g) for g in chosen.values()))
     if not common:
         raise InvalidInput(f"no schedule was measured on every workload at budget {budget:g}")
+    unfinished = [f"{w} {s}" for w, g in sorted(chosen.items()) for s in sorted(common) if not g[s].test]
+    if any(not any(g[s].test for s in common) for g in chosen.values()):
+        raise InvalidInput(
+            f"at budget {budget:g} a workload has no finished trial (every peak LR diverged) in: "
+            f"{', '.join(unfinished)}; rerun these cells with smaller --lrs"
+        )
     excesses = {w: excess({s: g[s] for s in common}) for w, g in chosen.items()}
     best_or_tied: dict[str, int] = defaultdict(int)
     for group in chosen.values():
