@@ -195,7 +195,8 @@ def test_array_reads_files_and_rejects_bad_values(tmp_path):
     assert budgetlr.schedule(f"array(file={path})", 2).multiplier([0, 1]) == pytest.approx([1.0, 0.5])
     for spec, message in [
         ("array", "exactly one of values"),
-        ("array(values=[1, -1])", "all finite and >= 0"),
+        ("array(values=[1, -1])", r"all in \[0, 1\]"),
+        ("array(values=[2.0])", r"all in \[0, 1\]"),
         (f"array(file={tmp_path / 'missing.txt'})", "cannot read multipliers"),
     ]:
         with pytest.raises(ValueError, match=message):

@@ -46,8 +46,8 @@ class Array(Schedule):
         if (self.values is None) == (self.file is None):
             raise InvalidInput("array needs exactly one of values=[...] or file=PATH")
         values = np.asarray(inline_or_file(self, self.values, "multipliers"))
-        if values.ndim != 1 or values.size == 0 or not (np.isfinite(values).all() and (values >= 0).all()):
-            raise InvalidInput("array needs one or more multipliers, all finite and >= 0")
+        if values.ndim != 1 or values.size == 0 or not ((values >= 0).all() and (values <= 1).all()):
+            raise InvalidInput("array needs one or more multipliers of the peak LR, all in [0, 1]")
         object.__setattr__(self, "curve", values.astype(np.float64))
 
     def after_warmup(self, t: FloatArray, total_steps: int, warmup_steps: int) -> FloatArray:
