@@ -21,11 +21,10 @@ import budgetlr.adaptive.phi
 import budgetlr.bench.branching
 import budgetlr.bench.sweep
 import budgetlr.bench.tune
-from budgetlr.bench.runner import CurvePoint, TrialConfig, TrialResult
-from budgetlr.bench.store import Store
 from budgetlr.bench.sweep import SweepSummary
 from budgetlr.cli import main
 from budgetlr.errors import InvalidInput
+from tests.helpers import store_synthetic_trials
 
 BUDGETLR = str(Path(sys.executable).parent / "budgetlr")
 INVOCATIONS = 300
@@ -156,20 +155,7 @@ def digest(paths: list[Path]) -> dict[Path, str]:
 def world(tmp_path_factory) -> dict[str, str]:
     root = tmp_path_factory.mktemp("fuzz")
     db = root / "db"
-    with Store(db) as store:
-        for schedule in ("cosine", "linear"):
-            for lr in (0.1, 1e30):
-                for seed in (0, 1):
-                    ok = lr < 1
-                    config = TrialConfig("quadratic", schedule, 0.05, lr, seed)
-                    curve = [CurvePoint(100, 0.5 + seed / 10, 0.4 if ok else None, 0.0)]
-                    result = TrialResult(
-                        config, 100 if ok else 7, "ok" if ok else "diverged", 0.4 + seed / 100 if ok else None,
-                        0.4 + lr / 10 + seed / 100 if ok else None, 1.0, 100.0, curve,
-                        {"l2": [1.0 / (1 + k) for k in range(100 if ok else 7)]},
-                    )  # fmt: skip
-                    store.save(result, "loss", False)
-        key = store.trials()[0].key
+    key = store_synthetic_trials(db)[0]
     foreign = root / "foreign"
     foreign.mkdir()
     with sqlite3.connect(foreign / "results.db") as connection:
@@ -210,7 +196,10 @@ def databases(world: dict[str, str]) -> list[Path]:
     return sorted(Path(world["root"]).rglob("results.db"))
 
 
-def test_hundreds_of_invocations_exit_0_or_2_in_one_line_and_change_no_database(world, no_training, capsys):
+def test_hundreds_of_invocations_exit_0_or_2_in_one_line_and_change_no_database(
+    world, no_training, capsys, monkeypatch
+):
+    monkeypatch.chdir(world["root"])  # defaults such as --write docs/results.md land there
     rng = random.Random(13)
     table, base = options(world), valid(world)
     start = time.monotonic()
@@ -253,7 +242,7 @@ def test_hundreds_of_invocations_exit_0_or_2_in_one_line_and_change_no_database(
 def test_real_processes_refuse_in_one_line_and_leave_the_files_alone(world, argv, message):
     argv = [a.format(**world) for a in argv]
     before = digest(databases(world))
-    result = subprocess.run([BUDGETLR, *argv], capture_output=True, text=True, timeout=60)
+    result = subprocess.run([BUDGETLR, *argv], capture_output=True, text=True, timeout=60, cwd=world["root"])
     assert result.returncode == 2 and result.stdout == ""
     assert result.stderr.count("\n") == 1 and message in result.stderr
     assert digest(databases(world)) == before
