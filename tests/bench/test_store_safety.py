@@ -3,6 +3,7 @@ read-only, foreign or broken files are refused in one line, sweeps claim their t
 
 import hashlib
 import json
+import socket
 import sqlite3
 from pathlib import Path
 
@@ -141,6 +142,10 @@ def test_claims_are_exclusive_until_their_lease_expires_and_a_stored_trial_frees
         store.release("two")
         assert store.claim(["c"], "three", -1) == ["c"]  # a lease that has already expired...
         assert store.claim(["c"], "four", 60) == ["c"]  # ...is taken over
+        assert store.claim(["e"], "other-host:1:x", 60) == ["e"]
+        assert store.claim(["e"], "six", 60) == []  # another machine's live claim is respected...
+        assert store.claim(["f"], f"{socket.gethostname()}:999999999:x", 60) == ["f"]
+        assert store.claim(["f"], "seven", 60) == ["f"]  # ...one of a process here that is gone is not
         stored = store.trials()[0].key
         assert store.claim([stored, "d"], "five", 60) == ["d"]  # stored trials are never claimed
 

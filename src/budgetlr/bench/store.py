@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import socket
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator
@@ -165,16 +166,18 @@ class Store:
 
     def claim(self, keys: Iterable[str], owner: str, lease_seconds: float) -> list[str]:
         """Claim for ``owner`` those of ``keys`` that are neither stored nor claimed by a live owner
-        (expired claims are taken over), in one transaction; returns the keys claimed."""
+        (expired claims, and those of a process of this machine that is gone, are taken over), in
+        one transaction; returns the keys claimed. Owners are named ``host:pid:...``."""
         now = time.time()
         with database_errors(self.path):
             self.connection.execute("BEGIN IMMEDIATE")
             try:
                 taken = self.done_keys() | {
-                    row[0]
-                    for row in self.connection.execute(
-                        "SELECT key FROM claims WHERE expires >= ? AND owner != ?", (now, owner)
+                    key
+                    for key, other in self.connection.execute(
+                        "SELECT key, owner FROM claims WHERE expires >= ? AND owner != ?", (now, owner)
                     )
+                    if is_alive(other)
                 }
                 mine = [k for k in dict.fromkeys(keys) if k not in taken]
                 self.connection.executemany(
@@ -284,6 +287,22 @@ class Store:
             writer.writerow(COLUMNS)
             writer.writerows(trial_row(t) for t in trials)
         return len(trials)
+
+
+def is_alive(owner: str) -> bool:
+    """False if ``owner`` (``host:pid:...``) names a process of this machine that has ended; an
+    owner on another machine counts as alive until its lease expires."""
+    host, _, rest = owner.partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def check_budgetlr_database(path: Path) -> None:
