@@ -26,6 +26,7 @@ from budgetlr.bench.runner import CurvePoint, TrialConfig, TrialResult, budget_s
 from budgetlr.bench.workloads import resolve_workload
 from budgetlr.errors import InvalidInput
 from budgetlr.integrations import require
+from budgetlr.schedules import parse
 
 STATE_FILE = "member.pt"
 #: ``lr_mult`` is drawn (and resampled) log-uniformly from this range around the base LR.
@@ -78,7 +79,8 @@ class PBTRun:
 
     @property
     def replay_spec(self) -> str:
-        return f"array(file={self.path})"
+        """The discovered multipliers written into the spec: a stored replay depends on no file."""
+        return str(parse({"name": "array", "values": np.load(self.path).tolist()}))
 
 
 def train_member(config: dict[str, Any]) -> None:
@@ -225,7 +227,8 @@ def run_pbt(settings: PBTSettings, out: Path, address: str | None = None, progre
     curve = [CurvePoint(step, loss, v, lr) for step, loss, v, lr in state["curve"]]
     result = TrialResult(
         config, steps, status, val, test, wall, steps * settings.population / max(wall, 1e-9), curve,
-        notes={"population": settings.population, "interval": settings.interval, "discovered": str(path)},
+        notes={"population": settings.population, "interval": settings.interval,
+               "discovered": str(path.relative_to(folder.parent))},
     )  # fmt: skip
     with Store(out) as store:
         store.save(result, workload.metric, workload.higher_is_better)
