@@ -156,3 +156,17 @@ def test_no_stored_spec_names_an_absolute_path():
         notes = [json.loads(row[0]) for row in connection.execute("SELECT notes FROM notes")]
     assert not [s for s in specs if "file=/" in s or "file=~" in s]
     assert not [n for n in notes if any(str(v).startswith("/") for v in n.values())]
+
+
+def test_a_full_disk_is_one_error_and_keeps_the_stored_trials(database):
+    from budgetlr.bench.runner import TrialConfig, TrialResult
+
+    with Store(database) as store:
+        pages = store.connection.execute("PRAGMA page_count").fetchone()[0]
+        store.connection.execute(f"PRAGMA max_page_count = {pages}")  # what a full disk looks like to SQLite
+        big = TrialResult(TrialConfig("quadratic", "rex", 0.05, 0.1, 0), 100, "ok", 0.5, 0.5, 1.0, 1.0,
+                          grad_norms={"l2": [1.0] * 200_000})  # fmt: skip
+        with pytest.raises(OSError, match="database or disk is full"):
+            store.save(big, "loss", False)
+    with Store.existing(database) as store:
+        assert len(store.trials()) == 8 and "rex" not in {t.schedule for t in store.trials()}
