@@ -55,3 +55,26 @@ def hide_module(monkeypatch, prefix: str) -> None:
         return real(name, *args)
 
     monkeypatch.setattr(budgetlr._extras.importlib, "import_module", import_module)
+
+
+def store_synthetic_trials(out: Path) -> list[str]:
+    """Eight trials of quadratic at budget 0.05 (100 steps), stored without training: cosine and
+    linear at LR 0.1, finished with validation and test loss ``0.4 + seed / 100`` (linear 0.1 more),
+    and at LR 1e30, every seed diverged after 7 steps. Returns their keys."""
+    from budgetlr.bench.runner import CurvePoint, TrialConfig, TrialResult
+    from budgetlr.bench.store import Store
+
+    with Store(out) as store:
+        for schedule in ("cosine", "linear"):
+            for lr in (0.1, 1e30):
+                for seed in (0, 1):
+                    ok = lr < 1
+                    config = TrialConfig("quadratic", schedule, 0.05, lr, seed)
+                    test = 0.4 + (schedule == "linear") / 10 + seed / 100
+                    result = TrialResult(
+                        config, 100 if ok else 7, "ok" if ok else "diverged", test if ok else None,
+                        test if ok else None, 1.0, 100.0, [CurvePoint(100 if ok else 7, 0.5, None, 0.0)],
+                        {"l2": [1.0 / (1 + k) for k in range(100 if ok else 7)]},
+                    )  # fmt: skip
+                    store.save(result, "loss", False)
+        return [t.key for t in store.trials()]

@@ -2,6 +2,7 @@
 
 import csv
 import shutil
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -100,8 +101,8 @@ def test_show_marks_the_warmup_end_in_the_table(capsys):
     [
         (["show", "ubaa", "--steps", "10"], "unknown schedule 'ubaa'; valid names:"),
         (["show", "uba(phi=-1)", "--steps", "10"], "phi=-1.0 must be > 0"),
-        (["show", "uba", "--steps", "0"], "total_steps must be > 0"),
-        (["show", "uba", "--steps", "ten"], "argument --steps: invalid int value: 'ten'"),
+        (["show", "uba", "--steps", "0"], "argument --steps: must be a whole number >= 1, got 0"),
+        (["show", "uba", "--steps", "ten"], "argument --steps: 'ten' is not a whole number"),
         (["show", "uba"], "one of the arguments --steps --budget is required"),
         (
             ["show", "uba", "--steps", "10", "--budget", "1h"],
@@ -114,7 +115,7 @@ def test_show_marks_the_warmup_end_in_the_table(capsys):
         ),
         (
             ["show", "uba", "--budget", "1h", "--per-step", "0"],
-            "--per-step must be a positive number (the seconds",
+            "argument --per-step: must be a positive number, got 0",
         ),
         (
             ["show", "uba", "--budget", "1e9 tokens", "--per-step", "1"],
@@ -132,7 +133,10 @@ def test_show_marks_the_warmup_end_in_the_table(capsys):
             ["show", "wsd(decay_steps=5)", "--budget", "1h", "--per-step", "1"],
             "decay_steps counts optimizer steps",
         ),
-        (["show", "uba", "--steps", "10", "--peak", "-1"], "--peak must be a positive number"),
+        (
+            ["show", "uba", "--steps", "10", "--peak", "-1"],
+            "argument --peak: peak LR -1.0 must be a positive number",
+        ),
         (
             ["show", "uba", "--steps", "10", "--plot", "/nonexistent/x.png"],
             "folder /nonexistent does not exist",
@@ -159,3 +163,85 @@ def test_installed_entry_point_runs_without_a_traceback(tmp_path):
     assert bad.stderr == "budgetlr: error: rex: beta=2.0 must lie in [0, 1)\n"
     module = subprocess.run([sys.executable, "-m", "budgetlr", "list"], capture_output=True, text=True)
     assert module.returncode == 0 and "uba" in module.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        # ranges checked when parsed: nothing starts that cannot be trained or stored
+        (["bench", "--lrs", "1e39"], "argument --lrs: peak LR 1e+39 must be a positive number <= 3.403e+38"),
+        (
+            ["bench", "--seeds", "9223372036854775808"],
+            "seed 9223372036854775808 must be a whole number in [0, ",
+        ),
+        (["wsd-s", "--workload", "quadratic", "--lr", "1e308"], "argument --lr: peak LR 1e+308 must be"),
+        (
+            ["wsd-s", "--workload", "quadratic", "--seeds", "-1"],
+            "argument --seeds: seed -1 must be a whole number",
+        ),
+        (
+            ["pbt", "--workload", "quadratic", "--budget", "0.1", "--base-lr", "inf"],
+            "'inf' must be a finite number",
+        ),
+        # an empty value is an error, never the suite's default
+        (["bench", "--schedules", ""], "argument --schedules: must not be empty"),
+        (["bench", "--budgets", ""], "argument --budgets: must not be empty"),
+        (["bench", "--lrs", ""], "argument --lrs: must not be empty"),
+        (["bench", "--seeds", ""], "argument --seeds: must not be empty"),
+        (["bench", "--workload", ""], "argument --workload: must not be empty"),
+        (["bench", "--out", ""], "argument --out: must not be empty"),
+        # outputs: never over a SQLite file, never into a device, always with the plot's format named
+        (
+            ["show", "cosine", "--steps", "10", "--plot", "{tmp}"],
+            "--plot: cannot write {tmp}: it exists and is not",
+        ),
+        (["show", "cosine", "--steps", "10", "--plot", "{tmp}/curve"], "must end in one of .png, .pdf, .svg"),
+        (
+            ["show", "cosine", "--steps", "10", "--plot", "/dev/full"],
+            "cannot write /dev/full: it exists and is not",
+        ),
+        (
+            ["show", "cosine", "--steps", "10", "--csv", "{tmp}/x.db"],
+            "refusing to write over {tmp}/x.db: it is a SQLite",
+        ),
+        (["results", "--write", "{tmp}/x.db"], "refusing to write over {tmp}/x.db: it is a SQLite database"),
+        (
+            ["wsd-s", "--workload", "quadratic", "--out", "{tmp}/x.db"],
+            "argument --out: {tmp}/x.db is not a folder",
+        ),
+        (["show", "cosine", "--steps", "1000000000000", "--csv", "{tmp}/c.csv"], "at most 999999 --steps"),
+    ],
+)
+def test_bad_values_are_refused_when_parsed_in_one_line(args, message, tmp_path, capsys):
+    sqlite3.connect(tmp_path / "x.db").execute("CREATE TABLE t (x)")
+    before = (tmp_path / "x.db").read_bytes()
+    assert main([a.format(tmp=tmp_path) for a in args]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message.format(tmp=tmp_path) in err
+    assert (tmp_path / "x.db").read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.db"]
+
+
+def test_show_with_a_huge_budget_computes_only_what_it_prints_and_plots(tmp_path, capsys):
+    plot = tmp_path / "huge.png"
+    assert main(["show", "cosine", "--steps", "1000000000000", "--plot", str(plot)]) == 0
+    out, err = capsys.readouterr()
+    assert err == "" and out.splitlines()[-1] == f"wrote {plot}" and plot.is_file()
+    # cosine at half the budget is 0.5; the table's middle row
+    assert "500000000000           0.5" in out
+
+
+def test_a_bug_keeps_its_traceback_and_debug_shows_every_one(monkeypatch, capsys):
+    import budgetlr.cli
+
+    def buggy(args):
+        return min([])
+
+    monkeypatch.setitem(budgetlr.cli.COMMANDS, "list", buggy)
+    with pytest.raises(ValueError, match="empty"):  # not one line: a bug in budgetlr, not bad input
+        main(["list"])
+    with pytest.raises(ValueError, match="unknown schedule 'ubaa'"):
+        main(["--debug", "show", "ubaa", "--steps", "10"])
+    monkeypatch.setenv("BUDGETLR_DEBUG", "1")
+    with pytest.raises(ValueError, match="unknown schedule 'ubaa'"):
+        main(["show", "ubaa", "--steps", "10"])

@@ -188,3 +188,77 @@ def test_bad_constructor_arguments():
         make("cosine", 100, on_budget_change="keep")
     with pytest.raises(ValueError, match="warmup of 100 steps"):
         make("cosine(warmup_steps=100)", 100)
+
+
+def snapshot(scheduler):
+    """Everything a failed load must leave as it was: the scheduler's state and the optimizer's LRs."""
+    return (
+        scheduler.state_dict(),
+        [group["lr"] for group in scheduler.optimizer.param_groups],
+        scheduler._ratio(scheduler.last_epoch),
+    )
+
+
+def corrupted(saved, **changes):
+    state = dict(saved["scheduler"])
+    for key, value in changes.items():
+        if value is None:
+            del state[key]
+        else:
+            state[key] = value
+    return state
+
+
+@pytest.mark.parametrize(
+    ("total_steps", "policy", "changes", "message"),
+    [
+        (30, "rescale", {}, r"checkpoint is at step 40, past this scheduler's total_steps=30"),
+        (30, "continue", {}, r"checkpoint is at step 40, past this scheduler's total_steps=30"),
+        (100, None, {"spec": None}, r"not a BudgetScheduler checkpoint: it lacks spec"),
+        (100, None, {"plan": None, "_last_lr": None}, r"it lacks plan, _last_lr"),
+        (100, None, {"base_lrs": [0.1]}, r"base_lrs has 1 entries, this optimizer has 2 param groups"),
+        (100, None, {"_last_lr": [0.1, 0.2, 0.3]}, r"_last_lr has 3 entries, this optimizer has 2"),
+        (100, None, {"base_lrs": [0.1, float("nan")]}, r"base_lrs must be finite numbers >= 0, got nan"),
+        (100, None, {"last_epoch": -7}, r"last_epoch must be a whole number >= -1, got -7"),
+        (100, None, {"plan": {"spec": "cosine", "total_steps": 100, "bogus": 1}}, r"plan .* is malformed"),
+    ],
+)
+def test_a_checkpoint_that_cannot_load_changes_nothing_and_says_why(total_steps, policy, changes, message):
+    saved = checkpoint(advance_to(make("cosine", 100), 40))
+    scheduler = make("cosine", total_steps, on_budget_change=policy)
+    advance(scheduler, 5)
+    before = snapshot(scheduler)
+    with pytest.raises(ValueError, match=message):
+        scheduler.load_state_dict(corrupted(saved, **changes))
+    assert snapshot(scheduler) == before
+    advance(scheduler, 1)  # and it still steps
+
+
+def test_a_re_plan_that_fails_after_loading_is_undone():
+    # 'continue' cannot re-plan a step schedule whose curve at the new budget is already at its end
+    saved = checkpoint(advance_to(make("step(milestones=[0.5])", 100), 40))  # before the milestone: LR 1
+    scheduler = make("step(milestones=[0.5])", 61, on_budget_change="continue")
+    advance(scheduler, 3)
+    before = snapshot(scheduler)
+    with pytest.raises(ValueError, match="policy 'continue' cannot re-plan"):
+        scheduler.load_state_dict(saved["scheduler"])
+    assert snapshot(scheduler) == before
+
+
+@pytest.mark.parametrize(
+    ("lrs", "last_epoch", "message"),
+    [
+        ((-0.1, 0.1), -1, r"the optimizer's lr must be finite numbers >= 0, got -0.1"),
+        ((float("nan"), 0.1), -1, r"got nan"),
+        ((0.1, 0.1), -2, r"last_epoch must be a whole number >= -1, got -2"),
+    ],
+)
+def test_bad_base_lrs_and_last_epoch_are_refused_when_constructed(lrs, last_epoch, message):
+    groups = [{"params": [torch.nn.Parameter(torch.zeros(1))], "lr": lr} for lr in lrs]
+    with pytest.raises(ValueError, match=message):
+        BudgetScheduler(torch.optim.SGD(groups), "cosine", 100, last_epoch=last_epoch)
+
+
+def advance_to(scheduler, steps):
+    advance(scheduler, steps)
+    return scheduler

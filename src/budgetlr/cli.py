@@ -1,21 +1,32 @@
-"""``budgetlr``: the command line. Bad input prints one line on stderr and exits with code 2."""
+"""``budgetlr``: the command line.
+
+Every argument is checked when it is parsed (:func:`build_parser`'s ``type=`` functions), before
+anything runs or is stored. Bad input (a :class:`UsageError` or the project's
+:class:`~budgetlr.errors.InvalidInput`), a missing extra or an operating-system error (disk full,
+permission denied) prints one line on stderr and exits with code 2; any other exception is a bug
+and keeps its traceback. ``--debug`` (or ``BUDGETLR_DEBUG=1``) shows the traceback of every error
+and the libraries' warnings, which are otherwise silenced.
+"""
 
 from __future__ import annotations
 
 import argparse
 import csv
+import os
 import sys
-from collections.abc import Sequence
+import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 
 from budgetlr._extras import MissingExtra
+from budgetlr.bench.runner import MAX_SEED, check_lr, check_seed
 from budgetlr.bench.suites import SUITES
-from budgetlr.schedules import FAMILIES, keys_of, parse, schedule, split_specs
-from budgetlr.schedules.base import check_total_steps
+from budgetlr.errors import InvalidInput
+from budgetlr.schedules import FAMILIES, BoundSchedule, keys_of, parse, schedule, split_specs
 from budgetlr.schedules.budget import Budget
 from budgetlr.schedules.shapes import OWN_SHAPES, SHAPES
 
@@ -23,10 +34,21 @@ if TYPE_CHECKING:
     from budgetlr.study.analysis import Cell
 
 TABLE_ROWS = 25
+#: A plot draws at most this many points of a curve; a CSV holds at most this many steps.
+PLOT_POINTS = 2000
+MAX_CSV_STEPS = 1_000_000
+PLOT_SUFFIXES = (".png", ".pdf", ".svg")
 DEFAULT_OUT = Path("budgetlr-results")
+DEBUG_VARIABLE = "BUDGETLR_DEBUG"
+#: Top-level modules of the optional extras: a missing one is a one-line message, not a bug.
+OPTIONAL_MODULES = frozenset(
+    {"sklearn", "mnist1d", "scipy", "tqdm", "schedulefree", "matplotlib", "ray", "lightning",
+     "transformers", "accelerate", "jax", "optax", "optuna", "torchvision"}
+)  # fmt: skip
+T = TypeVar("T")
 
 
-class UsageError(Exception):
+class UsageError(InvalidInput):
     """Bad command-line input: reported in one line, exit code 2."""
 
 
@@ -35,8 +57,137 @@ class Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
+# -- the validation layer: argparse ``type=`` functions, each refusing bad input in one line ------
+def checked(convert: Callable[[str], T]) -> Callable[[str], T]:
+    """``convert`` as an argparse type: its ``InvalidInput`` becomes argparse's one-line error."""
+
+    def parse(text: str) -> T:
+        if not text.strip():
+            raise argparse.ArgumentTypeError("must not be empty")
+        try:
+            return convert(text)
+        except InvalidInput as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+
+    parse.__name__ = convert.__name__
+    return parse
+
+
+def number_list(text: str, convert: Callable[[str], T], what: str) -> list[T]:
+    from budgetlr.bench.sweep import parse_list
+
+    return parse_list(text, convert, what)
+
+
+def fraction(text: str) -> float:
+    value = to_number(text, float)
+    if not 0.0 < value <= 1.0:
+        raise InvalidInput(f"{text} must be a fraction of the full budget in (0, 1]")
+    return value
+
+
+def fractions(text: str) -> list[float]:
+    values = number_list(text, float, "budget")
+    for value in values:
+        if not 0.0 < value <= 1.0:
+            raise InvalidInput(f"budget {value!r} must be a fraction of the full budget in (0, 1]")
+    return values
+
+
+def positive(text: str) -> float:
+    value = to_number(text, float)
+    if value <= 0:
+        raise InvalidInput(f"must be a positive number, got {text}")
+    return value
+
+
+def peak_lr(text: str) -> float:
+    return check_lr(to_number(text, float))
+
+
+def peak_lrs(text: str) -> list[float]:
+    return [check_lr(lr) for lr in number_list(text, float, "peak LR")]
+
+
+def seed(text: str) -> int:
+    return check_seed(to_number(text, int))
+
+
+def seeds(text: str) -> list[int]:
+    return [check_seed(s) for s in number_list(text, int, "seed")]
+
+
+def at_least(minimum: int) -> Callable[[str], int]:
+    def whole_number(text: str) -> int:
+        value = to_number(text, int)
+        if not minimum <= value <= MAX_SEED:
+            raise InvalidInput(f"must be a whole number >= {minimum}, got {text}")
+        return value
+
+    return whole_number
+
+
+def to_number(text: str, convert: Callable[[str], T]) -> T:
+    try:
+        value = convert(text.strip())
+    except ValueError:
+        kind = "whole number" if convert is int else "number"
+        raise InvalidInput(f"{text!r} is not a {kind}") from None
+    if isinstance(value, float) and not np.isfinite(value):
+        raise InvalidInput(f"{text!r} must be a finite number")
+    return value
+
+
+def smoothing(text: str) -> float:
+    value = to_number(text, float)
+    if not 0.0 <= value < 1.0:
+        raise InvalidInput(f"--smoothing must lie in [0, 1), got {text}")
+    return value
+
+
+def specs(text: str) -> list[str]:
+    return split_specs(text)
+
+
+def word(text: str) -> str:
+    return text
+
+
+def folder(text: str) -> Path:
+    """A results folder: it may not exist yet, but it must not be a file."""
+    path = Path(text)
+    if path.exists() and not path.is_dir():
+        raise InvalidInput(f"{text} is not a folder")
+    return path
+
+
+def output_file(text: str) -> Path:
+    """A file budgetlr may write: in an existing folder, not a folder or a device, and never a
+    SQLite database (a results database is never written over)."""
+    from budgetlr.bench.store import is_sqlite
+
+    path = Path(text)
+    if path.exists() and not path.is_file():
+        raise InvalidInput(f"cannot write {text}: it exists and is not a regular file")
+    if path.is_file() and is_sqlite(path):
+        raise InvalidInput(f"refusing to write over {text}: it is a SQLite database")
+    if not path.parent.is_dir():
+        raise InvalidInput(f"cannot write {text}: folder {path.parent} does not exist")
+    return path
+
+
+def plot_file(text: str) -> Path:
+    path = output_file(text)
+    if path.suffix.lower() not in PLOT_SUFFIXES:
+        raise InvalidInput(f"{text} must end in one of {', '.join(PLOT_SUFFIXES)} (the plot's format)")
+    return path
+
+
 def build_parser() -> Parser:
     parser = Parser(prog="budgetlr", description="Learning-rate schedules for budgeted training.")
+    parser.add_argument(
+        "--debug", action="store_true", help=f"show the traceback of any error (or set {DEBUG_VARIABLE}=1)"
+    )
     commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     commands.add_parser(
         "list", help="list schedule families, their keys, defaults, papers and budgetlr's own extensions"
@@ -44,34 +195,54 @@ def build_parser() -> Parser:
     show = commands.add_parser("show", help="print (and plot) the LR curve of one or more specs")
     show.add_argument("specs", nargs="+", metavar="SPEC", help='e.g. "uba(phi=0.5, warmup=0.05)"')
     budget = show.add_mutually_exclusive_group(required=True)
-    budget.add_argument("--steps", type=int, help="the budget T in optimizer steps")
+    budget.add_argument("--steps", type=checked(at_least(1)), help="the budget T in optimizer steps")
     budget.add_argument(
-        "--budget", help='a budget in tokens, samples or time, e.g. "2e9 tokens", "50000 samples", "3h"'
+        "--budget",
+        type=checked(Budget.parse),
+        help='a budget in tokens, samples or time, e.g. "2e9 tokens", "50000 samples", "3h"',
     )
     show.add_argument(
         "--per-step",
-        type=float,
+        type=checked(positive),
         help="with --budget: the tokens or samples each step consumes, or the seconds a step takes",
     )
-    show.add_argument("--peak", type=float, default=1.0, help="peak LR (default 1: multipliers)")
-    show.add_argument("--csv", type=Path, help="write the LR at every step 0..T to this CSV file")
-    show.add_argument("--plot", type=Path, help="draw all curves on one figure into this PNG file")
+    show.add_argument("--peak", type=checked(peak_lr), default=1.0, help="peak LR (default 1: multipliers)")
+    show.add_argument(
+        "--csv", type=checked(output_file), help="write the LR at every step 0..T to this CSV file"
+    )
+    show.add_argument(
+        "--plot",
+        type=checked(plot_file),
+        help="draw all curves on one figure into this .png, .pdf or .svg file",
+    )
 
     bench = commands.add_parser("bench", help="run a budgeted-training sweep and write its report")
     bench.add_argument(
         "--suite", choices=sorted(SUITES), default="quick", help="defaults for every option below"
     )
     bench.add_argument(
-        "--workload", help="comma-separated workload specs, e.g. mnist1d-cnn or pkg.mod:MyWorkload"
+        "--workload",
+        type=checked(specs),
+        help="comma-separated workload specs, e.g. mnist1d-cnn or pkg.mod:MyWorkload",
     )
-    bench.add_argument("--schedules", help='comma-separated schedule specs, e.g. "cosine,uba(phi=0.5)"')
-    bench.add_argument("--budgets", help="comma-separated fractions of the full budget in (0, 1]")
-    bench.add_argument("--lrs", help="comma-separated peak LRs (default: each workload's own grid)")
-    bench.add_argument("--seeds", help="comma-separated seeds")
+    bench.add_argument(
+        "--schedules", type=checked(specs), help='comma-separated schedule specs, e.g. "cosine,uba(phi=0.5)"'
+    )
+    bench.add_argument(
+        "--budgets", type=checked(fractions), help="comma-separated fractions of the full budget in (0, 1]"
+    )
+    bench.add_argument(
+        "--lrs", type=checked(peak_lrs), help="comma-separated peak LRs (default: each workload's own grid)"
+    )
+    bench.add_argument("--seeds", type=checked(seeds), help="comma-separated seeds")
     add_out(bench)
     bench.add_argument("--executor", choices=["local", "ray"], default="local")
-    bench.add_argument("--workers", type=int, help="local worker processes (default: one per core)")
-    bench.add_argument("--address", help="Ray cluster address (default: start a local Ray)")
+    bench.add_argument(
+        "--workers", type=checked(at_least(1)), help="local worker processes (default: one per core)"
+    )
+    bench.add_argument(
+        "--address", type=checked(word), help="Ray cluster address (default: start a local Ray)"
+    )
     bench.add_argument(
         "--tuner",
         choices=["grid", "optuna"],
@@ -79,7 +250,9 @@ def build_parser() -> Parser:
         help="grid: every LR of --lrs; optuna: a TPE study",
     )
     bench.add_argument(
-        "--trials", type=int, help="Optuna trials per workload, schedule and budget (default 12)"
+        "--trials",
+        type=checked(at_least(1)),
+        help="Optuna trials per workload, schedule and budget (default 12)",
     )
     bench.add_argument("--no-report", action="store_true", help="only run the sweep")
     bench.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -89,43 +262,63 @@ def build_parser() -> Parser:
 
     export = commands.add_parser("export", help="write every stored trial to a CSV file")
     add_out(export)
-    export.add_argument("file", type=Path, metavar="FILE.csv")
+    export.add_argument("file", type=checked(output_file), metavar="FILE.csv")
 
     refine = commands.add_parser(
         "refine", help="refine a stored trial's gradient norms into a schedule file (arXiv 2310.07831)"
     )
     add_out(refine)
-    refine.add_argument("--trial", required=True, help="the trial's key, or a unique prefix of it")
-    refine.add_argument("--smoothing", type=float, default=0.1, help="median-filter width, fraction of T")
+    refine.add_argument(
+        "--trial", required=True, type=checked(word), help="the trial's key, or a unique prefix of it"
+    )
+    refine.add_argument(
+        "--smoothing", type=checked(smoothing), default=0.1, help="median-filter width, fraction of T"
+    )
 
     suggest = commands.add_parser(
         "suggest-phi", help="measure a workload's curvature and choose UBA's phi for a budget"
     )
-    suggest.add_argument("--workload", required=True, help="a workload spec, e.g. digits-cnn")
-    suggest.add_argument("--budget", type=float, required=True, help="fraction of the full budget in (0, 1]")
-    suggest.add_argument("--seed", type=int, default=0, help="seed of the model's initialisation")
+    suggest.add_argument(
+        "--workload", required=True, type=checked(word), help="a workload spec, e.g. digits-cnn"
+    )
+    suggest.add_argument(
+        "--budget", type=checked(fraction), required=True, help="fraction of the full budget in (0, 1]"
+    )
+    suggest.add_argument("--seed", type=checked(seed), default=0, help="seed of the model's initialisation")
 
     pbt = commands.add_parser(
         "pbt", help="population based training of the LR on Ray Tune; replays the result"
     )
-    pbt.add_argument("--workload", required=True, help="a workload spec, e.g. quadratic")
-    pbt.add_argument("--budget", type=float, required=True, help="fraction of the full budget in (0, 1]")
-    pbt.add_argument("--population", type=int, default=8, help="members (default 8)")
-    pbt.add_argument("--interval", type=int, help="steps between exploit/explore (default: T/10)")
-    pbt.add_argument("--base-lr", type=float, help="LR that lr_mult multiplies (default: middle of the grid)")
-    pbt.add_argument("--seed", type=int, default=0, help="seed of the population's runs")
-    pbt.add_argument("--replay-seeds", default="0,1,2", help="seeds of the replays from scratch")
+    pbt.add_argument("--workload", required=True, type=checked(word), help="a workload spec, e.g. quadratic")
+    pbt.add_argument(
+        "--budget", type=checked(fraction), required=True, help="fraction of the full budget in (0, 1]"
+    )
+    pbt.add_argument("--population", type=checked(at_least(2)), default=8, help="members (default 8)")
+    pbt.add_argument(
+        "--interval", type=checked(at_least(1)), help="steps between exploit/explore (default: T/10)"
+    )
+    pbt.add_argument(
+        "--base-lr", type=checked(peak_lr), help="LR that lr_mult multiplies (default: middle of the grid)"
+    )
+    pbt.add_argument("--seed", type=checked(seed), default=0, help="seed of the population's runs")
+    pbt.add_argument(
+        "--replay-seeds", type=checked(seeds), default="0,1,2", help="seeds of the replays from scratch"
+    )
     add_out(pbt)
-    pbt.add_argument("--address", help="Ray cluster address (default: start a local Ray)")
+    pbt.add_argument("--address", type=checked(word), help="Ray cluster address (default: start a local Ray)")
     pbt.add_argument("--quiet", action="store_true", help="no progress bar")
 
     branches = commands.add_parser(
         "wsd-s", help="several budgets from one run: WSD branches and WSD-S against separate runs"
     )
-    branches.add_argument("--workload", required=True, help="a workload spec, e.g. mnist1d-cnn")
-    branches.add_argument("--budgets", default="0.1,0.25,0.5,1.0", help="fractions of the full budget")
-    branches.add_argument("--seeds", default="0,1,2", help="comma-separated seeds")
-    branches.add_argument("--lr", type=float, help="peak LR (default: wsd's tuned LR at the largest budget "
+    branches.add_argument(
+        "--workload", required=True, type=checked(word), help="a workload spec, e.g. mnist1d-cnn"
+    )
+    branches.add_argument(
+        "--budgets", type=checked(fractions), default="0.1,0.25,0.5,1.0", help="fractions of the full budget"
+    )
+    branches.add_argument("--seeds", type=checked(seeds), default="0,1,2", help="comma-separated seeds")
+    branches.add_argument("--lr", type=checked(peak_lr), help="peak LR (default: wsd's tuned LR at the largest budget "
                           "in --out's database, else the middle of the workload's grid)")  # fmt: skip
     add_out(branches)
     branches.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -133,43 +326,54 @@ def build_parser() -> Parser:
     recommend = commands.add_parser(
         "recommend", help="which schedule to use at a budget, from stored results"
     )
-    recommend.add_argument("--budget-fraction", type=float, required=True, help="fraction of a full budget")
-    recommend.add_argument("--workload", help="only this workload's results (default: all)")
+    recommend.add_argument(
+        "--budget-fraction", type=checked(fraction), required=True, help="fraction of a full budget"
+    )
+    recommend.add_argument(
+        "--workload", type=checked(word), help="only this workload's results (default: all)"
+    )
     add_out(recommend)
 
     results = commands.add_parser("results", help="write a study's results page from its database")
     add_out(results)
-    results.add_argument("--write", type=Path, required=True, help="the page to write, e.g. docs/results.md")
+    results.add_argument(
+        "--write", type=checked(output_file), required=True, help="the page to write, e.g. docs/results.md"
+    )
     results.add_argument(
         "--suite", choices=sorted(SUITES), default="study", help="the suite whose claim the page tests"
     )
-    results.add_argument("--gpu", type=Path, help="results folder of benchmarks/gpu_study.sh, if it ran")
+    results.add_argument(
+        "--gpu", type=checked(folder), help="results folder of benchmarks/gpu_study.sh, if it ran"
+    )
     return parser
 
 
 def add_out(command: argparse.ArgumentParser) -> None:
     command.add_argument(
-        "--out", type=Path, default=DEFAULT_OUT, help="results folder (default budgetlr-results)"
+        "--out",
+        type=checked(folder),
+        default=str(DEFAULT_OUT),
+        help="results folder (default budgetlr-results)",
     )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    debug = "--debug" in argv or os.environ.get(DEBUG_VARIABLE, "") not in ("", "0")
     try:
         args = build_parser().parse_args(argv)
-        COMMANDS[args.command](args)
-    except MissingExtra as error:
-        print(f"budgetlr: error: {error}", file=sys.stderr)
-        return 2
+        with warnings.catch_warnings():
+            if not debug:  # libraries' warnings (matplotlib's layout, numpy's overflow) are terminal noise
+                warnings.simplefilter("ignore")
+            COMMANDS[args.command](args)
+    except (InvalidInput, MissingExtra, OSError) as error:
+        if debug:
+            raise
+        return fail(str(error))
     except ModuleNotFoundError as error:
-        print(
-            f"budgetlr: error: {args.command} needs the benchmark extra (missing {error.name}): "
-            "pip install 'budgetlr[bench]'",
-            file=sys.stderr,
-        )
-        return 2
-    except (UsageError, ValueError, OSError) as error:
-        print(f"budgetlr: error: {error}", file=sys.stderr)
-        return 2
+        if debug or (error.name or "").partition(".")[0] not in OPTIONAL_MODULES:
+            raise
+        return fail(f"missing {error.name}, which an extra provides: pip install 'budgetlr[bench]'")
     except KeyboardInterrupt:
         print(
             "budgetlr: interrupted; finished trials are stored: rerun the same command to resume",
@@ -177,6 +381,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 130
     return 0
+
+
+def fail(message: str) -> int:
+    """Exit code 2 with ``message`` as one line on stderr."""
+    print(f"budgetlr: error: {' '.join(message.split())}", file=sys.stderr)
+    return 2
 
 
 def list_families(args: argparse.Namespace) -> None:
@@ -204,31 +414,34 @@ def format_families() -> str:
 
 
 def show(args: argparse.Namespace) -> None:
-    if not np.isfinite(args.peak) or args.peak <= 0:
-        raise UsageError(f"--peak must be a positive number, got {args.peak}")
-    for option, path in (("--csv", args.csv), ("--plot", args.plot)):
-        if path is not None and not path.parent.is_dir():
-            raise UsageError(f"cannot write {option} {path}: folder {path.parent} does not exist")
-    budget = Budget(check_total_steps(args.steps)) if args.budget is None else Budget.parse(args.budget)
+    budget = Budget(args.steps) if args.budget is None else args.budget
     if budget.in_steps:
         if args.per_step is not None:
             raise UsageError("--per-step goes with a --budget in tokens, samples or time")
         curves = [schedule(spec, int(budget.amount)) for spec in args.specs]
-        names, lrs = [str(c) for c in curves], [c.curve(args.peak) for c in curves]
+        table = Table(
+            [str(c) for c in curves], [closed_form(c, args.peak) for c in curves], int(budget.amount)
+        )
         warmups = [c.spec.warmup_end(c.total_steps) for c in curves]
-        per_step = 1.0
     else:
         per_step = check_per_step(args.per_step, budget)
-        names, lrs = (
+        lrs = [preview(spec, budget, per_step, args.peak) for spec in args.specs]
+        table = Table(
             [str(parse(spec)) for spec in args.specs],
-            [preview(spec, budget, per_step, args.peak) for spec in args.specs],
+            [recorded(lr) for lr in lrs],
+            min(len(lr) for lr in lrs) - 1,
+            budget.unit,
+            per_step,
         )
         warmups = (
             []
             if budget.unit == "seconds"
             else [round(parse(spec).warmup_end(int(budget.amount)) / per_step) for spec in args.specs]
         )
-    table = Table(names, lrs, budget.unit, per_step)
+    if args.csv and table.total_steps + 1 > MAX_CSV_STEPS:
+        raise UsageError(
+            f"--csv writes every step: at most {MAX_CSV_STEPS - 1} --steps, got {table.total_steps}"
+        )
     print(table.format(warmups))
     if args.csv:
         table.write_csv(args.csv)
@@ -246,8 +459,6 @@ def check_per_step(per_step: float | None, budget: Budget) -> float:
     what = "seconds a step takes" if budget.unit == "seconds" else f"{budget.unit} each step consumes"
     if per_step is None:
         raise UsageError(f"a --budget in {budget.unit} needs --per-step: the {what}")
-    if not np.isfinite(per_step) or per_step <= 0:
-        raise UsageError(f"--per-step must be a positive number (the {what}), got {per_step}")
     if budget.amount / per_step > MAX_PREVIEW_STEPS:
         raise UsageError(
             f"--budget {budget} at --per-step {per_step:g} is {budget.amount / per_step:.3g} steps; "
@@ -282,22 +493,20 @@ def preview(spec: str, budget: Budget, per_step: float, peak: float) -> np.ndarr
 
 
 def bench(args: argparse.Namespace) -> None:
-    from budgetlr.bench.sweep import make_plan, parse_list, run_sweep
+    from budgetlr.bench.sweep import make_plan, run_sweep
     from budgetlr.study.report import write_report
 
     suite = SUITES[args.suite]
-    if args.workers is not None and args.workers < 1:
-        raise UsageError(f"--workers must be >= 1, got {args.workers}")
     if args.address and args.executor != "ray":
         raise UsageError("--address goes with --executor ray")
     if args.trials is not None and args.tuner != "optuna":
         raise UsageError("--trials goes with --tuner optuna")
     plan = make_plan(
-        workloads=split_specs(args.workload) if args.workload else suite.workloads,
-        schedules=split_specs(args.schedules) if args.schedules else suite.schedules,
-        budgets=parse_list(args.budgets, float, "budget") if args.budgets else suite.budgets,
-        seeds=parse_list(args.seeds, int, "seed") if args.seeds else suite.seeds,
-        lrs=parse_list(args.lrs, float, "peak LR") if args.lrs else None,
+        workloads=args.workload or suite.workloads,
+        schedules=args.schedules or suite.schedules,
+        budgets=args.budgets or suite.budgets,
+        seeds=args.seeds or suite.seeds,
+        lrs=args.lrs,
         grids=suite.lrs,
     )
     if args.tuner == "optuna":
@@ -322,9 +531,10 @@ def bench(args: argparse.Namespace) -> None:
         )
         for semantics, count in sorted(summary.not_reused.items(), key=str):
             print(not_reused_line(semantics, count))
+        elsewhere = f", {summary.ran_elsewhere} run by another sweep" if summary.ran_elsewhere else ""
         print(
             f"{summary.planned} trials planned: {summary.already_stored} already stored, {summary.ran} run now "
-            f"({summary.diverged} diverged); database {args.out / 'results.db'}"
+            f"({summary.diverged} diverged){elsewhere}; database {args.out / 'results.db'}"
         )
     if not args.no_report:
         print(f"wrote {write_report(args.out)} (and report.html, plots/)")
@@ -352,8 +562,6 @@ def report(args: argparse.Namespace) -> None:
 def export(args: argparse.Namespace) -> None:
     from budgetlr.bench.store import Store
 
-    if not args.file.parent.is_dir():
-        raise UsageError(f"cannot write {args.file}: folder {args.file.parent} does not exist")
     with Store.existing(args.out) as store:
         count = store.export_csv(args.file)
     print(f"wrote {count} trials to {args.file}")
@@ -362,8 +570,6 @@ def export(args: argparse.Namespace) -> None:
 def refine(args: argparse.Namespace) -> None:
     from budgetlr.study.refine import refine_trial
 
-    if not 0.0 <= args.smoothing < 1.0:
-        raise UsageError(f"--smoothing must lie in [0, 1), got {args.smoothing}")
     run = refine_trial(args.out, args.trial, args.smoothing)
     print(run.summary())
     print(f"wrote {run.path} and {run.path.with_suffix('.png')}; replay it with the schedule spec:")
@@ -373,10 +579,9 @@ def refine(args: argparse.Namespace) -> None:
 def suggest_phi(args: argparse.Namespace) -> None:
     from budgetlr.adaptive.phi import suggest_phi
     from budgetlr.bench.curvature import estimate_for_workload
-    from budgetlr.bench.runner import budget_steps, check_budget
+    from budgetlr.bench.runner import budget_steps
     from budgetlr.bench.workloads import resolve_workload
 
-    check_budget(args.budget)
     workload = resolve_workload(args.workload)
     steps = budget_steps(workload.full_budget, args.budget)
     suggestion = suggest_phi(estimate_for_workload(workload, seed=args.seed), steps)
@@ -386,11 +591,10 @@ def suggest_phi(args: argparse.Namespace) -> None:
 
 def pbt(args: argparse.Namespace) -> None:
     from budgetlr.bench.store import Store
-    from budgetlr.bench.sweep import parse_list, run_configs
+    from budgetlr.bench.sweep import run_configs
     from budgetlr.study.analysis import cells
     from budgetlr.study.pbt import PBTSettings, replay_configs, run_pbt
 
-    seeds = parse_list(args.replay_seeds, int, "seed")
     settings = PBTSettings(
         args.workload, args.budget, args.population, args.interval, args.seed, args.base_lr
     )
@@ -402,7 +606,7 @@ def pbt(args: argparse.Namespace) -> None:
         f"final lr_mult of the members: {', '.join(f'{m:.3g}' for m in sorted(run.final_multipliers))}"
     )
     print(f"discovered schedule (peak LR {run.peak:.4g}): {run.replay_spec}")
-    run_configs(replay_configs(run, seeds), args.out, progress=not args.quiet)
+    run_configs(replay_configs(run, args.replay_seeds), args.out, progress=not args.quiet)
     with Store(args.out) as store:
         trials = [
             t
@@ -425,23 +629,21 @@ def format_comparison(group: list[Cell]) -> str:
 
 
 def wsd_s(args: argparse.Namespace) -> None:
-    from budgetlr.bench.runner import check_budget
-    from budgetlr.bench.sweep import parse_list, progress_bar
+    from budgetlr.bench.sweep import progress_bar
     from budgetlr.bench.workloads import resolve_workload
     from budgetlr.study.branching import measure, save_rows
 
-    budgets = parse_list(args.budgets, float, "budget")
-    seeds = parse_list(args.seeds, int, "seed")
-    for budget in budgets:
-        check_budget(budget)
+    budgets, seeds = args.budgets, args.seeds
     if len(set(budgets)) < 2:
-        raise UsageError(f"--budgets needs two or more fractions in (0, 1], got {args.budgets}")
+        raise UsageError(
+            f"--budgets needs two or more different fractions, got {','.join(map(str, budgets))}"
+        )
     workload = resolve_workload(args.workload)
     lr = args.lr if args.lr is not None else default_wsd_lr(args.out, str(workload), max(budgets))
     if lr is None:
         lr = workload.lrs[len(workload.lrs) // 2]
-    if not (np.isfinite(lr) and lr > 0):
-        raise UsageError(f"--lr must be a positive number, got {lr}")
+    check_lr(lr)
+    args.out.mkdir(parents=True, exist_ok=True)  # a folder that cannot be made fails before training
     rows = []
     bar = progress_bar(len(seeds), not args.quiet, "budgetlr wsd-s", "seed")
     for seed in seeds:
@@ -472,7 +674,7 @@ def default_wsd_lr(out: Path, workload: str, budget: float) -> float | None:
 
     if not (out / DB_NAME).is_file():
         return None
-    with Store(out) as store:
+    with Store.existing(out) as store:
         mine = [
             t
             for t in store.trials()
@@ -507,17 +709,15 @@ def table_steps(total_steps: int, warmups: list[int]) -> list[int]:
 
 @dataclass(frozen=True)
 class Table:
-    """LR curves over steps ``0..T`` (the last value is the one after training); in a budget
-    not in steps, each step also shows the ``unit`` spent before it (``per_step`` a step)."""
+    """LR curves over steps ``0..T`` (the last value is the one after training), each a function
+    of an array of steps, so a table or a plot computes only the steps it shows; in a budget not
+    in steps, each step also shows the ``unit`` spent before it (``per_step`` a step)."""
 
     names: list[str]
-    lrs: list[np.ndarray]
+    curves: list[Callable[[np.ndarray], np.ndarray]]
+    total_steps: int
     unit: str = "steps"
     per_step: float = 1.0
-
-    @property
-    def total_steps(self) -> int:
-        return len(self.lrs[0]) - 1
 
     def spent(self, step: int) -> str:
         return f"{step * self.per_step:.6g}"
@@ -526,31 +726,35 @@ class Table:
         return ["step"] if self.unit == "steps" else ["step", self.unit]
 
     def format(self, warmups: list[int]) -> str:
+        """The LRs at about ``TABLE_ROWS`` steps and at each warmup's end."""
         steps = table_steps(self.total_steps, warmups)
+        lrs = [curve(np.array(steps, dtype=np.float64)) for curve in self.curves]
         widths = [max(len(n), 12) for n in self.names]
         first = [c.rjust(8) if c == "step" else c.rjust(12) for c in self.columns()]
         rows = ["  ".join([*first, *(n.rjust(w) for n, w in zip(self.names, widths, strict=True))])]
-        for t in steps:
-            cells = (f"{lr[t]:.6g}".rjust(w) for lr, w in zip(self.lrs, widths, strict=True))
+        for row, t in enumerate(steps):
+            cells = (f"{lr[row]:.6g}".rjust(w) for lr, w in zip(lrs, widths, strict=True))
             spent = [] if self.unit == "steps" else [self.spent(t).rjust(12)]
             rows.append("  ".join([str(t).rjust(8), *spent, *cells]))
         return "\n".join(rows)
 
     def write_csv(self, path: Path) -> None:
+        lrs = [curve(np.arange(self.total_steps + 1, dtype=np.float64)) for curve in self.curves]
         with path.open("w", newline="") as handle:
             writer = csv.writer(handle)
             writer.writerow([*self.columns(), *self.names])
-            for t, row in enumerate(zip(*self.lrs, strict=True)):
+            for t, row in enumerate(zip(*lrs, strict=True)):
                 spent = [] if self.unit == "steps" else [self.spent(t)]
                 writer.writerow([t, *spent, *(repr(float(v)) for v in row)])
 
     def plot(self, path: Path, peak: float, budget: str) -> None:
+        """All curves on one figure, each sampled at no more than ``PLOT_POINTS`` steps."""
         from budgetlr.plotting import pyplot, save
 
+        steps = np.unique(np.linspace(0, self.total_steps, min(self.total_steps + 1, PLOT_POINTS)).round())
         figure, axes = pyplot().subplots(figsize=(8, 4.5), layout="constrained")
-        x = np.arange(self.total_steps + 1) * self.per_step
-        for name, lr in zip(self.names, self.lrs, strict=True):
-            axes.plot(x, lr, label=name, linewidth=1.6)
+        for name, curve in zip(self.names, self.curves, strict=True):
+            axes.plot(steps * self.per_step, curve(steps), label=name, linewidth=1.6)
         axes.set_xlabel(
             "optimizer step" if self.unit == "steps" else f"{self.unit} ({self.per_step:g} a step)"
         )
@@ -559,6 +763,14 @@ class Table:
         axes.grid(alpha=0.3)
         axes.legend()
         save(figure, path, dpi=120)
+
+
+def closed_form(curve: BoundSchedule, peak: float) -> Callable[[np.ndarray], np.ndarray]:
+    return lambda steps: np.asarray(curve.lr(steps, peak), dtype=np.float64)
+
+
+def recorded(lrs: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    return lambda steps: lrs[steps.astype(np.int64)]
 
 
 COMMANDS = {

@@ -13,6 +13,8 @@ import types
 import typing
 from typing import Any
 
+from budgetlr.errors import InvalidInput
+
 NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 
 
@@ -22,19 +24,19 @@ def split_spec(spec: str, kind: str = "schedule") -> tuple[str, dict[str, str]]:
     name, paren, rest = text.partition("(")
     name = name.strip()
     if not NAME.fullmatch(name):
-        raise ValueError(f"malformed {kind} spec {spec!r}: expected name(key=value, ...)")
+        raise InvalidInput(f"malformed {kind} spec {spec!r}: expected name(key=value, ...)")
     if not paren:
         return name, {}
     if not rest.endswith(")"):
-        raise ValueError(f"malformed {kind} spec {spec!r}: missing closing ')'")
+        raise InvalidInput(f"malformed {kind} spec {spec!r}: missing closing ')'")
     args: dict[str, str] = {}
     for item in split_top_level(rest[:-1], spec):
         key, eq, value = item.partition("=")
         key, value = key.strip(), value.strip()
         if not eq or not key.isidentifier() or not value:
-            raise ValueError(f"malformed argument {item.strip()!r} in {spec!r}: expected key=value")
+            raise InvalidInput(f"malformed argument {item.strip()!r} in {spec!r}: expected key=value")
         if key in args:
-            raise ValueError(f"key {key!r} given twice in {spec!r}")
+            raise InvalidInput(f"key {key!r} given twice in {spec!r}")
         args[key] = value
     return name, args
 
@@ -50,14 +52,14 @@ def split_top_level(text: str, spec: str, separator: str = ",") -> list[str]:
         elif char in ")]":
             depth -= 1
             if depth < 0:
-                raise ValueError(f"malformed spec {spec!r}: unbalanced {char!r}")
+                raise InvalidInput(f"malformed spec {spec!r}: unbalanced {char!r}")
         if char == separator and depth == 0:
             parts.append("".join(current))
             current = []
         else:
             current.append(char)
     if depth != 0:
-        raise ValueError(f"malformed spec {spec!r}: unbalanced brackets")
+        raise InvalidInput(f"malformed spec {spec!r}: unbalanced brackets")
     parts.append("".join(current))
     if len(parts) == 1 and not parts[0].strip():
         return []
@@ -68,7 +70,7 @@ def split_specs(text: str) -> list[str]:
     """Split a comma-separated list of specs on commas outside parentheses."""
     specs = [s.strip() for s in split_top_level(text, text)]
     if not specs or any(not s for s in specs):
-        raise ValueError(f"malformed schedule list {text!r}: empty entry")
+        raise InvalidInput(f"malformed schedule list {text!r}: empty entry")
     return specs
 
 
@@ -78,41 +80,41 @@ def coerce(key: str, value: Any, hint: Any) -> Any:
     if value is None:
         if type(None) in kinds:
             return None
-        raise ValueError(f"{key} needs a value")
+        raise InvalidInput(f"{key} needs a value")
     if tuple[float, ...] in kinds:
         if isinstance(value, str):
             inner = value.strip()
             if not (inner.startswith("[") and inner.endswith("]")):
-                raise ValueError(f"{key}={value!r} must be a list such as [0.3, 0.6]")
+                raise InvalidInput(f"{key}={value!r} must be a list such as [0.3, 0.6]")
             value = [v for v in inner[1:-1].split(",") if v.strip()]
         if not isinstance(value, (list, tuple)):
-            raise ValueError(f"{key}={value!r} must be a list of numbers")
+            raise InvalidInput(f"{key}={value!r} must be a list of numbers")
         return tuple(to_float(key, v) for v in value)
     if float in kinds:
         return to_float(key, value)
     if int in kinds:
         return to_int(key, value)
     if not isinstance(value, str):
-        raise ValueError(f"{key}={value!r} must be a word such as a name or a path")
+        raise InvalidInput(f"{key}={value!r} must be a word such as a name or a path")
     return value
 
 
 def to_float(key: str, value: Any) -> float:
     if isinstance(value, bool):
-        raise ValueError(f"{key}={value!r} must be a number")
+        raise InvalidInput(f"{key}={value!r} must be a number")
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise ValueError(f"{key}={value!r} must be a number") from None
+        raise InvalidInput(f"{key}={value!r} must be a number") from None
     if not math.isfinite(number):
-        raise ValueError(f"{key}={value!r} must be a finite number")
+        raise InvalidInput(f"{key}={value!r} must be a finite number")
     return number
 
 
 def to_int(key: str, value: Any) -> int:
     number = to_float(key, value)
     if not number.is_integer():
-        raise ValueError(f"{key}={value!r} must be a whole number of steps")
+        raise InvalidInput(f"{key}={value!r} must be a whole number of steps")
     return int(number)
 
 

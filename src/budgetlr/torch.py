@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -125,6 +126,10 @@ class BudgetScheduler(LRScheduler):
         self.spec.validate(total_steps)
         if on_budget_change is not None:
             check_policy(on_budget_change)
+        if isinstance(last_epoch, bool) or not isinstance(last_epoch, int) or last_epoch < -1:
+            raise ValueError(f"last_epoch must be a whole number >= -1, got {last_epoch!r}")
+        key = "lr" if last_epoch == -1 else "initial_lr"
+        check_base_lrs([group.get(key) for group in optimizer.param_groups], f"the optimizer's {key}")
         self.on_budget_change = on_budget_change
         self._set_plan(Plan(self.spec, total_steps))
         super().__init__(optimizer, last_epoch)
@@ -227,14 +232,35 @@ class BudgetScheduler(LRScheduler):
 
     def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
         """Resume exactly where the checkpoint left off. A checkpoint saved under a different
-        ``total_steps`` is refused unless ``on_budget_change`` names a policy."""
+        ``total_steps`` is refused unless ``on_budget_change`` names a policy. Everything is checked
+        before anything changes: a checkpoint that cannot load raises ``ValueError`` naming the
+        problem and leaves this scheduler (and the optimizer's LRs) exactly as they were."""
+        missing = [key for key in STATE_KEYS if key not in state_dict]
+        if missing:
+            raise ValueError(f"not a BudgetScheduler checkpoint: it lacks {', '.join(missing)}")
         saved_spec = parse(state_dict["spec"])
         if saved_spec != self.spec:
             raise ValueError(
                 f"checkpoint was saved with schedule {saved_spec}, this scheduler has {self.spec}"
             )
-        plan = Plan.from_dict(state_dict["plan"])
-        self._load_budget_state(state_dict)
+        try:
+            plan = Plan.from_dict(state_dict["plan"])
+        except (TypeError, KeyError, AttributeError) as error:
+            raise ValueError(f"checkpoint's plan {state_dict['plan']!r} is malformed: {error}") from None
+        last_epoch, step_count = state_dict["last_epoch"], state_dict["_step_count"]
+        for name, value, least in (("last_epoch", last_epoch, -1), ("_step_count", step_count, 0)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < least:
+                raise ValueError(f"checkpoint's {name} must be a whole number >= {least}, got {value!r}")
+        groups = len(self.optimizer.param_groups)
+        for name in ("base_lrs", "_last_lr"):
+            values = state_dict[name]
+            if not isinstance(values, (list, tuple)) or len(values) != groups:
+                raise ValueError(
+                    f"checkpoint's {name} has {len(values) if isinstance(values, (list, tuple)) else 'no'} "
+                    f"entries, this optimizer has {groups} param groups"
+                )
+        check_base_lrs(state_dict["base_lrs"], "checkpoint's base_lrs")
+        self._check_budget_state(state_dict)
         # A time budget's plan is the checkpoint's: its re-plans continue from the saved clock.
         target = plan.total_steps if self.deadline is not None else self.total_steps
         if plan.total_steps != target and self.on_budget_change is None:
@@ -244,13 +270,32 @@ class BudgetScheduler(LRScheduler):
                 "(rescale: new curve at the same step, the LR may jump; continue: LR continuous, "
                 "re-planned to the floor at the new total_steps; cooldown: decay to the floor by then)"
             )
-        self.last_epoch = state_dict["last_epoch"]
-        self._step_count = state_dict["_step_count"]
-        self.base_lrs = list(state_dict["base_lrs"])
-        self._last_lr = list(state_dict["_last_lr"])
-        self._set_plan(plan)
-        if plan.total_steps != target and self.on_budget_change is not None:
-            self.rebudget(target, self.on_budget_change)
+        if plan.total_steps != target and target <= last_epoch:
+            raise ValueError(
+                f"checkpoint is at step {last_epoch}, past this scheduler's total_steps={target}"
+            )
+        saved = {name: getattr(self, name) for name in RESTORED}
+        saved_lrs = [group["lr"] for group in self.optimizer.param_groups]
+        meter = self.consumption if self.consumption is not None else self.deadline
+        saved_meter = None if meter is None else meter.state_dict()
+        try:
+            self.last_epoch = last_epoch
+            self._step_count = step_count
+            self.base_lrs = list(state_dict["base_lrs"])
+            self._last_lr = list(state_dict["_last_lr"])
+            if meter is not None:
+                meter.load_state_dict(state_dict["meter"])
+            self._set_plan(plan)
+            if plan.total_steps != target and self.on_budget_change is not None:  # None refused above
+                self.rebudget(target, self.on_budget_change)
+        except BaseException:
+            # re-planning can still refuse (e.g. 'continue' at a final value): undo every change
+            self.__dict__.update(saved)
+            if meter is not None and saved_meter is not None:
+                meter.load_state_dict(saved_meter)
+            for group, lr in zip(self.optimizer.param_groups, saved_lrs, strict=True):
+                group["lr"] = lr
+            raise
 
     # -- budgets in tokens, samples and seconds (budgetlr.budgets) --------------------------------
     def _start_budget(
@@ -351,22 +396,36 @@ class BudgetScheduler(LRScheduler):
         assert meter is not None
         return {"budget": str(self.budget), "meter": meter.state_dict()}
 
-    def _load_budget_state(self, state_dict: Mapping[str, Any]) -> None:
+    def _check_budget_state(self, state_dict: Mapping[str, Any]) -> None:
+        """Refuse a checkpoint whose budget this scheduler cannot take up; changes nothing."""
         saved = Budget.parse(state_dict.get("budget", 1))
         if saved.unit != self.budget.unit:
             raise ValueError(
                 f"checkpoint was saved with a budget in {saved.unit}, this scheduler's is in {self.budget.unit}"
             )
-        if self.consumption is not None:
-            if saved != self.budget:
-                raise ValueError(
-                    f"checkpoint was saved with budget {saved}, this scheduler has {self.budget}; "
-                    f"a budget in {saved.unit} cannot change on resume"
-                )
-            self.consumption.load_state_dict(state_dict["meter"])
-        if self.deadline is not None:
-            # A changed deadline is taken up by the next re-plan, the LR continuous.
-            self.deadline.load_state_dict(state_dict["meter"])
+        # A changed deadline is taken up by the next re-plan, the LR continuous; an amount cannot change.
+        if self.consumption is not None and saved != self.budget:
+            raise ValueError(
+                f"checkpoint was saved with budget {saved}, this scheduler has {self.budget}; "
+                f"a budget in {saved.unit} cannot change on resume"
+            )
+        if not self.budget.in_steps and "meter" not in state_dict:
+            raise ValueError(f"checkpoint lacks the meter of its budget in {self.budget.unit}")
+
+
+STATE_KEYS = ("spec", "plan", "last_epoch", "_step_count", "base_lrs", "_last_lr")
+#: What :meth:`BudgetScheduler.load_state_dict` changes, so that a failure can undo it.
+RESTORED = ("last_epoch", "_step_count", "base_lrs", "_last_lr", "plan", "_block_index", "_block")
+
+
+def check_base_lrs(lrs: list[Any], where: str) -> None:
+    for lr in lrs:
+        try:
+            value = float(lr)  # a float, an int or a one-element tensor
+        except (TypeError, ValueError):
+            value = math.nan
+        if isinstance(lr, bool) or not (math.isfinite(value) and value >= 0):
+            raise ValueError(f"{where} must be finite numbers >= 0, got {lr!r}")
 
 
 def check_policy(policy: Any) -> None:

@@ -69,7 +69,10 @@ def fingerprint(out):
         (["--workload", "quadratic", "--schedules", "cosine,ubaa"], "unknown schedule 'ubaa'"),
         (["--workload", "quadratic", "--lrs", "-1"], "peak LR -1.0 must be a positive number"),
         (["--workload", "quadratic", "--seeds", "a"], "malformed seed list 'a'"),
-        (["--workload", "quadratic", "--workers", "0"], "--workers must be >= 1"),
+        (
+            ["--workload", "quadratic", "--workers", "0"],
+            "argument --workers: must be a whole number >= 1, got 0",
+        ),
         (["--suite", "huge"], "invalid choice: 'huge'"),
         (["--workload", "quadratic", "--trials", "5"], "--trials goes with --tuner optuna"),
         (["--workload", "quadratic", "--address", "1.2.3.4:6379"], "--address goes with --executor ray"),

@@ -1,15 +1,18 @@
 """Sweeps: plans, resuming after kill -9, divergence, the Ray executor on a real local head."""
 
+import os
 import signal
 import sqlite3
 import subprocess
+import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 from budgetlr.bench.store import Store
 from budgetlr.bench.sweep import make_plan, parse_list, run_sweep
-from tests.helpers import BUDGETLR, start_and_stop
+from tests.helpers import BUDGETLR, count_stored, start_and_stop
 
 
 def tiny_plan(**overrides):
@@ -45,7 +48,7 @@ def test_plan_is_the_full_cross_product_in_canonical_form():
         ({"budgets": [0.0]}, r"budget 0.0 must be a fraction of the full budget in \(0, 1\]"),
         ({"budgets": [1.5]}, r"budget 1.5 must be"),
         ({"lrs": [-1.0]}, "peak LR -1.0 must be a positive number"),
-        ({"seeds": [-1]}, "must be one or more whole numbers >= 0"),
+        ({"seeds": [-1]}, r"seed -1 must be a whole number in \[0, 9223372036854775807\]"),
         (
             {"schedules": ["wsd(decay_steps=500)"]},
             r"wsd\(decay_steps=500\) at budget 0.05 of quadratic\(dim=8\) \(100 steps\)",
@@ -137,3 +140,62 @@ def test_the_ray_executor_on_a_local_cluster_matches_the_local_executor(ray_head
         by_key = {t.key: t for t in local.trials()}
         for trial in on_ray.trials():
             assert trial.test_metric == by_key[trial.key].test_metric
+
+
+CONCURRENT = ["bench", "--workload", "quadratic(dim=8)", "--schedules", "cosine,linear", "--budgets", "0.25",
+              "--lrs", "0.1,0.2,0.3", "--seeds", "0,1", "--workers", "1", "--no-report", "--quiet"]  # fmt: skip
+
+
+def ran_now(stdout: str) -> int:
+    return int(stdout.split(" run now")[0].rsplit(" ", 1)[1])
+
+
+@pytest.mark.slow
+def test_two_concurrent_sweeps_on_one_folder_run_every_trial_once_in_total(tmp_path):
+    args = [BUDGETLR, *CONCURRENT, "--out", str(tmp_path)]
+    first = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    second = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    outputs = [p.communicate(timeout=300) for p in (first, second)]
+    assert [p.returncode for p in (first, second)] == [0, 0], outputs
+    assert sum(ran_now(out) for out, _ in outputs) == 12
+    assert len(stored(tmp_path)) == 12
+    waited = [out for out, _ in outputs if ran_now(out) < 12]
+    assert all(f"{12 - ran_now(out)} run by another sweep" in out for out in waited)
+
+
+@pytest.mark.slow
+def test_a_sweep_killed_while_another_waits_loses_nothing(tmp_path, monkeypatch):
+    monkeypatch.setenv("BUDGETLR_LEASE_SECONDS", "3")
+    args = [BUDGETLR, *CONCURRENT, "--out", str(tmp_path)]
+    first = subprocess.Popen(args, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and count_stored(tmp_path) < 1:
+        time.sleep(0.2)
+    # the second starts while the first holds the claims; then the first dies with its workers
+    second = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(1)
+    os.killpg(first.pid, signal.SIGKILL)
+    first.communicate()
+    _, err = second.communicate(timeout=300)
+    assert second.returncode == 0, err
+    keys = [k for k, _ in stored(tmp_path)]
+    assert len(keys) == len(set(keys)) == 12
+    with sqlite3.connect(tmp_path / "results.db") as connection:
+        assert connection.execute("SELECT count(*) FROM claims").fetchone() == (0,)
+
+
+@pytest.mark.slow
+def test_workers_stop_when_their_parent_is_killed(tmp_path):
+    args = [BUDGETLR, *CONCURRENT, "--workers", "2", "--budgets", "1.0", "--out", str(tmp_path)]
+    parent = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    deadline = time.monotonic() + 120
+    workers = []
+    while time.monotonic() < deadline and len(workers) < 2:
+        workers = psutil.Process(parent.pid).children()
+        workers = [w for w in workers if "spawn_main" in " ".join(w.cmdline())]
+        time.sleep(0.2)
+    assert len(workers) == 2
+    parent.kill()  # the parent alone, not its process group
+    parent.communicate()
+    _, alive = psutil.wait_procs(workers, timeout=5)
+    assert not alive, "workers outlived their parent by more than 5 s"

@@ -1,11 +1,15 @@
 """Invariants of every family, over random specs and budgets (hypothesis)."""
 
+import typing
+
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import budgetlr
-from budgetlr.schedules import SHAPES
+from budgetlr.errors import InvalidInput
+from budgetlr.schedules import FAMILIES, SHAPES, keys_of
 
 fractions = st.floats(0.01, 0.3)
 FAMILY_KEYS = {
@@ -134,3 +138,72 @@ def test_scalar_and_vector_agree(bound, t):
 def test_spec_round_trips(bound):
     assert budgetlr.parse(str(bound.spec)) == bound.spec
     assert budgetlr.parse(bound.spec.to_dict()) == bound.spec
+
+
+# -- extreme parameters: every spec is refused when parsed, or gives finite LRs in [0, peak] --------
+def extreme_floats():
+    return st.one_of(
+        st.floats(allow_nan=False, allow_infinity=False),
+        st.sampled_from([0.0, 5e-324, 2.2e-308, 1e-160, 1e-17, 0.5, 1.0, 2.0, 1e17, 1e160, 1.7e308, -1.0]),
+    )
+
+
+def extreme_value(hint):
+    """A strategy for a spec key of type ``hint``, reaching far past every sensible range."""
+    kinds = set(typing.get_args(hint)) or {hint}
+    options = [st.none()] if type(None) in kinds else []
+    if tuple[float, ...] in kinds:
+        options.append(st.lists(extreme_floats(), min_size=0, max_size=40))
+    elif float in kinds:
+        options.append(extreme_floats())
+    elif int in kinds:
+        options.append(st.one_of(st.integers(-5, 10**6), st.sampled_from([2**31, 2**62, 10**18])))
+    elif str in kinds:
+        options.append(st.sampled_from(["exp", "linear", "cosine", "1-sqrt", "sgd", "adam", "x"]))
+    return st.one_of(options)
+
+
+@st.composite
+def extreme_specs(draw):
+    name = draw(st.sampled_from(sorted(FAMILIES)))
+    family = FAMILIES[name]
+    hints = typing.get_type_hints(family)
+    spec = {"name": name}
+    for key in keys_of(family):
+        if key in ("file", "sha256") or not draw(st.booleans()):
+            continue
+        spec[key] = draw(extreme_value(hints[key]))
+    return spec, draw(st.one_of(st.integers(1, 5000), st.sampled_from([10**6, 10**12])))
+
+
+@settings(max_examples=600)
+@given(extreme_specs(), st.sampled_from([1.0, 1e-30, 3.4e38]))
+def test_every_accepted_spec_gives_finite_lrs_within_zero_and_the_peak(drawn, peak):
+    spec, total_steps = drawn
+    try:
+        bound = budgetlr.schedule(spec, total_steps)
+    except InvalidInput:
+        return  # refused when parsed, in one line
+    steps = np.unique(
+        np.concatenate(
+            [np.arange(min(total_steps, 3000) + 50), np.linspace(0, total_steps + 10, 500).round()]
+        )
+    )
+    lrs = bound.lr(steps, peak)
+    assert np.isfinite(lrs).all(), spec
+    assert (lrs >= 0).all() and (lrs <= peak).all(), spec
+
+
+def test_huge_phi_and_norms_spanning_hundreds_of_decades_stay_finite():
+    # uba: m = u / (phi/2 + (1 - phi/2) u) is 1 at p = 0 for every phi; the old form gave 1 / 0 there.
+    uba = budgetlr.schedule("uba(phi=1e17, warmup=0.1)", 100)
+    assert uba.multiplier(10) == 1.0 and uba.multiplier(0) == pytest.approx(1 / 11)
+    # at p = 1/2, m = 2 / (2 + phi)
+    assert budgetlr.schedule("uba(phi=1e17)", 100).multiplier(50) == pytest.approx(2 / (2 + 1e17), rel=1e-9)
+    # refined, SGD: w = g^-2. With g_k = 10^(-160 k / 49), k = 0..49, w_k = r^k for r = 10^(320 / 49): the
+    # weights span 10^320, past float64's range. s_t = w_t * sum_{k>t} w_k, so s_48 = r^97 is the largest
+    # and s_47 / s_48 = (r^95 + r^96) / r^97 = (1 + 1/r) / r.
+    curve = budgetlr.refine(np.logspace(0, -160, 50), smoothing=0)
+    r = 10 ** (320 / 49)
+    assert np.isfinite(curve).all() and curve[-2] == 1.0 and curve[-1] == 0.0
+    assert curve[-3] == pytest.approx((1 + 1 / r) / r, rel=1e-9)

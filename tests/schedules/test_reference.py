@@ -173,7 +173,9 @@ def test_refined_reads_norms_from_files(tmp_path):
     array = tmp_path / "norms.npy"
     np.save(array, np.array([4.0, 2, 1, 1, 1]))
     for path in (text, array):
-        assert budgetlr.schedule(f"refined(file={path}, smoothing=0)", 4).multiplier(0) == 0.1015625
+        assert budgetlr.schedule(f"refined(file={path}, smoothing=0)", 4).multiplier(0) == pytest.approx(
+            0.1015625, rel=1e-12
+        )
 
 
 def test_array_replays_its_values_at_their_own_budget_and_interpolates_at_others():
@@ -193,7 +195,8 @@ def test_array_reads_files_and_rejects_bad_values(tmp_path):
     assert budgetlr.schedule(f"array(file={path})", 2).multiplier([0, 1]) == pytest.approx([1.0, 0.5])
     for spec, message in [
         ("array", "exactly one of values"),
-        ("array(values=[1, -1])", "all finite and >= 0"),
+        ("array(values=[1, -1])", r"all in \[0, 1\]"),
+        ("array(values=[2.0])", r"all in \[0, 1\]"),
         (f"array(file={tmp_path / 'missing.txt'})", "cannot read multipliers"),
     ]:
         with pytest.raises(ValueError, match=message):

@@ -95,7 +95,7 @@ def test_budgetlr_refine_writes_an_array_schedule_that_replays_the_refinement(re
     "arguments, message",
     [
         (["--trial", "zzzz"], "no stored trial has a key starting with 'zzzz'"),
-        (["--trial", ""], "no stored trial"),
+        (["--trial", ""], "argument --trial: must not be empty"),
         (["--trial", "a", "--smoothing", "1.5"], "--smoothing must lie in [0, 1)"),
     ],
 )

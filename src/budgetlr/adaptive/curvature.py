@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from budgetlr.errors import InvalidInput
 from budgetlr.schedules.base import FloatArray
 
 #: A loss's batch: whatever the loss function takes besides the forward function.
@@ -119,7 +120,7 @@ def estimate_spectrum(
     """Stochastic Lanczos quadrature of the Hessian of ``loss(model, batch)`` at the model's
     current parameters: ``probes`` Rademacher probes of ``iterations`` Lanczos steps each."""
     if iterations < 2 or probes < 1:
-        raise ValueError(f"need iterations >= 2 and probes >= 1, got {iterations} and {probes}")
+        raise InvalidInput(f"need iterations >= 2 and probes >= 1, got {iterations} and {probes}")
     was_training = model.training
     model.eval()  # dropout off: the same function on every product
     try:

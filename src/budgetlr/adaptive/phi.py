@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from budgetlr.adaptive.curvature import Spectrum, estimate_spectrum
+from budgetlr.errors import InvalidInput
 from budgetlr.schedules import Schedule, parse
 from budgetlr.spec import split_spec
 
@@ -59,7 +60,7 @@ class Suggestion:
 def phi_rule(total_steps: int, kappa: float) -> float:
     """budgetlr's rule for UBA's phi (see the module docstring)."""
     if total_steps < 1 or not (math.isfinite(kappa) and kappa >= 1.0):
-        raise ValueError(f"need total_steps >= 1 and a finite kappa >= 1, got {total_steps} and {kappa}")
+        raise InvalidInput(f"need total_steps >= 1 and a finite kappa >= 1, got {total_steps} and {kappa}")
     exponent = RULE_INTERCEPT + RULE_STEPS * math.log10(total_steps) + RULE_KAPPA * math.log10(kappa)
     return min(max(2.0**exponent, PHI_GRID[0]), PHI_GRID[-1])
 
@@ -87,6 +88,6 @@ def auto_schedule(
     """
     name, args = split_spec(spec)
     if name != "uba" or args.get("phi") != "auto":
-        raise ValueError(f"auto_schedule resolves uba(phi=auto, ...) specs, not {spec!r}")
+        raise InvalidInput(f"auto_schedule resolves uba(phi=auto, ...) specs, not {spec!r}")
     suggestion = suggest_phi(estimate_spectrum(model, loss, batch), total_steps)
     return parse({"name": "uba", **args, "phi": suggestion.phi}), suggestion

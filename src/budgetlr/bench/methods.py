@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+from budgetlr.errors import InvalidInput
 from budgetlr.schedules import FAMILIES, Schedule, parse
 from budgetlr.schedules.base import default_of
 from budgetlr.spec import split_spec
@@ -61,7 +62,7 @@ def method(spec: str) -> Method:
     if name == REFINED and not {"norms", "file"} & set(args):
         unknown = set(args) - {"smoothing"}
         if unknown:
-            raise ValueError(
+            raise InvalidInput(
                 f"the benchmark's refined takes only smoothing=..., not {', '.join(sorted(unknown))}"
             )
         given = parse({"name": REFINED, "norms": [1.0, 1.0], **args}).to_dict()
@@ -97,7 +98,7 @@ def build_schedule(
     """The registry schedule a trial runs, and what was measured to choose it."""
     if resolved.kind == REFINED:
         if norms is None:
-            raise ValueError(f"{resolved.spec} needs the gradient norms of its {REFINE_SOURCE} run")
+            raise InvalidInput(f"{resolved.spec} needs the gradient norms of its {REFINE_SOURCE} run")
         schedule = parse(
             {
                 "name": REFINED,

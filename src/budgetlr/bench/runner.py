@@ -15,6 +15,8 @@ from dataclasses import asdict, dataclass, field
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
+from budgetlr.errors import InvalidInput
+
 if TYPE_CHECKING:
     import torch
 
@@ -25,6 +27,25 @@ if TYPE_CHECKING:
 #: CHANGELOG.md) only when the same configuration would give a different result: every trial
 #: stored under another value is then run again, and ``budgetlr bench`` says how many and why.
 TRIAL_SEMANTICS = 1
+
+
+#: The largest peak LR a float32 model can hold, and the largest seed SQLite's INTEGER stores.
+MAX_LR = 3.4028234663852886e38
+MAX_SEED = 2**63 - 1
+
+
+def check_lr(lr: float, what: str = "peak LR") -> float:
+    """``lr`` if a float32 model can train with it (finite, > 0, representable), else raise."""
+    if not (math.isfinite(lr) and 0.0 < lr <= MAX_LR):
+        raise InvalidInput(f"{what} {lr!r} must be a positive number <= {MAX_LR:.4g} (float32's largest)")
+    return lr
+
+
+def check_seed(seed: int) -> int:
+    """``seed`` if the store can hold it (a whole number in [0, 2^63 - 1]), else raise."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise InvalidInput(f"seed {seed!r} must be a whole number in [0, {MAX_SEED}]")
+    return seed
 
 
 @dataclass(frozen=True)
@@ -83,9 +104,9 @@ class TrialResult:
 
 
 def check_budget(fraction: float) -> float:
-    """``fraction`` if it is a fraction of the full budget in (0, 1], else ``ValueError``."""
+    """``fraction`` if it is a fraction of the full budget in (0, 1], else raise."""
     if not (math.isfinite(fraction) and 0.0 < fraction <= 1.0):
-        raise ValueError(f"budget {fraction!r} must be a fraction of the full budget in (0, 1]")
+        raise InvalidInput(f"budget {fraction!r} must be a fraction of the full budget in (0, 1]")
     return fraction
 
 

@@ -1,15 +1,26 @@
 """The results database: SQLite, one row per trial keyed by the hash of what determines its result
 (:meth:`TrialConfig.key`), its curve in a child table. Only the sweep's parent process writes, one
 transaction per finished trial, so an interrupted sweep loses at most the trials in flight. Each
-trial records the package version that ran it and the trial semantics it was made under."""
+trial records the package version that ran it and the trial semantics it was made under.
+
+Commands that only read open the file read-only (:meth:`Store.existing`) and never change it. A
+file that is not budgetlr's (another program's SQLite, junk bytes) is refused before anything is
+written to it. Sweeps sharing a folder claim trials before running them (:meth:`Store.claim`): a
+claim is a lease that its owner renews while it lives, so a killed sweep's trials are free again
+once its lease expires.
+"""
 
 from __future__ import annotations
 
 import csv
 import json
+import os
+import socket
 import sqlite3
+import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import astuple, dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +29,7 @@ import numpy as np
 
 import budgetlr
 from budgetlr.bench.runner import TRIAL_SEMANTICS, TrialConfig, TrialResult, data_fingerprint, trial_key
+from budgetlr.errors import InvalidInput
 from budgetlr.schedules.base import FloatArray
 
 DEFAULT_DIR = Path("budgetlr-results")
@@ -25,6 +37,7 @@ DEFAULT_DIR = Path("budgetlr-results")
 #: versions were made under these semantics (budgetlr 0.2.0 defined semantics 1).
 SEMANTICS_OF_VERSION = {"0.2.0": 1}
 DB_NAME = "results.db"
+SQLITE_HEADER = b"SQLite format 3\x00"
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS trials (
@@ -65,10 +78,18 @@ CREATE TABLE IF NOT EXISTS notes (
     key TEXT PRIMARY KEY REFERENCES trials(key) ON DELETE CASCADE,
     notes TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS claims (
+    key TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    expires REAL NOT NULL
+);
 """
 
 COLUMNS = ("key", "version", "semantics", "workload", "schedule", "budget", "lr", "seed", "steps", "status", "metric",
            "higher_is_better", "val_metric", "test_metric", "wall_time", "steps_per_second", "finished_at", "eval_time")  # fmt: skip
+#: The columns of budgetlr 0.2.0's trials table, which every budgetlr database has (older ones are
+#: migrated when a sweep opens them).
+LEGACY_COLUMNS = set(COLUMNS) - {"semantics", "eval_time"}
 
 
 @dataclass(frozen=True)
@@ -97,29 +118,58 @@ class Trial:
     eval_time: float | None = None
 
 
-class Store:
-    """``results.db`` in folder ``out`` (created on first use), in WAL mode."""
+def is_sqlite(path: Path) -> bool:
+    """True if ``path`` is a file that starts as every SQLite database does."""
+    try:
+        with Path(path).open("rb") as handle:
+            return handle.read(len(SQLITE_HEADER)) == SQLITE_HEADER
+    except OSError:
+        return False
 
-    def __init__(self, out: Path = DEFAULT_DIR) -> None:
+
+@contextmanager
+def database_errors(path: Path) -> Iterator[None]:
+    """SQLite's errors as the project's: a file it cannot read as a database is bad input; one it
+    cannot write (read-only file system, disk full, locked) is an operating-system error."""
+    try:
+        yield
+    except sqlite3.DatabaseError as error:
+        if isinstance(error, sqlite3.OperationalError):
+            raise OSError(f"cannot use the results database {path}: {error}") from None
+        raise InvalidInput(f"{path} is not a budgetlr results database: {error}") from None
+
+
+class Store:
+    """``results.db`` in folder ``out`` (created on first use), in WAL mode; ``read_only`` opens an
+    existing one without ever writing to it."""
+
+    def __init__(self, out: Path = DEFAULT_DIR, *, read_only: bool = False) -> None:
         self.path = Path(out) / DB_NAME
+        self.read_only = read_only
+        if read_only or self.path.exists():
+            check_budgetlr_database(self.path, read_only)
+        if read_only:
+            self.connection = open_read_only(self.path)
+            return
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.connection = sqlite3.connect(self.path, timeout=30)
-        self.connection.execute("PRAGMA journal_mode=WAL")
-        self.connection.execute("PRAGMA synchronous=NORMAL")
-        self.connection.execute("PRAGMA foreign_keys=ON")
-        self.connection.executescript(SCHEMA)
-        columns = {row[1] for row in self.connection.execute("PRAGMA table_info(trials)")}
-        if "semantics" not in columns:
-            self.migrate_version_keys()
-        if "eval_time" not in columns:
-            self.connection.execute("ALTER TABLE trials ADD COLUMN eval_time REAL")
+        with database_errors(self.path):
+            self.connection = sqlite3.connect(self.path, timeout=30)
+            self.connection.execute("PRAGMA journal_mode=WAL")
+            self.connection.execute("PRAGMA synchronous=NORMAL")
+            self.connection.execute("PRAGMA foreign_keys=ON")
+            self.connection.executescript(SCHEMA)
+            columns = {row[1] for row in self.connection.execute("PRAGMA table_info(trials)")}
+            if "semantics" not in columns:
+                self.migrate_version_keys()
+            if "eval_time" not in columns:
+                self.connection.execute("ALTER TABLE trials ADD COLUMN eval_time REAL")
 
     @classmethod
     def existing(cls, out: Path) -> Store:
-        """Open the database of ``out``, which must exist already."""
+        """Open the database of ``out``, which must exist already, read-only."""
         if not (Path(out) / DB_NAME).is_file():
-            raise ValueError(f"no results database in {str(out)!r}; run 'budgetlr bench --out {out}' first")
-        return cls(out)
+            raise InvalidInput(f"no results database in {str(out)!r}; run 'budgetlr bench --out {out}' first")
+        return cls(out, read_only=True)
 
     def close(self) -> None:
         self.connection.close()
@@ -133,10 +183,54 @@ class Store:
     def done_keys(self) -> set[str]:
         return {row[0] for row in self.connection.execute("SELECT key FROM trials")}
 
+    def claim(self, keys: Iterable[str], owner: str, lease_seconds: float) -> list[str]:
+        """Claim for ``owner`` those of ``keys`` that are neither stored nor claimed by a live owner
+        (expired claims, and those of a process of this machine that is gone, are taken over), in
+        one transaction; returns the keys claimed. Owners are named ``host:pid:...``."""
+        now = time.time()
+        with database_errors(self.path):
+            self.connection.execute("BEGIN IMMEDIATE")
+            try:
+                taken = self.done_keys() | {
+                    key
+                    for key, other in self.connection.execute(
+                        "SELECT key, owner FROM claims WHERE expires >= ? AND owner != ?", (now, owner)
+                    )
+                    if is_alive(other)
+                }
+                mine = [k for k in dict.fromkeys(keys) if k not in taken]
+                self.connection.executemany(
+                    "INSERT OR REPLACE INTO claims (key, owner, expires) VALUES (?, ?, ?)",
+                    [(k, owner, now + lease_seconds) for k in mine],
+                )
+                self.connection.execute("COMMIT")
+            except BaseException:
+                self.connection.execute("ROLLBACK")
+                raise
+        return mine
+
+    def renew(self, owner: str, lease_seconds: float) -> None:
+        """Extend every claim of ``owner``: it is alive."""
+        with database_errors(self.path), self.connection:
+            self.connection.execute(
+                "UPDATE claims SET expires = ? WHERE owner = ?", (time.time() + lease_seconds, owner)
+            )
+
+    def release(self, owner: str) -> None:
+        """Drop every claim of ``owner`` (its sweep ended; unfinished trials are free again)."""
+        with database_errors(self.path), self.connection:
+            self.connection.execute("DELETE FROM claims WHERE owner = ?", (owner,))
+
     def save(self, result: TrialResult, metric: str, higher_is_better: bool) -> None:
-        """Store a finished trial and its curve in one transaction; a stored key is kept as is."""
+        """Store a finished trial and its curve in one transaction, releasing its claim; a stored
+        key is kept as is."""
+        with database_errors(self.path):
+            self.insert(result, metric, higher_is_better)
+
+    def insert(self, result: TrialResult, metric: str, higher_is_better: bool) -> None:
         c = result.config
         with self.connection:
+            self.connection.execute("DELETE FROM claims WHERE key = ?", (c.key(),))
             inserted = self.connection.execute(
                 "INSERT OR IGNORE INTO trials (key, version, semantics, workload, schedule, budget, lr, seed, steps,"
                 " status, metric, higher_is_better, val_metric, test_metric, wall_time, steps_per_second, eval_time)"
@@ -225,7 +319,9 @@ class Store:
         matches = [t for t in self.trials() if t.key.startswith(prefix)] if prefix else []
         if len(matches) != 1:
             found = "no stored trial" if not matches else f"{len(matches)} stored trials"
-            raise ValueError(f"{found} has a key starting with {prefix!r}; 'budgetlr export' lists the keys")
+            raise InvalidInput(
+                f"{found} has a key starting with {prefix!r}; 'budgetlr export' lists the keys"
+            )
         return matches[0]
 
     def trials(self) -> list[Trial]:
@@ -258,6 +354,64 @@ class Store:
 def to_trial(row: Iterable[Any]) -> Trial:
     values = dict(zip(COLUMNS, row, strict=True))
     return Trial(**{**values, "higher_is_better": bool(values["higher_is_better"])})
+
+
+def is_alive(owner: str) -> bool:
+    """False if ``owner`` (``host:pid:...``) names a process of this machine that has ended; an
+    owner on another machine counts as alive until its lease expires."""
+    host, _, rest = owner.partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def check_budgetlr_database(path: Path, read_only: bool = False) -> None:
+    """Refuse ``path`` unless it is empty or a SQLite file whose tables are budgetlr's; reads only."""
+    if path.exists() and not path.is_file():
+        raise InvalidInput(f"{path} is not a file")
+    if not path.exists() or path.stat().st_size == 0:
+        return
+    if not is_sqlite(path):
+        raise InvalidInput(f"{path} is not a budgetlr results database (not a SQLite file)")
+    connection = open_read_only(path)
+    try:
+        with database_errors(path):
+            tables = {
+                row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type='table'")
+            }
+            columns = {row[1] for row in connection.execute("PRAGMA table_info(trials)")}
+            health = connection.execute("PRAGMA quick_check(1)").fetchone()[0]
+    finally:
+        connection.close()
+    if health != "ok":
+        raise InvalidInput(f"{path} is a corrupt SQLite database ({health})")
+    if tables and not columns >= LEGACY_COLUMNS:
+        raise InvalidInput(
+            f"{path} is another program's SQLite database (tables: {', '.join(sorted(tables))}); "
+            "budgetlr leaves it alone"
+        )
+    if tables and read_only and not set(COLUMNS) <= columns:
+        raise InvalidInput(
+            f"{path} was written by an older budgetlr; 'budgetlr bench --out {path.parent}' upgrades it in place"
+        )
+
+
+def open_read_only(path: Path) -> sqlite3.Connection:
+    """A connection that cannot change ``path``. On a read-only file system, where SQLite cannot
+    make the WAL's shared-memory file, the database is read as immutable."""
+    absolute = Path(path).resolve()
+    uri = f"{absolute.as_uri()}?mode=ro"
+    if not os.access(absolute.parent, os.W_OK):
+        uri += "&immutable=1"
+    with database_errors(path):
+        return sqlite3.connect(uri, uri=True, timeout=30)
 
 
 def trial_row(trial: Trial) -> Iterable[object]:

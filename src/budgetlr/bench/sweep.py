@@ -1,26 +1,41 @@
 """Sweeps: the plan (workloads x schedules x budgets x peak LRs x seeds) and its executors.
 
-Trials already in the store are skipped, so rerunning an interrupted sweep resumes it. Workers
+Trials already in the store are skipped, so rerunning an interrupted sweep resumes it. Sweeps
+sharing a results folder claim each trial before running it, so together they run it once; a
+killed sweep's claims expire after ``LEASE_SECONDS`` and the others take its trials over. Workers
 run one trial at a time with one torch thread each, set before torch is imported: two 1-thread
 processes beat one 2-thread process, and oversubscription is many times slower.
 """
 
 from __future__ import annotations
 
-import math
 import multiprocessing
 import os
 import signal
+import socket
+import threading
+import time
+import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
 from budgetlr.bench.methods import method, source_of
-from budgetlr.bench.runner import TrialConfig, TrialResult, budget_steps, check_budget, run_trial
+from budgetlr.bench.runner import (
+    TrialConfig,
+    TrialResult,
+    budget_steps,
+    check_budget,
+    check_lr,
+    check_seed,
+    run_trial,
+)
 from budgetlr.bench.store import Store
 from budgetlr.bench.workloads import resolve_workload
+from budgetlr.errors import InvalidInput
 from budgetlr.schedules.base import check_total_steps
 
 T = TypeVar("T")
@@ -28,6 +43,10 @@ T = TypeVar("T")
 Job = tuple[TrialConfig, list[float] | None]
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 RAY_SINGLE_MACHINE = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
+#: A sweep's claim on its trials lasts this long unless renewed; it renews a third of the way in.
+#: ``BUDGETLR_LEASE_SECONDS`` overrides it (tests shorten it to see a killed sweep's trials freed).
+LEASE_SECONDS = 60.0
+LEASE_VARIABLE = "BUDGETLR_LEASE_SECONDS"
 
 
 @dataclass(frozen=True)
@@ -68,19 +87,18 @@ def make_plan(
     ``lrs``, else its entry in ``grids`` (keyed by canonical workload spec), else its own."""
     resolved = [resolve_workload(w) for w in workloads]
     if not resolved:
-        raise ValueError("a sweep needs at least one workload")
+        raise InvalidInput("a sweep needs at least one workload")
     parsed = [method(s) for s in schedules]
     if not parsed:
-        raise ValueError("a sweep needs at least one schedule")
+        raise InvalidInput("a sweep needs at least one schedule")
     for budget in budgets:
         check_budget(budget)
     if not budgets:
-        raise ValueError("a sweep needs at least one budget")
-    for lr in lrs or ():
-        if not (math.isfinite(lr) and lr > 0):
-            raise ValueError(f"peak LR {lr!r} must be a positive number")
-    if not seeds or any(seed < 0 for seed in seeds):
-        raise ValueError(f"seeds {list(seeds)} must be one or more whole numbers >= 0")
+        raise InvalidInput("a sweep needs at least one budget")
+    if not seeds:
+        raise InvalidInput("a sweep needs at least one seed")
+    for seed in seeds:
+        check_seed(seed)
     for workload in resolved:
         for budget in budgets:
             steps = check_total_steps(budget_steps(workload.full_budget, budget))
@@ -88,11 +106,14 @@ def make_plan(
                 try:
                     schedule.validate(steps)
                 except ValueError as error:
-                    raise ValueError(
+                    raise InvalidInput(
                         f"{schedule.spec} at budget {budget} of {workload} ({steps} steps): {error}"
                     ) from None
     names = tuple(dict.fromkeys(str(w) for w in resolved))
     grids = {str(w): tuple(lrs) if lrs else (grids or {}).get(str(w), w.lrs) for w in resolved}
+    for grid in grids.values():
+        for lr in grid:
+            check_lr(lr)
     return SweepPlan(
         names,
         tuple(dict.fromkeys(s.spec for s in parsed)),
@@ -108,7 +129,7 @@ def parse_list(text: str, convert: Callable[[str], T], what: str) -> list[T]:
     try:
         return [convert(item) for item in items]
     except ValueError:
-        raise ValueError(f"malformed {what} list {text!r}: expected comma-separated numbers") from None
+        raise InvalidInput(f"malformed {what} list {text!r}: expected comma-separated numbers") from None
 
 
 @dataclass
@@ -120,6 +141,8 @@ class SweepSummary:
     #: Planned trials stored only under another key, so run again: by the trial semantics they
     #: were made under, or None where the workload's data changed (see :meth:`Store.not_reused`).
     not_reused: Counter[int | None] = field(default_factory=Counter)
+    #: trials another sweep on the same folder ran while this one waited for them
+    ran_elsewhere: int = 0
 
 
 def run_sweep(
@@ -144,7 +167,7 @@ def run_configs(
 ) -> SweepSummary:
     """Run the ``configs`` that ``out``'s database lacks, storing each as it finishes."""
     workloads = {w: resolve_workload(w) for w in {c.workload for c in configs}}
-    with Store(out) as store:
+    with Store(out) as store, lease(store) as owner:
         done = store.done_keys()
         todo = [c for c in configs if c.key() not in done]
         summary = SweepSummary(len(configs), len(configs) - len(todo), 0, 0, store.not_reused(todo))
@@ -163,8 +186,11 @@ def run_configs(
             )
             bar.update()
 
+        def run_claimed(jobs: list[Job]) -> None:
+            summary.ran_elsewhere += claim_and_run(store, owner, jobs, record, executor, workers, address)
+
         try:
-            run_jobs([(c, None) for c in first], record, executor, workers, address)
+            run_claimed([(c, None) for c in first])
             jobs = []
             for config, source in sources.items():
                 workload = workloads[config.workload]
@@ -176,10 +202,63 @@ def run_configs(
                     )
                 else:
                     jobs.append((config, norms.tolist()))
-            run_jobs(jobs, record, executor, workers, address)
+            run_claimed(jobs)
         finally:
             bar.close()
     return summary
+
+
+def lease_seconds() -> float:
+    return float(os.environ.get(LEASE_VARIABLE, LEASE_SECONDS))
+
+
+@contextmanager
+def lease(store: Store) -> Iterator[str]:
+    """A unique owner name whose claims a background thread renews until the block ends; then
+    its unfinished claims are released. If the process dies, they expire on their own."""
+    owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    seconds = lease_seconds()
+    stop = threading.Event()
+
+    def renew() -> None:
+        with Store(store.path.parent) as own:  # a connection belongs to the thread that made it
+            while not stop.wait(seconds / 3):
+                own.renew(owner, seconds)
+
+    renewer = threading.Thread(target=renew, name="budgetlr-lease", daemon=True)
+    renewer.start()
+    try:
+        yield owner
+    finally:
+        stop.set()
+        renewer.join()
+        store.release(owner)
+
+
+def claim_and_run(
+    store: Store,
+    owner: str,
+    jobs: list[Job],
+    record: Callable[[TrialResult], None],
+    executor: str,
+    workers: int | None,
+    address: str | None,
+) -> int:
+    """Run those of ``jobs`` this sweep can claim; wait for those another live sweep holds (and
+    take them over if its lease expires). Returns how many the other sweeps stored."""
+    pending = {config.key(): (config, norms) for config, norms in jobs}
+    elsewhere = 0
+    while pending:
+        stored = store.done_keys() & pending.keys()
+        elsewhere += len(stored)
+        for key in stored:
+            del pending[key]
+        mine = store.claim(pending, owner, lease_seconds())
+        if mine:
+            run_jobs([pending.pop(key) for key in mine], record, executor, workers, address)
+        elif pending:
+            time.sleep(min(1.0, lease_seconds() / 3))
+    return elsewhere
 
 
 def run_jobs(
@@ -249,7 +328,17 @@ def run_locally(jobs: Iterable[Job], record: Callable[[TrialResult], None], work
 
 def start_worker() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    parent = os.getppid()
+    threading.Thread(target=exit_with_parent, args=(parent,), name="budgetlr-parent", daemon=True).start()
     limit_threads()
+
+
+def exit_with_parent(parent: int) -> None:
+    """End this worker as soon as its parent is gone (killed with -9, say): nobody would store
+    its result."""
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(1)
 
 
 def run_on_ray(jobs: Iterable[Job], record: Callable[[TrialResult], None], address: str | None) -> None:
@@ -260,7 +349,7 @@ def run_on_ray(jobs: Iterable[Job], record: Callable[[TrialResult], None], addre
     try:
         import ray
     except ImportError:
-        raise ValueError("the ray executor needs Ray: pip install 'budgetlr[ray]'") from None
+        raise InvalidInput("the ray executor needs Ray: pip install 'budgetlr[ray]'") from None
     jobs = list(jobs)
     if not jobs:
         return

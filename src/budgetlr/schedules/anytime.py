@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from budgetlr.errors import InvalidInput
 from budgetlr.schedules.base import FloatArray, Schedule, namespace, progress
 from budgetlr.schedules.registry import register
 
@@ -33,9 +34,9 @@ class Exponential(Schedule):
 
     def check(self) -> None:
         if self.gamma is not None and not 0.0 < self.gamma < 1.0:
-            raise ValueError(f"gamma={self.gamma!r} must lie in (0, 1)")
+            raise InvalidInput(f"gamma={self.gamma!r} must lie in (0, 1)")
         if self.gamma is None and self.floor <= 0:
-            raise ValueError("exponential decay to floor=0 never arrives: give floor > 0 or gamma")
+            raise InvalidInput("exponential decay to floor=0 never arrives: give floor > 0 or gamma")
 
     def after_warmup(self, t: FloatArray, total_steps: int, warmup_steps: int) -> FloatArray:
         if self.gamma is not None:
@@ -58,7 +59,7 @@ class InverseSqrt(Schedule):
     def validate(self, total_steps: int) -> None:
         super().validate(total_steps)
         if self.resolve_warmup(total_steps) == 0:
-            raise ValueError("inverse_sqrt needs a warmup: give warmup or warmup_steps")
+            raise InvalidInput("inverse_sqrt needs a warmup: give warmup or warmup_steps")
 
     def after_warmup(self, t: FloatArray, total_steps: int, warmup_steps: int) -> FloatArray:
         xp = namespace(t)

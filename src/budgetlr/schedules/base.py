@@ -23,6 +23,7 @@ from typing import Any, ClassVar
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from budgetlr.errors import InvalidInput
 from budgetlr.spec import coerce, format_value
 
 FloatArray = NDArray[np.float64]
@@ -31,9 +32,9 @@ FloatArray = NDArray[np.float64]
 def check_total_steps(total_steps: Any) -> int:
     """Return ``total_steps`` as an int, or raise if it is not a positive whole number."""
     if isinstance(total_steps, bool) or not isinstance(total_steps, (int, np.integer)):
-        raise ValueError(f"total_steps must be a positive whole number, got {total_steps!r}")
+        raise InvalidInput(f"total_steps must be a positive whole number, got {total_steps!r}")
     if total_steps <= 0:
-        raise ValueError(f"total_steps must be > 0, got {total_steps}")
+        raise InvalidInput(f"total_steps must be > 0, got {total_steps}")
     return int(total_steps)
 
 
@@ -44,7 +45,7 @@ def steps_from_fraction(fraction: float, total_steps: int) -> int:
 
 def check_fraction(name: str, value: float | None) -> None:
     if value is not None and not 0.0 < value < 1.0:
-        raise ValueError(
+        raise InvalidInput(
             f"{name}={value!r} is a fraction of total_steps and must lie in (0, 1); "
             f"give {name}_steps for a count of steps"
         )
@@ -52,12 +53,12 @@ def check_fraction(name: str, value: float | None) -> None:
 
 def check_one_of(name: str, fraction: float | None, steps: int | None) -> None:
     if fraction is not None and steps is not None:
-        raise ValueError(
+        raise InvalidInput(
             f"give either {name}={fraction!r} (fraction of total_steps) or {name}_steps={steps!r}, not both"
         )
     check_fraction(name, fraction)
     if steps is not None and steps < 0:
-        raise ValueError(f"{name}_steps must be >= 0, got {steps}")
+        raise InvalidInput(f"{name}_steps must be >= 0, got {steps}")
 
 
 def namespace(x: Any) -> ModuleType:
@@ -105,7 +106,7 @@ class Schedule:
             object.__setattr__(self, field.name, value)
         check_one_of("warmup", self.warmup, self.warmup_steps)
         if not 0.0 <= self.floor < 1.0:
-            raise ValueError(f"floor={self.floor!r} is a fraction of the peak LR and must lie in [0, 1)")
+            raise InvalidInput(f"floor={self.floor!r} is a fraction of the peak LR and must lie in [0, 1)")
         self.check()
 
     def check(self) -> None:
@@ -138,7 +139,7 @@ class Schedule:
         self.validate(total_steps)
         steps = np.asarray(t, dtype=np.float64)
         if steps.size and not (np.isfinite(steps).all() and steps.min() >= 0):
-            raise ValueError("steps t must be finite and >= 0")
+            raise InvalidInput("steps t must be finite and >= 0")
         m = self.floor + (1.0 - self.floor) * self.raw_multiplier(np.atleast_1d(steps), total_steps)
         return float(m[0]) if steps.ndim == 0 else m.reshape(steps.shape)
 
@@ -161,7 +162,7 @@ class Schedule:
         """Like :meth:`resolve`, but a fraction that rounds to 0 steps is an error, not a no-op."""
         steps = self.resolve(key, total_steps)
         if steps == 0 and getattr(self, f"{key}_steps") is None:
-            raise ValueError(
+            raise InvalidInput(
                 f"{key} rounds to 0 steps at total_steps={total_steps}; give {key}_steps=0 to turn it off"
             )
         return steps
@@ -177,7 +178,9 @@ class Schedule:
         """Raise ``ValueError`` if this schedule cannot run under budget ``total_steps``."""
         warmup_steps = self.resolve_warmup(total_steps)
         if warmup_steps >= total_steps:
-            raise ValueError(f"warmup of {warmup_steps} steps must be shorter than total_steps={total_steps}")
+            raise InvalidInput(
+                f"warmup of {warmup_steps} steps must be shorter than total_steps={total_steps}"
+            )
 
     def is_monotone(self) -> bool:
         """True if the multiplier never rises after warmup."""

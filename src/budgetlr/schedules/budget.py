@@ -19,6 +19,7 @@ import math
 import re
 from dataclasses import dataclass
 
+from budgetlr.errors import InvalidInput
 from budgetlr.schedules.base import Schedule
 
 #: The units a budget may be given in; each maps to how many of the canonical unit it holds.
@@ -49,14 +50,14 @@ class Budget:
 
     def __post_init__(self) -> None:
         if self.unit not in UNITS:
-            raise ValueError(f"unknown budget unit {self.unit!r}; valid units: {', '.join(UNITS)}")
+            raise InvalidInput(f"unknown budget unit {self.unit!r}; valid units: {', '.join(UNITS)}")
         amount = self.amount
         if isinstance(amount, bool) or not isinstance(amount, (int, float)) or not math.isfinite(amount):
-            raise ValueError(f"a budget must be a finite number, got {amount!r}")
+            raise InvalidInput(f"a budget must be a finite number, got {amount!r}")
         if amount <= 0:
-            raise ValueError(f"a budget must be > 0, got {amount!r} {self.unit}")
+            raise InvalidInput(f"a budget must be > 0, got {amount!r} {self.unit}")
         if self.unit in COUNTS and not float(amount).is_integer():
-            raise ValueError(f"a budget in {self.unit} must be a whole number, got {amount!r}")
+            raise InvalidInput(f"a budget in {self.unit} must be a whole number, got {amount!r}")
         if float(amount).is_integer():
             object.__setattr__(self, "amount", int(amount))
 
@@ -69,7 +70,7 @@ class Budget:
         if isinstance(value, datetime.timedelta):
             return cls(value.total_seconds(), "seconds")
         if isinstance(value, bool) or not isinstance(value, (int, str)):
-            raise ValueError(
+            raise InvalidInput(
                 f"a budget must be a whole number of steps or a string such as '2e9 tokens' or '3h', got {value!r}"
             )
         if isinstance(value, int):
@@ -83,7 +84,7 @@ class Budget:
         match = AMOUNT.fullmatch(value)
         word = match.group(2).lower() if match else ""
         if match is None or word not in UNIT_WORDS:
-            raise ValueError(
+            raise InvalidInput(
                 f"malformed budget {value!r}: expected a number and a unit ({', '.join(UNITS)}, "
                 "min, h, d), e.g. '2e9 tokens', '50000 samples', '5400s', '3h' or '1:30:00'"
             )
@@ -105,14 +106,14 @@ def check_fits(schedule: Schedule, budget: Budget) -> None:
     if budget.in_steps:
         return
     if schedule.step_indexed and budget.unit in ("tokens", "samples"):
-        raise ValueError(
+        raise InvalidInput(
             f"{schedule.name} reads the optimizer-step index itself, not only progress; "
             f"give it a budget in steps or time, not {budget.unit}"
         )
     given = [key for key, value in schedule.to_dict().items() if key.endswith("_steps") and value is not None]
     if given:
         fractions = ", ".join(f"{key.removesuffix('_steps')}=..." for key in given)
-        raise ValueError(
+        raise InvalidInput(
             f"{', '.join(given)} counts optimizer steps, but the budget is {budget}; "
             f"give {fractions} as a fraction of the budget instead"
         )

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from budgetlr.errors import InvalidInput
 from budgetlr.schedules.base import FloatArray, Schedule, namespace, progress
 from budgetlr.schedules.registry import register
 
@@ -50,7 +51,7 @@ class Polynomial(Schedule):
 
     def check(self) -> None:
         if self.power <= 0:
-            raise ValueError(f"power={self.power!r} must be > 0")
+            raise InvalidInput(f"power={self.power!r} must be > 0")
 
     def after_warmup(self, t: FloatArray, total_steps: int, warmup_steps: int) -> FloatArray:
         return (1.0 - progress(t, total_steps, warmup_steps)) ** self.power
@@ -70,11 +71,11 @@ class Step(Schedule):
 
     def check(self) -> None:
         if not self.milestones or any(not 0.0 < m < 1.0 for m in self.milestones):
-            raise ValueError(f"milestones={list(self.milestones)} must be fractions in (0, 1)")
+            raise InvalidInput(f"milestones={list(self.milestones)} must be fractions in (0, 1)")
         if any(b <= a for a, b in itertools.pairwise(self.milestones)):
-            raise ValueError(f"milestones={list(self.milestones)} must be strictly increasing")
+            raise InvalidInput(f"milestones={list(self.milestones)} must be strictly increasing")
         if not 0.0 < self.gamma < 1.0:
-            raise ValueError(f"gamma={self.gamma!r} must lie in (0, 1)")
+            raise InvalidInput(f"gamma={self.gamma!r} must lie in (0, 1)")
 
     def after_warmup(self, t: FloatArray, total_steps: int, warmup_steps: int) -> FloatArray:
         xp = namespace(t)

@@ -5,6 +5,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from budgetlr.errors import InvalidInput
 from budgetlr.schedules.anytime import geometric_ratio
 from budgetlr.schedules.base import FloatArray, Schedule, check_one_of, namespace
 from budgetlr.schedules.registry import register
@@ -38,16 +39,16 @@ class Infinite(Schedule):
         check_one_of("cooldown", self.cooldown, self.cooldown_steps)
         check_one_of("anneal", self.anneal, self.anneal_steps)
         if not self.floor < self.const <= 1.0:
-            raise ValueError(f"const={self.const!r} must lie in (floor={self.floor!r}, 1]")
+            raise InvalidInput(f"const={self.const!r} must lie in (floor={self.floor!r}, 1]")
         if self.floor <= 0:
-            raise ValueError("infinite anneals geometrically and never reaches floor=0: give floor > 0")
+            raise InvalidInput("infinite anneals geometrically and never reaches floor=0: give floor > 0")
 
     def validate(self, total_steps: int) -> None:
         super().validate(total_steps)
         warmup, cooldown = self.resolve_warmup(total_steps), self.resolve("cooldown", total_steps)
         anneal = self.resolve_nonzero("anneal", total_steps)
         if cooldown < 1 or warmup + cooldown + anneal > total_steps:
-            raise ValueError(
+            raise InvalidInput(
                 f"infinite needs cooldown >= 1 step and warmup + cooldown + anneal <= total_steps; "
                 f"got {warmup} + {cooldown} + {anneal} > {total_steps}"
             )

@@ -5,6 +5,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from budgetlr.errors import InvalidInput
 from budgetlr.schedules.base import FloatArray, Schedule, namespace
 from budgetlr.schedules.registry import register
 
@@ -35,7 +36,7 @@ class OneCycle(Schedule):
     def check(self) -> None:
         for key in ("div_factor", "final_div_factor"):
             if getattr(self, key) < 1.0:
-                raise ValueError(f"{key}={getattr(self, key)!r} must be >= 1")
+                raise InvalidInput(f"{key}={getattr(self, key)!r} must be >= 1")
 
     def ramp_end(self, total_steps: int) -> float:
         if self.warmup_steps is not None:
@@ -44,7 +45,7 @@ class OneCycle(Schedule):
 
     def validate(self, total_steps: int) -> None:
         if not 0.0 < self.ramp_end(total_steps) < total_steps - 1:
-            raise ValueError(
+            raise InvalidInput(
                 f"onecycle's warmup must end between step 0 and step {total_steps - 1} "
                 f"(total_steps={total_steps}); it ends at {self.ramp_end(total_steps):g}"
             )

@@ -5,6 +5,7 @@ from typing import ClassVar, cast
 
 import numpy as np
 
+from budgetlr.errors import InvalidInput
 from budgetlr.schedules.base import FloatArray, Schedule, check_one_of, namespace
 from budgetlr.schedules.registry import register
 from budgetlr.schedules.shapes import OWN_SHAPES, check_shape, decay_shape
@@ -45,12 +46,12 @@ class Power(Schedule):
         for key in ("tokens_per_step", "batch"):
             value = getattr(self, key)
             if value is None or value <= 0:
-                raise ValueError(
+                raise InvalidInput(
                     f"power needs {key} > 0 (tokens_per_step: tokens per optimizer step; "
                     "batch: sequences per optimizer step)"
                 )
         if self.a <= 0 or self.b >= 0 or self.lr_max <= 0:
-            raise ValueError(
+            raise InvalidInput(
                 f"power needs a > 0, b < 0, lr_max > 0; got a={self.a}, b={self.b}, lr_max={self.lr_max}"
             )
         check_one_of("decay", self.decay, self.decay_steps)
@@ -60,7 +61,7 @@ class Power(Schedule):
         super().validate(total_steps)
         decay_steps = self.resolve_nonzero("decay", total_steps) if self.decay is not None else 0
         if self.resolve_warmup(total_steps) + decay_steps > total_steps:
-            raise ValueError(f"power: warmup + decay exceed total_steps={total_steps}")
+            raise InvalidInput(f"power: warmup + decay exceed total_steps={total_steps}")
 
     def power_curve(self, t: FloatArray) -> FloatArray:
         # Step 0 has seen no tokens, where n^b is infinite and the cap applies anyway.

@@ -6,7 +6,8 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from numpy.typing import ArrayLike
 
-from budgetlr.schedules.array import load_array
+from budgetlr.errors import InvalidInput
+from budgetlr.schedules.array import inline_or_file
 from budgetlr.schedules.base import FloatArray, Schedule, namespace, progress
 from budgetlr.schedules.registry import register
 
@@ -41,7 +42,8 @@ def refine(norms: ArrayLike, optimizer: str = "sgd", smoothing: float = 0.1) -> 
        (``int(smoothing * T)``, plus one if even; 0 disables it), edges as in :func:`median_smooth`;
     2. weights ``w_t = g_t^-2`` for SGD, ``w_t = g_t^-1`` for Adam-type optimizers (record l1 norms
        for those);
-    3. ``s_t = w_t * sum_{k > t} w_k``, so ``s_T = 0``; 4. return ``s / max(s)``.
+    3. ``s_t = w_t * sum_{k > t} w_k``, so ``s_T = 0``; 4. return ``s / max(s)`` (steps 2-4 are
+       computed in logs, exact for any positive finite norms).
 
     Steps 2-4 are the authors' closed form (``find_schedule.py``). Their plotting script stretches
     shorter sequences to 10,000 points and takes the width from that count; here the width is the
@@ -56,10 +58,11 @@ def refine(norms: ArrayLike, optimizer: str = "sgd", smoothing: float = 0.1) -> 
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"optimizer={optimizer!r} is unknown; valid: {', '.join(OPTIMIZERS)}")
     g = median_smooth(g, median_width(smoothing, g.size))
-    w = g ** -OPTIMIZERS[optimizer]
-    later = np.cumsum(w[::-1])[::-1] - w
-    s = w * later
-    return s / s.max()
+    # In logs, so that norms spanning hundreds of decades neither overflow nor underflow.
+    log_w = -OPTIMIZERS[optimizer] * np.log(g)
+    log_later = np.append(np.logaddexp.accumulate(log_w[::-1])[::-1][1:], -np.inf)
+    log_s = log_w + log_later
+    return np.exp(log_s - log_s.max())
 
 
 @register
@@ -68,7 +71,8 @@ class Refined(Schedule):
     """Refinement of a previous run's gradient norms (arXiv 2310.07831): see :func:`refine`.
 
     The norms come from ``norms=[...]`` or ``file=PATH`` (``.npy``, or text with one number per
-    line or comma-separated), recorded over a run of the same budget. The refined values
+    line or comma-separated; its content hash becomes ``sha256``, as for ``array``), recorded over
+    a run of the same budget. The refined values
     ``s_0..s_{n-1}`` sit on progress ``p = k / (n - 1)`` and are interpolated linearly, so the
     curve fits any budget and ends at 0 at ``T``. Often a warmup emerges by itself.
     """
@@ -78,16 +82,17 @@ class Refined(Schedule):
 
     norms: tuple[float, ...] | None = None
     file: str | None = None
+    sha256: str | None = None
     optimizer: str = "sgd"
     smoothing: float = 0.1
     curve: FloatArray = field(init=False, repr=False, compare=False)
 
     def check(self) -> None:
         if (self.norms is None) == (self.file is None):
-            raise ValueError("refined needs exactly one of norms=[...] or file=PATH")
+            raise InvalidInput("refined needs exactly one of norms=[...] or file=PATH")
         if not 0.0 <= self.smoothing < 1.0:
-            raise ValueError(f"smoothing={self.smoothing!r} must lie in [0, 1)")
-        norms = self.norms if self.norms is not None else load_array(self.file, "gradient norms")
+            raise InvalidInput(f"smoothing={self.smoothing!r} must lie in [0, 1)")
+        norms = inline_or_file(self, self.norms, "gradient norms")
         object.__setattr__(self, "curve", refine(norms, self.optimizer, self.smoothing))
 
     def after_warmup(self, t: FloatArray, total_steps: int, warmup_steps: int) -> FloatArray:

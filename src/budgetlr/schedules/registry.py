@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
+from budgetlr.errors import InvalidInput
 from budgetlr.schedules.base import Schedule, default_of, spec_fields
 from budgetlr.spec import split_spec
 
@@ -36,14 +37,14 @@ def parse(spec: str | Mapping[str, Any] | Schedule) -> Schedule:
     if isinstance(spec, Mapping):
         return from_dict(spec)
     if not isinstance(spec, str):
-        raise ValueError(f"a schedule spec must be a string or a dict, got {type(spec).__name__}")
+        raise InvalidInput(f"a schedule spec must be a string or a dict, got {type(spec).__name__}")
     name, args = split_spec(spec)
     return build(name, args)
 
 
 def from_dict(spec: Mapping[str, Any]) -> Schedule:
     if "name" not in spec:
-        raise ValueError(f"spec dict {dict(spec)!r} lacks 'name'; valid names: {valid_names()}")
+        raise InvalidInput(f"spec dict {dict(spec)!r} lacks 'name'; valid names: {valid_names()}")
     args = {k: v for k, v in spec.items() if k != "name"}
     return build(spec["name"], args)
 
@@ -51,18 +52,18 @@ def from_dict(spec: Mapping[str, Any]) -> Schedule:
 def build(name: Any, args: Mapping[str, Any]) -> Schedule:
     family = FAMILIES.get(name) if isinstance(name, str) else None
     if family is None:
-        raise ValueError(f"unknown schedule {name!r}; valid names: {valid_names()}")
+        raise InvalidInput(f"unknown schedule {name!r}; valid names: {valid_names()}")
     valid = keys_of(family)
     for key in args:
         if key not in valid:
-            raise ValueError(f"{name} has no key {key!r}; valid keys: {', '.join(valid)}")
+            raise InvalidInput(f"{name} has no key {key!r}; valid keys: {', '.join(valid)}")
     for key, how in family.measured.items():
         if args.get(key) == "auto":
-            raise ValueError(f"{name}({key}=auto) is measured on a model: {how}")
+            raise InvalidInput(f"{name}({key}=auto) is measured on a model: {how}")
     try:
         return family(**args)
     except ValueError as error:
-        raise ValueError(f"{name}: {error}") from None
+        raise InvalidInput(f"{name}: {error}") from None
 
 
 def valid_names() -> str:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from budgetlr.errors import InvalidInput
 from budgetlr.schedules.base import FloatArray, Schedule, progress
 from budgetlr.schedules.registry import register
 
@@ -27,7 +28,7 @@ class REX(Schedule):
 
     def check(self) -> None:
         if not 0.0 <= self.beta < 1.0:
-            raise ValueError(f"beta={self.beta!r} must lie in [0, 1)")
+            raise InvalidInput(f"beta={self.beta!r} must lie in [0, 1)")
 
     def after_warmup(self, t: FloatArray, total_steps: int, warmup_steps: int) -> FloatArray:
         p = progress(t, total_steps, warmup_steps)

@@ -19,6 +19,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from budgetlr.errors import InvalidInput
 from budgetlr.schedules.base import FloatArray, namespace
 
 #: ``shifted-exp`` decays geometrically by this ratio over the decay, shifted so that it ends at 0.
@@ -40,7 +41,7 @@ OWN_SHAPES: dict[str, str] = {
 
 def check_shape(shape: str) -> None:
     if shape not in SHAPES:
-        raise ValueError(f"shape={shape!r} is unknown; valid shapes: {', '.join(SHAPES)}")
+        raise InvalidInput(f"shape={shape!r} is unknown; valid shapes: {', '.join(SHAPES)}")
 
 
 def decay_shape(shape: str, x: FloatArray) -> FloatArray:

@@ -5,14 +5,21 @@ from typing import ClassVar
 
 import numpy as np
 
+from budgetlr.errors import InvalidInput
 from budgetlr.schedules.base import FloatArray, Schedule, namespace, progress
 from budgetlr.schedules.registry import register
 
+#: The smallest phi: half of it is still a positive float, so the curve never computes 0 / 0.
+MIN_PHI = float(np.finfo(np.float64).tiny)
+
 
 def uba_curve(p: FloatArray, phi: float) -> FloatArray:
-    """``m = u / (phi/2 + (1 - phi/2) u)`` with the cosine multiplier ``u = (1 + cos(pi p)) / 2``."""
-    u = 0.5 * (1.0 + namespace(p).cos(np.pi * p))
-    return u / (0.5 * phi + (1.0 - 0.5 * phi) * u)
+    """``m = u / (phi/2 + (1 - phi/2) u)`` with the cosine multiplier ``u = (1 + cos(pi p)) / 2``,
+    computed as ``u / (u + phi/2 (1 - u))``: the same value, without the cancellation of
+    ``phi/2 + (1 - phi/2)`` that makes a huge ``phi`` divide by 0 at ``u = 1``."""
+    c = namespace(p).cos(np.pi * p)
+    u, rest = 0.5 * (1.0 + c), 0.5 * (1.0 - c)
+    return u / (u + 0.5 * phi * rest)
 
 
 @register
@@ -53,10 +60,10 @@ class UBA(Schedule):
     phases: int = 1
 
     def check(self) -> None:
-        if self.phi <= 0:
-            raise ValueError(f"phi={self.phi!r} must be > 0")
+        if not self.phi >= MIN_PHI:
+            raise InvalidInput(f"phi={self.phi!r} must be > 0 (and at least {MIN_PHI:.3g})")
         if self.phases < 1:
-            raise ValueError(f"phases={self.phases!r} must be >= 1")
+            raise InvalidInput(f"phases={self.phases!r} must be >= 1")
 
     def after_warmup(self, t: FloatArray, total_steps: int, warmup_steps: int) -> FloatArray:
         scaled = progress(t, total_steps, warmup_steps) * self.phases

@@ -3,6 +3,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
+from budgetlr.errors import InvalidInput
 from budgetlr.schedules.base import FloatArray, Schedule, check_one_of, namespace
 from budgetlr.schedules.registry import register
 from budgetlr.schedules.shapes import OWN_SHAPES, check_shape, decay_shape
@@ -42,7 +43,7 @@ class WSD(Schedule):
         decay_steps = self.resolve("decay", total_steps)
         warmup_steps = self.resolve_warmup(total_steps)
         if decay_steps < 1 or warmup_steps + decay_steps > total_steps:
-            raise ValueError(
+            raise InvalidInput(
                 f"wsd needs 1 <= decay steps <= total_steps - warmup steps; got decay {decay_steps}, "
                 f"warmup {warmup_steps}, total_steps {total_steps}"
             )

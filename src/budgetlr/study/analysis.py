@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from budgetlr.bench.store import Trial
+from budgetlr.errors import InvalidInput
 
 R_MAX = 4.0
 
@@ -59,6 +60,8 @@ def cells(trials: Sequence[Trial]) -> list[Cell]:
     groups: dict[tuple[str, str, float], list[Trial]] = defaultdict(list)
     for trial in trials:
         groups[(trial.workload, trial.schedule, trial.budget)].append(trial)
+    # A diverged trial stores the steps it ran; a finished one those of its budget.
+    planned = {(t.workload, t.budget): t.steps for t in trials if t.status == "ok"}
     out = []
     for (workload, schedule, budget), members in groups.items():
         by_lr: dict[float, list[Trial]] = defaultdict(list)
@@ -75,7 +78,7 @@ def cells(trials: Sequence[Trial]) -> list[Cell]:
             workload,
             schedule,
             budget,
-            max(t.steps for t in members),
+            planned.get((workload, budget)) or planned_steps(workload, budget, members),
             first.metric,
             first.higher_is_better,
             None,
@@ -89,6 +92,18 @@ def cells(trials: Sequence[Trial]) -> list[Cell]:
             cell.keys = [t.key for t in chosen]
         out.append(cell)
     return sorted(out, key=lambda c: (c.workload, c.budget, c.schedule))
+
+
+def planned_steps(workload: str, budget: float, members: Sequence[Trial]) -> int:
+    """The steps of ``budget`` on ``workload`` when none of its trials finished; the most any of
+    them ran if the workload cannot be loaded here."""
+    from budgetlr.bench.runner import budget_steps
+    from budgetlr.bench.workloads import resolve_workload
+
+    try:
+        return budget_steps(resolve_workload(workload).full_budget, budget)
+    except InvalidInput:
+        return max(t.steps for t in members)
 
 
 def best_and_ties(group: Sequence[Cell]) -> tuple[Cell | None, list[Cell]]:

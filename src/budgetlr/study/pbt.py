@@ -25,6 +25,8 @@ import numpy as np
 from budgetlr._extras import require
 from budgetlr.bench.runner import CurvePoint, TrialConfig, TrialResult, budget_steps, check_budget
 from budgetlr.bench.workloads import resolve_workload
+from budgetlr.errors import InvalidInput
+from budgetlr.schedules import parse
 
 STATE_FILE = "member.pt"
 #: ``lr_mult`` is drawn (and resampled) log-uniformly from this range around the base LR.
@@ -46,14 +48,14 @@ class PBTSettings:
         workload = resolve_workload(self.workload)
         check_budget(self.budget)
         if self.population < 2:
-            raise ValueError(f"population must be >= 2 (PBT copies between members), got {self.population}")
+            raise InvalidInput(f"population must be >= 2 (PBT copies between members), got {self.population}")
         steps = budget_steps(workload.full_budget, self.budget)
         interval = self.interval if self.interval is not None else max(1, steps // 10)
         if not 1 <= interval <= steps:
-            raise ValueError(f"interval must lie in [1, {steps}] steps, got {interval}")
+            raise InvalidInput(f"interval must lie in [1, {steps}] steps, got {interval}")
         base_lr = self.base_lr if self.base_lr is not None else workload.lrs[len(workload.lrs) // 2]
         if not (math.isfinite(base_lr) and base_lr > 0):
-            raise ValueError(f"base LR must be a positive number, got {base_lr}")
+            raise InvalidInput(f"base LR must be a positive number, got {base_lr}")
         return PBTPlan(str(workload), self.budget, self.population, interval, self.seed, base_lr)
 
 
@@ -88,7 +90,8 @@ class PBTRun:
 
     @property
     def replay_spec(self) -> str:
-        return f"array(file={self.path})"
+        """The discovered multipliers written into the spec: a stored replay depends on no file."""
+        return str(parse({"name": "array", "values": np.load(self.path).tolist()}))
 
 
 def train_member(config: dict[str, Any]) -> None:
@@ -215,7 +218,7 @@ def run_pbt(settings: PBTSettings, out: Path, address: str | None = None, progre
         ray.shutdown()
     best = results.get_best_result(metric="score", mode="max", scope="last")
     if best.checkpoint is None:
-        raise ValueError(f"PBT on {plan.workload} produced no checkpoint: {best.error}")
+        raise InvalidInput(f"PBT on {plan.workload} produced no checkpoint: {best.error}")
     with best.checkpoint.as_directory() as checkpoint:
         state = torch.load(Path(checkpoint) / STATE_FILE, weights_only=False)
     lrs = [float(lr) for lr in state["lrs"]]
@@ -238,7 +241,7 @@ def run_pbt(settings: PBTSettings, out: Path, address: str | None = None, progre
     curve = [CurvePoint(step, loss, v, lr) for step, loss, v, lr in state["curve"]]
     result = TrialResult(
         config, steps, status, val, test, wall, steps * plan.population / max(training, 1e-9), curve,
-        notes={"population": plan.population, "interval": plan.interval, "discovered": str(path)},
+        notes={"population": plan.population, "interval": plan.interval, "discovered": str(path.relative_to(folder.parent))},
         eval_time=max(wall - training, 0.0),
     )  # fmt: skip
     with Store(out) as store:

@@ -17,6 +17,7 @@ from typing import TypeVar
 import numpy as np
 
 from budgetlr.bench.runner import check_budget
+from budgetlr.errors import InvalidInput
 from budgetlr.study.analysis import Cell, best_and_ties
 
 #: Schedule strings that are runs of an adaptive method, not schedules a user can pick.
@@ -63,7 +64,7 @@ def groups(cells: Sequence[Cell]) -> dict[tuple[str, float], dict[str, Cell]]:
 def excess(group: Mapping[K, Cell]) -> dict[K, float]:
     """Each schedule's loss over the group's best, minus one (inf where every LR diverged)."""
     values = {s: loss_like(c, c.mean) for s, c in group.items() if c.test}
-    best = min(values.values())
+    best = min(values.values(), default=math.inf)
     return {s: (values[s] / best - 1.0 if s in values and best > 0 else math.inf) for s in group}
 
 
@@ -136,15 +137,23 @@ def recommend(cells: Sequence[Cell], budget_fraction: float, workload: str | Non
         by_group = {k: g for k, g in by_group.items() if k[0] == workload}
         if not by_group:
             measured = sorted({k[0] for k in groups(cells)})
-            raise ValueError(f"no stored results for workload {workload!r}; measured: {', '.join(measured)}")
+            raise InvalidInput(
+                f"no stored results for workload {workload!r}; measured: {', '.join(measured)}"
+            )
     if not by_group:
-        raise ValueError("the results database holds no schedule comparisons yet")
+        raise InvalidInput("the results database holds no schedule comparisons yet")
     budgets = sorted({k[1] for k in by_group})
     budget = min(budgets, key=lambda b: abs(math.log(b / budget_fraction)))
     chosen = {k[0]: g for k, g in by_group.items() if k[1] == budget}
     common = set.intersection(*(set(g) for g in chosen.values()))
     if not common:
-        raise ValueError(f"no schedule was measured on every workload at budget {budget:g}")
+        raise InvalidInput(f"no schedule was measured on every workload at budget {budget:g}")
+    unfinished = [f"{w} {s}" for w, g in sorted(chosen.items()) for s in sorted(common) if not g[s].test]
+    if any(not any(g[s].test for s in common) for g in chosen.values()):
+        raise InvalidInput(
+            f"at budget {budget:g} a workload has no finished trial (every peak LR diverged) in: "
+            f"{', '.join(unfinished)}; rerun these cells with smaller --lrs"
+        )
     excesses = {w: excess({s: g[s] for s in common}) for w, g in chosen.items()}
     best_or_tied: dict[str, int] = defaultdict(int)
     for group in chosen.values():

@@ -15,6 +15,7 @@ import numpy as np
 
 from budgetlr.bench.store import Store, Trial
 from budgetlr.bench.workloads import resolve_workload
+from budgetlr.errors import InvalidInput
 from budgetlr.plotting import pyplot, save
 from budgetlr.schedules.base import FloatArray
 from budgetlr.schedules.refined import Refined
@@ -51,9 +52,9 @@ def refine_trial(out: Path, key: str, smoothing: float = 0.1) -> RefinedRun:
         optimizer, kind = resolve_workload(trial.workload).refinement
         norms = store.grad_norms(trial.key, kind)
     if trial.status != "ok":
-        raise ValueError(f"trial {trial.key} diverged: its gradient norms say nothing about a schedule")
+        raise InvalidInput(f"trial {trial.key} diverged: its gradient norms say nothing about a schedule")
     if norms is None:
-        raise ValueError(
+        raise InvalidInput(
             f"trial {trial.key} has no recorded {kind} gradient norms (stored by budgetlr < 0.2)"
         )
     refined = Refined(norms=tuple(norms), optimizer=optimizer, smoothing=smoothing)

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from budgetlr.bench.store import Store
+from budgetlr.errors import InvalidInput
 from budgetlr.plotting import panels, pyplot, save, style
 from budgetlr.study import analysis
 from budgetlr.study.analysis import Cell
@@ -51,7 +52,7 @@ def write_report(out: Path) -> Path:
     with Store.existing(out) as store:
         trials = store.trials()
         if not trials:
-            raise ValueError(f"the results database in {str(out)!r} holds no trials yet")
+            raise InvalidInput(f"the results database in {str(out)!r} holds no trials yet")
         all_cells = analysis.cells(trials)
         curves = {key: store.curve(key) for cell in all_cells for key in cell.keys}
     plots = out / "plots"

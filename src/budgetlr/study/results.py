@@ -19,6 +19,7 @@ from budgetlr.bench.methods import method
 from budgetlr.bench.store import Store, Trial
 from budgetlr.bench.suites import Claim, Suite
 from budgetlr.bench.workloads import BUILT_IN
+from budgetlr.errors import InvalidInput
 from budgetlr.plotting import panels, save
 from budgetlr.schedules import FAMILIES, keys_of
 from budgetlr.study import analysis, branching
@@ -85,7 +86,7 @@ def write_results(out: Path, page: Path, suite: Suite, gpu: Path | None = None) 
         trials = store.trials()
         notes = {t.key: store.notes(t.key) for t in trials if t.schedule.startswith(("uba(phi=auto", "pbt("))}
     if not trials:
-        raise ValueError(f"the results database in {str(out)!r} holds no trials yet")
+        raise InvalidInput(f"the results database in {str(out)!r} holds no trials yet")
     cells = analysis.cells(trials)
     plots = page.parent / page.stem
     plots.mkdir(parents=True, exist_ok=True)
@@ -251,16 +252,24 @@ def recommendations(
 ) -> list[Block]:
     rows = []
     for budget in budgets:
-        rec = study.recommend(cells, budget)
+        try:
+            rec = study.recommend(cells, budget)
+        except InvalidInput as error:  # e.g. every LR of a cell diverged: say so in the row
+            rows.append([(f"{budget:g}", ""), (str(error), ""), ("", ""), ("", ""), ("", ""), ("", "")])
+            continue
         top = rec.choice
-        runner = rec.ranking[1]
+        runner = (
+            f"{short(rec.ranking[1].schedule)} ({rec.ranking[1].mean_excess:.1%})"
+            if len(rec.ranking) > 1
+            else "none"
+        )
         rows.append(
             [
                 (f"{budget:g}", ""),
                 (short(top.schedule), "best"),
                 (f"{top.mean_excess:.1%}", ""),
                 (f"{top.best_or_tied}/{top.workloads}", ""),
-                (f"{short(runner.schedule)} ({runner.mean_excess:.1%})", ""),
+                (runner, ""),
                 (rec.confidence, ""),
             ]
         )

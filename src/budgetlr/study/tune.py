@@ -20,6 +20,7 @@ from budgetlr.bench.runner import TrialConfig
 from budgetlr.bench.store import Store
 from budgetlr.bench.sweep import SweepPlan, run_configs
 from budgetlr.bench.workloads import resolve_workload
+from budgetlr.errors import InvalidInput
 from budgetlr.schedules import parse
 
 PHI_CHOICES = (0.25, 0.5, 1.0, 2.0, 4.0)
@@ -51,7 +52,7 @@ def tune_with_optuna(
     gives the search range: a third of its lowest LR to three times its highest)."""
     optuna = require("optuna", "optuna", "--tuner optuna")
     if trials < 1:
-        raise ValueError(f"--trials must be >= 1, got {trials}")
+        raise InvalidInput(f"--trials must be >= 1, got {trials}")
     Path(out).mkdir(parents=True, exist_ok=True)
     storage = f"sqlite:///{(Path(out) / DB_NAME).resolve()}"
     optuna.logging.set_verbosity(optuna.logging.WARNING)

@@ -15,6 +15,7 @@ from budgetlr.bench.workloads.cifar import CifarResNet
 from budgetlr.bench.workloads.classifiers import DigitsCNN, Mnist1dCNN
 from budgetlr.bench.workloads.gpt import StdlibGPT, TextGPT
 from budgetlr.bench.workloads.quadratic import Quadratic
+from budgetlr.errors import InvalidInput
 from budgetlr.spec import split_spec
 
 BUILT_IN: dict[str, type[Workload]] = {
@@ -47,12 +48,12 @@ def resolve_workload(spec: str | Workload) -> Workload:
         try:
             factory = getattr(importlib.import_module(module_name.strip()), attr.strip())
         except (ImportError, AttributeError) as error:
-            raise ValueError(f"cannot load workload {text!r}: {error}") from None
+            raise InvalidInput(f"cannot load workload {text!r}: {error}") from None
         return instantiate(factory, args, text)
     name, args = split_spec(text, "workload")
     known = available()
     if name not in known:
-        raise ValueError(f"unknown workload {name!r}; valid workloads: {', '.join(known)} (or module:attr)")
+        raise InvalidInput(f"unknown workload {name!r}; valid workloads: {', '.join(known)} (or module:attr)")
     factory = known[name]
     if not isinstance(factory, type):
         factory = factory.load()
@@ -62,14 +63,16 @@ def resolve_workload(spec: str | Workload) -> Workload:
 def instantiate(factory: Any, args: dict[str, str], text: str) -> Workload:
     if isinstance(factory, Workload):
         if args:
-            raise ValueError(f"workload {text!r} is an instance and takes no keys")
+            raise InvalidInput(f"workload {text!r} is an instance and takes no keys")
         return factory
     try:
         workload = factory(**args)
     except TypeError as error:
-        raise ValueError(f"workload {text!r}: {error}") from None
+        raise InvalidInput(f"workload {text!r}: {error}") from None
     if not isinstance(workload, Workload):
-        raise ValueError(f"workload {text!r} did not give a budgetlr Workload but {type(workload).__name__}")
+        raise InvalidInput(
+            f"workload {text!r} did not give a budgetlr Workload but {type(workload).__name__}"
+        )
     return workload
 
 

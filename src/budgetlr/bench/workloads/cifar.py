@@ -16,6 +16,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from budgetlr.bench.workloads.base import Batch, ClassificationWorkload
+from budgetlr.errors import InvalidInput
 
 MEAN = torch.tensor([0.4914, 0.4822, 0.4465]).view(1, 3, 1, 1)
 STD = torch.tensor([0.2470, 0.2435, 0.2616]).view(1, 3, 1, 1)
@@ -34,7 +35,7 @@ def load_cifar10(folder: str) -> dict[str, Batch]:
     root = Path(folder)
     train_files = sorted(root.glob("data_batch_*"))
     if not train_files or not (root / "test_batch").is_file():
-        raise ValueError(f"no CIFAR-10 python batches (data_batch_1.., test_batch) in folder {folder!r}")
+        raise InvalidInput(f"no CIFAR-10 python batches (data_batch_1.., test_batch) in folder {folder!r}")
     parts = [read_batch(f) for f in train_files]
     x, y = np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
     x_test, y_test = read_batch(root / "test_batch")
@@ -106,7 +107,7 @@ class CifarResNet(ClassificationWorkload):
     def splits(self) -> dict[str, Batch]:
         folder = self.data_dir or os.environ.get("BUDGETLR_CIFAR_DIR", "")
         if not folder:
-            raise ValueError(
+            raise InvalidInput(
                 "cifar-resnet needs data_dir=FOLDER (or BUDGETLR_CIFAR_DIR) with the CIFAR-10 python batches"
             )
         device = self.device()

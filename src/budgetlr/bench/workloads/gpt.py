@@ -18,6 +18,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from budgetlr.bench.workloads.base import Batch, Workload
+from budgetlr.errors import InvalidInput
 
 
 def corpus_files(path: str) -> list[Path]:
@@ -25,7 +26,7 @@ def corpus_files(path: str) -> list[Path]:
     if root.is_file():
         return [root]
     if not root.is_dir():
-        raise ValueError(f"text corpus {str(root)!r} is neither a file nor a folder")
+        raise InvalidInput(f"text corpus {str(root)!r} is neither a file nor a folder")
     pattern = "*.py" if not path else "*"
     return sorted(p for p in root.rglob(pattern) if p.is_file() and "site-packages" not in p.parts)
 
@@ -51,7 +52,7 @@ def byte_splits(path: str, train_bytes: int, held_out_bytes: int, minimum: int) 
         for name, chunks in parts.items()
     }
     if min(len(v) for v in out.values()) < minimum:
-        raise ValueError(f"text corpus {path or 'stdlib'!r} is too small: each split needs {minimum} bytes")
+        raise InvalidInput(f"text corpus {path or 'stdlib'!r} is too small: each split needs {minimum} bytes")
     return out
 
 
@@ -123,7 +124,7 @@ class StdlibGPT(Workload):
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.width % self.heads:
-            raise ValueError(f"width={self.width} must be a multiple of heads={self.heads}")
+            raise InvalidInput(f"width={self.width} must be a multiple of heads={self.heads}")
 
     def prepare(self) -> None:
         self.data()

@@ -10,6 +10,7 @@ import torch
 from torch import Tensor, nn
 
 from budgetlr.bench.workloads.base import Batch, Workload
+from budgetlr.errors import InvalidInput
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,7 @@ class Quadratic(Workload):
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.kappa < 1 or self.noise < 0 or self.dim < 1:
-            raise ValueError(f"quadratic needs kappa >= 1, noise >= 0, dim >= 1; got {self}")
+            raise InvalidInput(f"quadratic needs kappa >= 1, noise >= 0, dim >= 1; got {self}")
 
     @cached_property
     def spectrum(self) -> Tensor:

@@ -1,0 +1,248 @@
+"""The CLI fuzzed: a few hundred seeded invocations of every subcommand with valid, malformed,
+extreme and empty values, against a results database, another program's SQLite file and junk.
+
+Every invocation must exit 0 or 2, never show a traceback, say exactly one line on stderr when it
+exits 2, and leave every database unchanged when it fails or only reads. Training is stubbed
+(its correctness is tested elsewhere); everything before it, and every reader, runs for real.
+"""
+
+import hashlib
+import random
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import budgetlr.bench.curvature
+import budgetlr.bench.sweep
+import budgetlr.study.branching
+import budgetlr.study.pbt
+import budgetlr.study.tune
+from budgetlr.bench.sweep import SweepSummary
+from budgetlr.cli import main
+from budgetlr.errors import InvalidInput
+from tests.helpers import store_synthetic_trials
+
+BUDGETLR = str(Path(sys.executable).parent / "budgetlr")
+INVOCATIONS = 300
+READ_ONLY = {"list", "show", "report", "export", "recommend", "results", "refine"}
+
+#: Values that each option may take: valid ones and ones that must be refused in one line.
+NUMBERS = [
+    "0",
+    "-1",
+    "1",
+    "0.5",
+    "1e39",
+    "1e308",
+    "nan",
+    "inf",
+    "-inf",
+    "9223372036854775808",
+    "abc",
+    "",
+    " ",
+]
+LISTS = ["0.1,0.5", "", ",", "0.1,,0.5", "0.1,x", "-1", "0", "1e39", "9223372036854775808", "nan", "1,2"]
+SPECS = ["cosine", "uba(phi=1e17)", "uba(phi=0)", "cosine,ubaa", "", "array(file=/dev/urandom)",
+         "cosine(", "refined", "wsd(decay=2)", "array(values=[1, nan])", "quadratic", "nope"]  # fmt: skip
+
+
+def options(paths: dict[str, str]) -> dict[str, dict[str, list[str]]]:
+    """Per subcommand, its options and the values the fuzzer picks from (``""`` key: positionals)."""
+    outs = [paths["db"], paths["foreign"], paths["junk"], paths["empty"], paths["file"], "", paths["new"]]
+    files = [paths["db_file"], paths["foreign_file"], paths["new_file"], "/dev/full", paths["dir"],
+             "/nonexistent/x.csv", "", paths["plain"]]  # fmt: skip
+    return {
+        "list": {},
+        "show": {
+            "": [*SPECS, "linear", "rex"],
+            "--steps": [*NUMBERS, "1000000000000", "50"],
+            "--peak": NUMBERS,
+            "--csv": files,
+            "--plot": [*files, paths["new_png"]],
+        },
+        "bench": {
+            "--workload": [*SPECS, "quadratic"],
+            "--schedules": SPECS,
+            "--budgets": LISTS,
+            "--lrs": LISTS,
+            "--seeds": LISTS,
+            "--workers": NUMBERS,
+            "--trials": NUMBERS,
+            "--suite": ["quick", "huge", ""],
+            "--out": outs,
+            "--tuner": ["grid", "optuna", "x"],
+        },
+        "report": {"--out": outs},
+        "export": {"": files, "--out": outs},
+        "refine": {"--out": outs, "--trial": ["", "zz", paths["key"][:6]], "--smoothing": NUMBERS},
+        "suggest-phi": {"--workload": SPECS, "--budget": NUMBERS, "--seed": NUMBERS},
+        "pbt": {
+            "--workload": SPECS,
+            "--budget": NUMBERS,
+            "--population": NUMBERS,
+            "--interval": NUMBERS,
+            "--base-lr": NUMBERS,
+            "--seed": NUMBERS,
+            "--replay-seeds": LISTS,
+            "--out": outs,
+        },
+        "wsd-s": {"--workload": SPECS, "--budgets": LISTS, "--seeds": LISTS, "--lr": NUMBERS, "--out": outs},
+        "recommend": {"--budget-fraction": NUMBERS, "--workload": SPECS, "--out": outs},
+        "results": {"--out": outs, "--write": files, "--gpu": outs},
+    }
+
+
+def valid(paths: dict[str, str]) -> dict[str, dict[str, str | None]]:
+    """A valid invocation of each subcommand, which the fuzzer mutates."""
+    return {
+        "list": {},
+        "show": {"": "cosine", "--steps": "50"},
+        "bench": {
+            "--workload": "quadratic",
+            "--schedules": "cosine",
+            "--budgets": "0.05",
+            "--lrs": "0.1",
+            "--seeds": "0",
+            "--out": paths["new"],
+            "--quiet": None,
+            "--no-report": None,
+        },
+        "report": {"--out": paths["db"]},
+        "export": {"": paths["new_file"], "--out": paths["db"]},
+        "refine": {"--out": paths["db"], "--trial": paths["key"][:6]},
+        "suggest-phi": {"--workload": "quadratic", "--budget": "0.05"},
+        "pbt": {"--workload": "quadratic", "--budget": "0.05", "--quiet": None},
+        "wsd-s": {
+            "--workload": "quadratic",
+            "--budgets": "0.05,0.1",
+            "--seeds": "0",
+            "--lr": "0.1",
+            "--out": paths["new"],
+            "--quiet": None,
+        },
+        "recommend": {"--budget-fraction": "0.05", "--out": paths["db"]},
+        "results": {"--out": paths["db"], "--write": paths["new_md"]},
+    }
+
+
+def invocation(
+    rng: random.Random, table: dict[str, dict[str, list[str]]], base: dict[str, dict[str, str | None]]
+) -> list[str]:
+    """A valid invocation with up to two options set to random values or dropped."""
+    command = rng.choice(sorted(table))
+    chosen = dict(base[command])
+    for option in rng.sample(sorted(table[command]), k=min(len(table[command]), rng.choice([0, 1, 1, 2]))):
+        if option in chosen and rng.random() < 0.15:
+            del chosen[option]
+        else:
+            chosen[option] = rng.choice(table[command][option])
+    argv = [command]
+    for option, value in chosen.items():
+        argv += [value] if option == "" else [option] if value is None else [option, value]
+    return argv
+
+
+def digest(paths: list[Path]) -> dict[Path, str]:
+    return {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in paths if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory) -> dict[str, str]:
+    root = tmp_path_factory.mktemp("fuzz")
+    db = root / "db"
+    key = store_synthetic_trials(db)[0]
+    foreign = root / "foreign"
+    foreign.mkdir()
+    with sqlite3.connect(foreign / "results.db") as connection:
+        connection.execute("CREATE TABLE accounts (id INTEGER PRIMARY KEY, balance REAL)")
+        connection.execute("INSERT INTO accounts VALUES (1, 100.0)")
+    junk = root / "junk"
+    junk.mkdir()
+    (junk / "results.db").write_bytes(bytes(range(256)) * 8)
+    (root / "empty").mkdir()
+    (root / "plain.txt").write_text("not a database\n")
+    return {
+        "root": str(root), "db": str(db), "foreign": str(foreign), "junk": str(junk),
+        "empty": str(root / "empty"), "file": str(root / "plain.txt"), "new": str(root / "new"),
+        "db_file": str(db / "results.db"), "foreign_file": str(foreign / "results.db"),
+        "new_file": str(root / "out.csv"), "new_png": str(root / "out.png"), "new_md": str(root / "page.md"), "dir": str(root),
+        "plain": str(root / "plain.txt"), "key": key,
+    }  # fmt: skip
+
+
+@pytest.fixture
+def no_training(monkeypatch):
+    """Whatever passes validation stops where training would start."""
+
+    def no_sweep(plan, out, *args, **kwargs):
+        return SweepSummary(len(plan.trials()), 0, 0, 0)
+
+    def refuse(*args, **kwargs):
+        raise InvalidInput("training is stubbed in this test")
+
+    monkeypatch.setattr(budgetlr.bench.sweep, "run_sweep", no_sweep)
+    monkeypatch.setattr(budgetlr.study.tune, "tune_with_optuna", refuse)
+    monkeypatch.setattr(budgetlr.study.branching, "measure", refuse)
+    monkeypatch.setattr(budgetlr.study.pbt, "run_pbt", refuse)
+    monkeypatch.setattr(budgetlr.bench.curvature, "estimate_for_workload", refuse)
+
+
+def databases(world: dict[str, str]) -> list[Path]:
+    return sorted(Path(world["root"]).rglob("results.db"))
+
+
+def test_hundreds_of_invocations_exit_0_or_2_in_one_line_and_change_no_database(
+    world, no_training, capsys, monkeypatch
+):
+    monkeypatch.chdir(world["root"])  # defaults such as --write docs/results.md land there
+    rng = random.Random(13)
+    table, base = options(world), valid(world)
+    start = time.monotonic()
+    seen = set()
+    for _ in range(INVOCATIONS):
+        argv = invocation(rng, table, base)
+        before = digest(databases(world))
+        try:
+            code = main(argv)
+        except SystemExit as exit:  # argparse's --help
+            code = exit.code
+        captured = capsys.readouterr()
+        assert code in (0, 2), (argv, code, captured.err)
+        assert "Traceback" not in captured.err, (argv, captured.err)
+        if code == 2:
+            assert captured.err.count("\n") == 1 and captured.err.startswith("budgetlr: error: "), (
+                argv,
+                captured.err,
+            )
+        if code == 2 or argv[0] in READ_ONLY:
+            assert digest(databases(world)) == before, argv
+        seen.add((argv[0], code))
+    assert {command for command, _ in seen} == set(table), "every subcommand was tried"
+    assert {code for _, code in seen} == {0, 2}
+    assert time.monotonic() - start < 120
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["report", "--out", "{junk}"], "is not a budgetlr results database (not a SQLite file)"),
+        (
+            ["export", "--out", "{foreign}", "{root}/x.csv"],
+            "is another program's SQLite database (tables: accounts)",
+        ),
+        (["export", "--out", "{db}", "{db}/results.db"], "refusing to write over"),
+        (["bench", "--workload", "quadratic", "--out", "{foreign}"], "is another program's SQLite database"),
+    ],
+)
+def test_real_processes_refuse_in_one_line_and_leave_the_files_alone(world, argv, message):
+    argv = [a.format(**world) for a in argv]
+    before = digest(databases(world))
+    result = subprocess.run([BUDGETLR, *argv], capture_output=True, text=True, timeout=60, cwd=world["root"])
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.count("\n") == 1 and message in result.stderr
+    assert digest(databases(world)) == before
