@@ -79,19 +79,18 @@ def number_list(text: str, convert: Callable[[str], T], what: str) -> list[T]:
     return parse_list(text, convert, what)
 
 
-def fraction(text: str) -> float:
-    value = to_number(text, float)
+def check_fraction(value: float) -> float:
     if not 0.0 < value <= 1.0:
-        raise InvalidInput(f"{text} must be a fraction of the full budget in (0, 1]")
+        raise InvalidInput(f"budget {value!r} must be a fraction of the full budget in (0, 1]")
     return value
 
 
+def fraction(text: str) -> float:
+    return check_fraction(to_number(text, float))
+
+
 def fractions(text: str) -> list[float]:
-    values = number_list(text, float, "budget")
-    for value in values:
-        if not 0.0 < value <= 1.0:
-            raise InvalidInput(f"budget {value!r} must be a fraction of the full budget in (0, 1]")
-    return values
+    return [check_fraction(value) for value in number_list(text, float, "budget")]
 
 
 def positive(text: str) -> float:

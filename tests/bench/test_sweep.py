@@ -186,8 +186,13 @@ def test_a_sweep_killed_while_another_waits_loses_nothing(tmp_path, monkeypatch)
 
 @pytest.mark.slow
 def test_workers_stop_when_their_parent_is_killed(tmp_path):
-    args = [BUDGETLR, *CONCURRENT, "--workers", "2", "--budgets", "1.0", "--out", str(tmp_path)]
-    parent = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    # trials of several seconds each, so that a worker left alone would go on training
+    args = [BUDGETLR, "bench", "--workload", "mnist1d-cnn", "--schedules", "cosine", "--budgets", "1.0",
+            "--lrs", "0.03", "--seeds", "0,1", "--workers", "2", "--no-report", "--quiet", "--out", str(tmp_path)]  # fmt: skip
+    # no pipes: reading them to their end would wait for the workers, which hold them too
+    parent = subprocess.Popen(
+        args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     deadline = time.monotonic() + 120
     workers = []
     while time.monotonic() < deadline and len(workers) < 2:
@@ -195,7 +200,9 @@ def test_workers_stop_when_their_parent_is_killed(tmp_path):
         workers = [w for w in workers if "spawn_main" in " ".join(w.cmdline())]
         time.sleep(0.2)
     assert len(workers) == 2
+    time.sleep(5)  # into their trials
     parent.kill()  # the parent alone, not its process group
-    parent.communicate()
-    _, alive = psutil.wait_procs(workers, timeout=5)
-    assert not alive, "workers outlived their parent by more than 5 s"
+    parent.wait()
+    _, alive = psutil.wait_procs(workers, timeout=3)
+    assert not alive, "workers outlived their parent by more than 3 s"
+    assert count_stored(tmp_path) == 0

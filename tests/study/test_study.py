@@ -111,7 +111,7 @@ def test_budgetlr_recommend_answers_from_the_database(small_study):
     assert (
         bad.returncode == 2
         and bad.stderr.strip()
-        == "budgetlr: error: argument --budget-fraction: 2 must be a fraction of the full budget in (0, 1]"
+        == "budgetlr: error: argument --budget-fraction: budget 2.0 must be a fraction of the full budget in (0, 1]"
     )
 
 

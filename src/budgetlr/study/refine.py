@@ -3,7 +3,8 @@
 The benchmark records every trial's per-step gradient norms (l2, and l1 for Adam-type
 optimizers). :func:`refine_trial` refines those of one stored trial and writes the result as an
 ``array`` schedule, which spec strings and :class:`budgetlr.torch.BudgetScheduler` accept: at
-the run's budget it replays, step for step, what ``refined(norms=[...])`` gives.
+the run's budget it replays, step for step, what ``refined(norms=[...])`` gives. The spec it
+prints holds the values (``array(values=[...])``); the ``.npy`` file keeps them too.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from budgetlr.bench.store import Store, Trial
 from budgetlr.bench.workloads import resolve_workload
 from budgetlr.errors import InvalidInput
 from budgetlr.plotting import pyplot, save
+from budgetlr.schedules import parse
 from budgetlr.schedules.base import FloatArray
 from budgetlr.schedules.refined import Refined
 
@@ -31,8 +33,9 @@ class RefinedRun:
 
     @property
     def spec(self) -> str:
-        """The spec string that replays the refined schedule."""
-        return f"array(file={self.path})"
+        """The spec string that replays the refined schedule: the multipliers themselves, so a
+        trial that stores it depends on no file."""
+        return str(parse({"name": "array", "values": self.multipliers.tolist()}))
 
     def summary(self) -> str:
         peak = int(np.argmax(self.multipliers))
