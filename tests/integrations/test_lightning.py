@@ -79,3 +79,24 @@ def test_the_budget_follows_max_steps():
     lightning.Trainer(max_steps=20, accelerator="cpu", logger=False, enable_progress_bar=False,
                       enable_checkpointing=False, enable_model_summary=False).fit(model)  # fmt: skip
     assert model.budget == 20
+
+
+class Stream(torch.utils.data.IterableDataset):
+    def __iter__(self):
+        generator = torch.Generator().manual_seed(0)
+        for _ in range(16):
+            x = torch.randn(4, generator=generator)
+            yield x, x.sum(0, keepdim=True)
+
+
+@pytest.mark.parametrize(
+    ("limits", "data"),
+    [({"max_epochs": -1}, None), ({"max_epochs": 2}, torch.utils.data.DataLoader(Stream(), batch_size=4))],
+)
+def test_an_unknown_budget_is_refused_in_one_line_saying_how_to_give_one(limits, data):
+    # max_epochs=-1 trains until stopped; an IterableDataset has no length: neither has a budget.
+    fit = lightning.Trainer(accelerator="cpu", logger=False, enable_progress_bar=False,
+                            enable_checkpointing=False, enable_model_summary=False, **limits)  # fmt: skip
+    with pytest.raises(ValueError, match=r"needs a finite budget.*max_steps=N.*total_steps=N") as error:
+        fit.fit(Model(), data)
+    assert "\n" not in str(error.value)

@@ -12,6 +12,7 @@ Checkpoints resume exactly: Lightning saves and restores the scheduler's ``state
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -30,9 +31,18 @@ def configure_optimizers(
     on_budget_change: str | None = None,
 ) -> dict[str, Any]:
     """What ``LightningModule.configure_optimizers`` returns. ``total_steps`` defaults to
-    ``module.trainer.estimated_stepping_batches`` (max_steps, or epochs x batches / accumulation)."""
+    ``module.trainer.estimated_stepping_batches`` (max_steps, or epochs x batches / accumulation);
+    a Trainer without a finite budget (``max_epochs=-1``, or an ``IterableDataset`` without
+    ``max_steps``) is refused in one line saying how to give one."""
     if total_steps is None:
-        total_steps = int(module.trainer.estimated_stepping_batches)
+        estimated = module.trainer.estimated_stepping_batches
+        if not (math.isfinite(estimated) and estimated > 0):
+            raise ValueError(
+                "a budget-aware schedule needs a finite budget, and this Trainer's is unknown "
+                "(max_epochs=-1, or a dataloader without a length): give the Trainer max_steps=N, "
+                "or pass total_steps=N to configure_optimizers"
+            )
+        total_steps = int(estimated)
     scheduler = BudgetScheduler(optimizer, spec, total_steps, on_budget_change=on_budget_change)
     return {
         "optimizer": optimizer,
