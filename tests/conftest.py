@@ -61,5 +61,25 @@ def ray_head(monkeypatch):
     try:
         yield f"127.0.0.1:{port}"
     finally:
-        subprocess.run([ray, "stop", "--force"], capture_output=True, env=env, timeout=120)
+        stop_processes_under(temp)
         shutil.rmtree(temp, ignore_errors=True)
+
+
+def stop_processes_under(temp):
+    """Stop this head's processes, found by their session folder under ``temp``, and no other
+    Ray on the machine (``ray stop`` would stop every Ray of this user)."""
+    import psutil
+
+    def mine(process):
+        try:
+            return any(temp in part for part in process.cmdline())
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            return False
+
+    processes = [process for process in psutil.process_iter() if mine(process)]
+    for process in processes:
+        process.terminate()
+    _, alive = psutil.wait_procs(processes, timeout=20)
+    for process in alive:
+        process.kill()
+    psutil.wait_procs(alive, timeout=10)
