@@ -20,4 +20,5 @@ print(" ".join(requirement.replace(">=", "==") for requirement in extra))')
     .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps --target "$lowest" \
         $floors "tokenizers==0.21.4" "huggingface_hub==0.30.2"
 fi
-PYTHONPATH="$lowest" .venv/bin/python -m pytest -q -p no:cacheprovider tests/integrations/test_transformers.py
+PYTHONPATH="$lowest" .venv/bin/python -m pytest -q -p no:cacheprovider -k transformers \
+    tests/integrations/test_transformers.py tests/integrations/test_docs_examples.py
