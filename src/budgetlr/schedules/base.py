@@ -94,6 +94,20 @@ def count_reached(t: FloatArray, boundaries: list[int]) -> FloatArray:
     return xp.sum(t[..., None] >= xp.asarray(boundaries, dtype=t.dtype), axis=-1)
 
 
+def interpolate(position: FloatArray, values: FloatArray) -> FloatArray:
+    """``values`` at the fractional index ``position``, linear between neighbours, the ends held:
+    ``numpy.interp`` on the grid ``0, 1, ..., n - 1``, in a form that compiles several times
+    faster under ``jax.jit``."""
+    xp = namespace(position)
+    last = values.size - 1
+    if last == 0:
+        return xp.full_like(position, values[0])
+    position = xp.clip(position, 0.0, last)
+    left = xp.minimum(xp.floor(position), last - 1)
+    index, table, right = left.astype(int), xp.asarray(values), position - left
+    return table[index] * (1.0 - right) + table[index + 1] * right  # exact at both neighbours
+
+
 @dataclass(frozen=True)
 class Schedule:
     """Base of every schedule family: warmup, floor, validation and the spec string.
