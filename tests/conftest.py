@@ -1,5 +1,6 @@
 """One example spec per family, with non-default keys, and a local Ray head, shared by the tests."""
 
+import contextlib
 import os
 import shutil
 import socket
@@ -39,10 +40,6 @@ def free_port():
 
 @pytest.fixture
 def ray_head(monkeypatch):
-    ray = shutil.which("ray", path=str(Path(sys.executable).parent))
-    if ray is None:
-        pytest.fail("Ray is not installed: ./test.sh installs it (budgetlr[ray])")
-    port = free_port()
     # The head and this driver agree: loopback addresses only (Ray's single-machine mode) and no
     # auth token, whatever an earlier Ray left in ~/.ray.
     for variable, value in {
@@ -51,15 +48,45 @@ def ray_head(monkeypatch):
         "RAY_USAGE_STATS_ENABLED": "0",
     }.items():
         monkeypatch.setenv(variable, value)
-    env = dict(os.environ)
+    with local_ray_head(dict(os.environ)) as address:
+        yield address
+
+
+@contextlib.contextmanager
+def local_ray_head(env):
+    """A Ray head on 127.0.0.1 started with ``env``; its address, then it is stopped."""
+    ray = shutil.which("ray", path=str(Path(sys.executable).parent))
+    if ray is None:
+        pytest.fail("Ray is not installed: ./test.sh installs it (budgetlr[ray])")
+    port = free_port()
     # A short temp dir: Ray's Unix sockets live there and their paths are limited to ~107 bytes.
     temp = tempfile.mkdtemp(prefix="ray", dir="/tmp")
     start = [ray, "start", "--head", "--node-ip-address=127.0.0.1", f"--port={port}", "--num-cpus=2",
              "--include-dashboard=false", "--disable-usage-stats", f"--temp-dir={temp}"]  # fmt: skip
-    started = subprocess.run(start, capture_output=True, text=True, env=env, timeout=180)
-    assert started.returncode == 0, started.stdout + started.stderr
     try:
+        started = subprocess.run(start, capture_output=True, text=True, env=env, timeout=180)
+        assert started.returncode == 0, started.stdout + started.stderr
         yield f"127.0.0.1:{port}"
     finally:
-        subprocess.run([ray, "stop", "--force"], capture_output=True, env=env, timeout=120)
+        stop_processes_under(temp)
         shutil.rmtree(temp, ignore_errors=True)
+
+
+def stop_processes_under(temp):
+    """Stop this head's processes, found by their session folder under ``temp``, and no other
+    Ray on the machine (``ray stop`` would stop every Ray of this user)."""
+    import psutil
+
+    def mine(process):
+        try:
+            return any(temp in part for part in process.cmdline())
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            return False
+
+    processes = [process for process in psutil.process_iter() if mine(process)]
+    for process in processes:
+        process.terminate()
+    _, alive = psutil.wait_procs(processes, timeout=20)
+    for process in alive:
+        process.kill()
+    psutil.wait_procs(alive, timeout=10)

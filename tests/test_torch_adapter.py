@@ -262,3 +262,25 @@ def test_bad_base_lrs_and_last_epoch_are_refused_when_constructed(lrs, last_epoc
 def advance_to(scheduler, steps):
     advance(scheduler, steps)
     return scheduler
+
+
+@pytest.mark.parametrize("change", ["rescale", "continue", "cooldown", "cooldown()"])
+def test_a_tensor_lr_is_updated_in_place_by_steps_and_budget_changes(change):
+    # Capturable and compiled optimizers read their LR tensor in place: it must stay that tensor.
+    weight = torch.nn.Parameter(torch.zeros(2))
+    optimizer = torch.optim.AdamW([weight], lr=torch.tensor(0.1), foreach=False)
+    lr = optimizer.param_groups[0]["lr"]
+    scheduler = BudgetScheduler(optimizer, "cosine(warmup=0.1)", 100)
+    advance(scheduler, 40)
+    if change == "cooldown()":
+        scheduler.cooldown(30)
+    else:
+        scheduler.rebudget(70, change)
+    assert optimizer.param_groups[0]["lr"] is lr
+    assert lr.item() == pytest.approx(scheduler.get_last_lr()[0], rel=1e-6)
+    new = budgetlr.schedule("cosine(warmup=0.1)", 70).lr(40, 0.1)
+    if change == "rescale":
+        assert lr.item() == pytest.approx(new, rel=1e-6)
+    advance(scheduler, 35)
+    assert optimizer.param_groups[0]["lr"] is lr
+    assert lr.item() == pytest.approx(0.0, abs=1e-9)  # every policy ends at the floor by step 70

@@ -409,7 +409,19 @@ def format_families() -> str:
         f"cooldown shapes (wsd, power, BudgetScheduler.cooldown)\n    {published}  [arXiv 2405.18392]"
     )
     lines += [f"    budgetlr's own: {shape} = {what}" for shape, what in OWN_SHAPES.items()]
-    return "\n".join(lines)
+    return "\n".join([*lines, CONVENTIONS])
+
+
+#: Where budgetlr differs from PyTorch, transformers and optax, and the setting that matches them.
+CONVENTIONS = """
+conventions
+    warmup: step t < W runs at (t + 1) / (W + 1) of the peak (step 0 is not wasted at LR 0);
+    transformers' and optax's warmups ramp t / W from 0. budgetlr's ramp is
+    LinearLR(start_factor=1 / (W + 1), total_iters=W) in PyTorch and
+    optax.linear_schedule(peak / (W + 1), peak, W) in optax; after the warmup the curves agree.
+    floor: reached by interpolation, lr = peak * (floor + (1 - floor) * m); exponential and
+    infinite default to floor=0.01, so exponential(gamma=0.99) is 0.01 + 0.99 * 0.99^t and
+    exponential(gamma=0.99, floor=0) is ExponentialLR(gamma=0.99) / optax.exponential_decay(peak, 1, 0.99)."""
 
 
 def show(args: argparse.Namespace) -> None:

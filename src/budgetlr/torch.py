@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from torch import Tensor
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
@@ -159,9 +160,14 @@ class BudgetScheduler(LRScheduler):
         self._block = []
 
     def _apply_current_lr(self) -> None:
+        # A tensor LR (capturable or compiled optimizers) is filled in place, as step() does:
+        # the optimizer's compiled graph holds that very tensor.
         for group, lr in zip(self.optimizer.param_groups, self.get_lr(), strict=True):
-            group["lr"] = lr
-        self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
+            if isinstance(group["lr"], Tensor):
+                group["lr"].fill_(float(lr))
+            else:
+                group["lr"] = lr
+        self._last_lr = [float(group["lr"]) for group in self.optimizer.param_groups]
 
     # -- budget changes ------------------------------------------------------------------------
     def rebudget(self, total_steps: int, policy: str) -> None:

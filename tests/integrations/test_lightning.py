@@ -149,3 +149,24 @@ def test_max_time_resumes_the_saved_clock_and_plan(tmp_path):
     assert model.scheduler.last_epoch == resumed.global_step > 10
     assert_at_the_floor_when_lightning_stopped(model.scheduler)
     assert next(c for c in resumed.callbacks if type(c).__name__ == "Timer").time_elapsed() >= 3.0
+
+
+class Stream(torch.utils.data.IterableDataset):
+    def __iter__(self):
+        generator = torch.Generator().manual_seed(0)
+        for _ in range(16):
+            x = torch.randn(4, generator=generator)
+            yield x, x.sum(0, keepdim=True)
+
+
+@pytest.mark.parametrize(
+    ("limits", "data"),
+    [({"max_epochs": -1}, None), ({"max_epochs": 2}, torch.utils.data.DataLoader(Stream(), batch_size=4))],
+)
+def test_an_unknown_budget_is_refused_in_one_line_saying_how_to_give_one(limits, data):
+    # max_epochs=-1 trains until stopped; an IterableDataset has no length: neither has a budget.
+    fit = lightning.Trainer(accelerator="cpu", logger=False, enable_progress_bar=False,
+                            enable_checkpointing=False, enable_model_summary=False, **limits)  # fmt: skip
+    with pytest.raises(ValueError, match=r"needs a finite budget.*max_steps=N.*total_steps=N") as error:
+        fit.fit(Model(), data)
+    assert "\n" not in str(error.value)

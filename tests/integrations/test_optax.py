@@ -12,6 +12,61 @@ from budgetlr.optax import schedule
 from tests.conftest import EXAMPLES
 from tests.helpers import hide_module
 
+#: Every family, plus the two whose jumps fell on float progress (a step decay's milestones and
+#: UBA's restarts): under jax.jit they once landed a step early or late at some budgets.
+SPECS = [*EXAMPLES.values(), "step", "uba(phi=1, phases=3)"]
+BUDGETS = [*range(1, 401), 1000, 4096, 10_007, 65_537]
+
+
+def budgets_of(spec):
+    valid = []
+    for total_steps in BUDGETS:
+        try:
+            budgetlr.schedule(spec, total_steps)
+        except ValueError:  # e.g. a warmup of 20 steps needs a longer budget
+            continue
+        valid.append(total_steps)
+    return valid
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("spec", SPECS)
+def test_jitted_schedule_matches_numpy_at_every_step_of_every_budget(spec):
+    # One jit per chunk of budgets: each budget is a constant of its own subgraph, as in a user's
+    # jitted train step, and chunking shares the compilation overhead.
+    budgets = budgets_of(spec)
+    steps = jnp.arange(max(budgets) + 3)
+    for start in range(0, len(budgets), 100):
+        chunk = budgets[start : start + 100]
+        every = jax.jit(
+            lambda steps, chunk=chunk: [schedule(spec, t, peak=0.5)(steps[: t + 3]) for t in chunk]
+        )
+        for total_steps, got in zip(chunk, every(steps), strict=True):
+            expected = budgetlr.schedule(spec, total_steps).lr(np.arange(total_steps + 3), 0.5)
+            np.testing.assert_allclose(
+                np.asarray(got),
+                expected,
+                rtol=2e-6,
+                atol=1e-6,
+                err_msg=f"{spec} at total_steps={total_steps}",
+            )
+
+
+def test_the_reported_boundary_steps_under_jit():
+    step = jax.jit(schedule("step", 100))
+    assert [float(step(t)) for t in (29, 30, 59, 60)] == pytest.approx([1.0, 0.1, 0.1, 0.01], rel=1e-6)
+    restarts = jax.jit(schedule("uba(phi=1, phases=3)", 123))
+    assert [float(restarts(t)) for t in (41, 82)] == [1.0, 1.0]  # each phase restarts at the peak
+
+
+def test_float64_under_x64():
+    with jax.enable_x64(True):
+        learning_rate = jax.jit(schedule("cosine(warmup=0.1)", 1000, peak=0.5))
+        got = learning_rate(jnp.arange(1001))
+        assert got.dtype == jnp.float64
+        expected = budgetlr.schedule("cosine(warmup=0.1)", 1000).lr(np.arange(1001), 0.5)
+        np.testing.assert_allclose(np.asarray(got), expected, rtol=1e-14, atol=1e-15)
+
 
 @pytest.mark.parametrize("spec", EXAMPLES.values())
 def test_jitted_schedule_matches_numpy(spec):

@@ -1,12 +1,18 @@
 """transformers: a tiny randomly initialised GPT-2 trained by the real Trainer, checkpointed and
-resumed; the LR sequence equals the uninterrupted run's. Nothing is downloaded."""
+resumed; the LR sequence equals the uninterrupted run's. Nothing is downloaded. test.sh runs this
+file twice: with the newest transformers and with the lowest that the hf extra allows."""
 
 import pytest
 import torch
 from transformers import GPT2Config, GPT2LMHeadModel, Trainer, TrainerCallback, TrainingArguments
 
 from budgetlr import schedule
-from budgetlr.integrations.transformers import BudgetCallback, make_scheduler, training_steps
+from budgetlr.integrations.transformers import (
+    BudgetCallback,
+    BudgetScheduleMixin,
+    make_scheduler,
+    training_steps,
+)
 from budgetlr.torch import BudgetScheduler
 
 #: Every test here trains a model, starts Ray or runs the CLI's sweeps.
@@ -35,7 +41,7 @@ class RecordLR(TrainerCallback):
 
 
 def train(out, resume=None, **overrides):
-    settings = dict(output_dir=str(out), num_train_epochs=6, per_device_train_batch_size=8, warmup_steps=0.1,
+    settings = dict(output_dir=str(out), num_train_epochs=6, per_device_train_batch_size=8, warmup_steps=3,
                     save_steps=12, logging_steps=100, report_to=[], use_cpu=True, seed=0, disable_tqdm=True)  # fmt: skip
     args = TrainingArguments(**{**settings, **overrides})
     network, data = model(), dataset()
@@ -61,6 +67,17 @@ def test_train_checkpoint_and_resume_give_the_uninterrupted_lr_sequence(tmp_path
     assert resumed == straight[12:]
 
 
+class Counted(Exception):
+    pass
+
+
+class CountSteps(Trainer):
+    """Stops train() where the Trainer hands its step count to create_scheduler, before any step."""
+
+    def create_scheduler(self, num_training_steps, optimizer=None):
+        raise Counted(num_training_steps)
+
+
 @pytest.mark.parametrize(
     ("overrides", "examples", "steps"),
     [
@@ -69,16 +86,46 @@ def test_train_checkpoint_and_resume_give_the_uninterrupted_lr_sequence(tmp_path
         ({"num_train_epochs": 2.5}, 41, 15),
         ({"num_train_epochs": 2, "gradient_accumulation_steps": 2}, 40, 6),
         ({"num_train_epochs": 1, "dataloader_drop_last": True}, 41, 5),
+        # 9 batches of 4 in groups of 2: the partial last group is an update step (4 + 1 per epoch).
+        ({"num_train_epochs": 3, "gradient_accumulation_steps": 2, "per_device_train_batch_size": 4}, 35, 15),
     ],
 )
 def test_training_steps_match_the_trainer(tmp_path, overrides, examples, steps):
-    args = TrainingArguments(
-        output_dir=str(tmp_path), per_device_train_batch_size=8, report_to=[], use_cpu=True, **overrides
-    )
+    settings = {"per_device_train_batch_size": 8, **overrides}
+    args = TrainingArguments(output_dir=str(tmp_path), report_to=[], use_cpu=True, **settings)
     assert training_steps(args, examples) == steps
     if examples is not None:
-        trainer = Trainer(model(), args, train_dataset=dataset(examples))
-        assert trainer.set_initial_training_values(args, trainer.get_train_dataloader())[-1] == steps
+        with pytest.raises(Counted) as counted:
+            CountSteps(model(), args, train_dataset=dataset(examples)).train()
+        assert counted.value.args == (steps,)
+
+
+class BudgetTrainer(BudgetScheduleMixin, Trainer):
+    pass
+
+
+def test_the_mixin_schedules_the_trainers_own_optimizer_over_its_own_step_count(tmp_path):
+    args = TrainingArguments(output_dir=str(tmp_path), num_train_epochs=3, per_device_train_batch_size=4,
+                             gradient_accumulation_steps=2, learning_rate=1e-3, weight_decay=0.1,
+                             warmup_steps=2, report_to=[], use_cpu=True, disable_tqdm=True, save_strategy="no")  # fmt: skip
+    recorder = RecordLR()
+    trainer = BudgetTrainer(model(), args, train_dataset=dataset(35), callbacks=[recorder], schedule=SPEC)
+    trainer.train()
+    assert trainer.state.max_steps == trainer.lr_scheduler.total_steps == 15
+    # The Trainer's own AdamW with its weight-decay groups (biases and LayerNorms without decay).
+    assert sorted(group["weight_decay"] for group in trainer.optimizer.param_groups) == [0.0, 0.1]
+    expected = schedule("wsd(decay=0.25, shape=1-sqrt, warmup_steps=2)", 15).lr(range(15), 1e-3)
+    assert recorder.lrs == pytest.approx(expected.tolist(), rel=1e-12)
+
+
+def test_a_warmup_in_both_the_spec_and_the_arguments_is_refused(tmp_path):
+    args = TrainingArguments(output_dir=str(tmp_path), warmup_steps=5, report_to=[], use_cpu=True)
+    message = r"give the warmup once: the spec .*warmup=0.1.* has its own warmup and TrainingArguments has warmup_steps=5"
+    with pytest.raises(ValueError, match=message):
+        BudgetTrainer(model(), args, train_dataset=dataset(), schedule="cosine(warmup=0.1)")
+    optimizer = torch.optim.AdamW(model().parameters(), lr=1e-3)
+    with pytest.raises(ValueError, match=message):
+        make_scheduler(optimizer, "cosine(warmup=0.1)", args, train_examples=40)
 
 
 def test_epochs_without_a_dataset_size_is_an_error(tmp_path):

@@ -353,7 +353,7 @@ def run_on_ray(jobs: Iterable[Job], record: Callable[[TrialResult], None], addre
     jobs = list(jobs)
     if not jobs:
         return
-    ray.init(address=address, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
+    connect_ray(address)
     try:
         task = ray.remote(num_cpus=1)(run_one)
         pending = [task.remote(job) for job in jobs]
@@ -363,3 +363,29 @@ def run_on_ray(jobs: Iterable[Job], record: Callable[[TrialResult], None], addre
                 record(ray.get(ref))
     finally:
         ray.shutdown()
+
+
+def connect_ray(address: str | None) -> None:
+    """``ray.init`` on the cluster at ``address`` (a local one when None), or a one-line
+    ``ValueError`` saying why it cannot connect: nothing listening there, or authentication."""
+    import ray
+
+    if address is not None and address != "auto":
+        host, _, port = address.rpartition(":")
+        try:
+            socket.create_connection((host, int(port)), timeout=10).close()
+        except ValueError:
+            raise ValueError(f"--address {address!r} must be HOST:PORT, e.g. 10.0.0.5:6379") from None
+        except OSError as error:
+            raise ValueError(
+                f"cannot reach a Ray head at {address} ({error.strerror or error}): start one there with "
+                "`ray start --head --node-ip-address HOST --port PORT` and check the address"
+            ) from None
+    try:
+        ray.init(address=address, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
+    except (ConnectionError, TimeoutError, ray.exceptions.RayError) as error:
+        if isinstance(error, ray.exceptions.AuthenticationError):
+            reason = "it requires token authentication: give this driver the head's token (RAY_AUTH_TOKEN)"
+        else:
+            reason = f"{str(error).splitlines()[0]}; if the head uses token authentication, give this driver its token (RAY_AUTH_TOKEN), or run both with RAY_AUTH_MODE=disabled"
+        raise ValueError(f"cannot connect to the Ray cluster at {address}: {reason}") from None

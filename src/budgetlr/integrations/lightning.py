@@ -16,6 +16,7 @@ reaches its floor when Lightning's timer stops the run.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -37,12 +38,20 @@ def configure_optimizers(
     """What ``LightningModule.configure_optimizers`` returns. ``total_steps`` defaults to the
     Trainer's ``max_time`` when set (a time budget; ``max_steps`` or ``max_epochs`` still stop the
     run if they come first), else ``module.trainer.estimated_stepping_batches`` (max_steps, or
-    epochs x batches / accumulation)."""
+    epochs x batches / accumulation); a Trainer without a finite budget (``max_epochs=-1``, or an
+    ``IterableDataset`` without ``max_steps``) is refused in one line saying how to give one."""
     timed = max_time_scheduler(module.trainer, optimizer, spec) if total_steps is None else None
     if timed is not None:
         return step_interval(optimizer, timed)
     if total_steps is None:
-        total_steps = int(module.trainer.estimated_stepping_batches)
+        estimated = module.trainer.estimated_stepping_batches
+        if not (math.isfinite(estimated) and estimated > 0):
+            raise ValueError(
+                "a budget-aware schedule needs a finite budget, and this Trainer's is unknown "
+                "(max_epochs=-1, or a dataloader without a length): give the Trainer max_steps=N, "
+                "or pass total_steps=N to configure_optimizers"
+            )
+        total_steps = int(estimated)
     scheduler = BudgetScheduler(optimizer, spec, total_steps, on_budget_change=on_budget_change)
     return step_interval(optimizer, scheduler)
 

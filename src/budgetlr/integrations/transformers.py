@@ -1,12 +1,21 @@
-"""transformers: a budgetlr scheduler for ``Trainer(optimizers=(optimizer, scheduler))``, with the
-budget and warmup taken from ``TrainingArguments`` as the Trainer itself computes them.
+"""transformers: budgetlr schedules in the ``Trainer``, the budget taken from the Trainer itself.
 
-    args = TrainingArguments("out", num_train_epochs=3, per_device_train_batch_size=8, warmup_steps=0.05)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-4)
-    scheduler = make_scheduler(optimizer, "uba(phi=0.5)", args, train_examples=len(train_dataset))
-    trainer = Trainer(model, args, train_dataset=train_dataset, optimizers=(optimizer, scheduler))
+The HF-native way: mix :class:`BudgetScheduleMixin` into the Trainer class and give a spec. The
+Trainer builds its own optimizer (``optim=``, weight-decay groups) and passes its own step count
+to ``create_scheduler``, so the budget is exact in every transformers version:
 
+    class BudgetTrainer(BudgetScheduleMixin, Trainer):
+        pass
+
+    trainer = BudgetTrainer(model, args, train_dataset=data, schedule="uba(phi=0.5, warmup=0.05)")
+
+With an optimizer built by hand, :func:`make_scheduler` computes the step count from
+``TrainingArguments`` for ``Trainer(optimizers=(optimizer, scheduler))``. Either way
 ``resume_from_checkpoint`` restores the scheduler exactly (its state is plain data).
+
+Warmup is given once: in the spec, or by ``warmup_steps`` / ``warmup_ratio`` in the arguments
+(then used in steps), never both. budgetlr's warmup ramps ``(t + 1) / (W + 1)``; the Trainer's
+own schedulers ramp ``t / W`` from LR 0 at step 0. After the warmup the curves are the same.
 
 A budget in tokens or time: a :class:`~budgetlr.torch.BudgetScheduler` with ``budget=`` and
 :class:`BudgetCallback`, which feeds it the Trainer's ``num_input_tokens_seen`` and stops the
@@ -37,7 +46,7 @@ transformers = require("transformers", "hf", "budgetlr.integrations.transformers
 def training_steps(args: Any, train_examples: int | None = None) -> int:
     """The Trainer's number of optimizer steps: ``max_steps`` when set, else epochs x update steps
     per epoch, computed like ``Trainer.set_initial_training_values`` (batches per process,
-    gradient accumulation, ``dataloader_drop_last``)."""
+    gradient accumulation with a partial last group counted as a step, ``dataloader_drop_last``)."""
     if args.max_steps > 0:
         return int(args.max_steps)
     if train_examples is None:
@@ -50,6 +59,25 @@ def training_steps(args: Any, train_examples: int | None = None) -> int:
     return math.ceil(args.num_train_epochs * updates)
 
 
+def asks_for_warmup(args: Any) -> bool:
+    """Whether the arguments ask for a warmup (``warmup_ratio`` exists before transformers 5)."""
+    return args.warmup_steps > 0 or getattr(args, "warmup_ratio", 0.0) > 0
+
+
+def with_warmup(spec: str | Mapping[str, Any] | Schedule, args: Any, total_steps: int) -> Schedule:
+    """``spec`` with the arguments' warmup in steps when it has none of its own; both is an error."""
+    schedule = parse(spec)
+    if schedule.warmup is not None or schedule.warmup_steps is not None:
+        if asks_for_warmup(args):
+            raise ValueError(
+                f"give the warmup once: the spec {schedule} has its own warmup and TrainingArguments "
+                f"has warmup_steps={args.warmup_steps!r}, warmup_ratio={getattr(args, 'warmup_ratio', 0.0)!r}"
+            )
+        return schedule
+    warmup = args.get_warmup_steps(total_steps)
+    return dataclasses.replace(schedule, warmup_steps=warmup) if warmup > 0 else schedule
+
+
 def make_scheduler(
     optimizer: Optimizer,
     spec: str | Mapping[str, Any] | Schedule,
@@ -59,13 +87,47 @@ def make_scheduler(
     on_budget_change: str | None = None,
 ) -> BudgetScheduler:
     """A :class:`~budgetlr.torch.BudgetScheduler` over the Trainer's steps. A spec without a warmup
-    takes the arguments' ``warmup_steps`` (steps, or a ratio below 1) in steps."""
+    takes the arguments' ``warmup_steps`` / ``warmup_ratio`` in steps."""
     total_steps = training_steps(args, train_examples)
-    schedule = parse(spec)
-    warmup = args.get_warmup_steps(total_steps)
-    if schedule.warmup is None and schedule.warmup_steps is None and warmup > 0:
-        schedule = dataclasses.replace(schedule, warmup_steps=warmup)
+    schedule = with_warmup(spec, args, total_steps)
     return BudgetScheduler(optimizer, schedule, total_steps, on_budget_change=on_budget_change)
+
+
+class BudgetScheduleMixin:
+    """Put before ``transformers.Trainer`` (or any subclass of it) in a class's bases; the class
+    then takes ``schedule=`` (a spec) and ``on_budget_change=`` and schedules the Trainer's own
+    optimizer with a :class:`~budgetlr.torch.BudgetScheduler` over the Trainer's own step count.
+    The arguments' ``lr_scheduler_type`` is not used."""
+
+    args: Any
+    optimizer: Any
+    lr_scheduler: Any
+
+    def __init__(
+        self,
+        *args: Any,
+        schedule: str | Mapping[str, Any] | Schedule,
+        on_budget_change: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.budget_schedule = parse(schedule)
+        self.on_budget_change = on_budget_change
+        with_warmup(self.budget_schedule, self.args, 1)  # a warmup given twice fails here, before training
+
+    def create_scheduler(
+        self, num_training_steps: int, optimizer: Optimizer | None = None
+    ) -> BudgetScheduler:
+        if self.lr_scheduler is None:
+            schedule = with_warmup(self.budget_schedule, self.args, num_training_steps)
+            self.lr_scheduler = BudgetScheduler(
+                self.optimizer if optimizer is None else optimizer,
+                schedule,
+                num_training_steps,
+                on_budget_change=self.on_budget_change,
+            )
+            self._created_lr_scheduler = True
+        return self.lr_scheduler
 
 
 class BudgetCallback(transformers.TrainerCallback):  # type: ignore[misc,name-defined]

@@ -19,12 +19,14 @@ def geometric_ratio(x: FloatArray, start: float, end: float, floor: float) -> Fl
 @register
 @dataclass(frozen=True)
 class Exponential(Schedule):
-    """Exponential decay.
+    """Exponential decay. The floor defaults to 0.01, with ``gamma`` too: ``exponential(gamma=g)``
+    is ``0.01 + 0.99 g^t``; ``exponential(gamma=g, floor=0)`` is ``torch.optim.lr_scheduler.ExponentialLR(gamma=g)``
+    and ``optax.exponential_decay(peak, 1, g)``.
 
     Budgeted form (default): the LR ratio is ``floor^p``, reaching the floor exactly at ``T``; a
     geometric decay never reaches 0, so this family's floor defaults to 0.01 and must be > 0.
-    Anytime form, with ``gamma``: ``m = gamma^(t - W)``, as ``torch.optim.lr_scheduler.ExponentialLR``
-    (with ``floor=0``); the floor is then an asymptote reached by interpolation.
+    Anytime form, with ``gamma``: ``m = gamma^(t - W)``; the floor is then an asymptote reached by
+    interpolation.
     """
 
     name = "exponential"

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from budgetlr.errors import InvalidInput
-from budgetlr.schedules.base import FloatArray, Schedule, namespace, progress
+from budgetlr.schedules.base import FloatArray, Schedule, interpolate
 from budgetlr.schedules.registry import register
 
 if TYPE_CHECKING:
@@ -51,9 +51,8 @@ class Array(Schedule):
         object.__setattr__(self, "curve", values.astype(np.float64))
 
     def after_warmup(self, t: FloatArray, total_steps: int, warmup_steps: int) -> FloatArray:
-        xp = namespace(t)
-        grid = xp.arange(self.curve.size) / self.curve.size
-        return xp.interp(progress(t, total_steps, warmup_steps), grid, xp.asarray(self.curve))
+        # Step k of the recording sits at progress k / n: index (t - W) n / (T - W), exact at T = n.
+        return interpolate((t - warmup_steps) * self.curve.size / (total_steps - warmup_steps), self.curve)
 
     def is_monotone(self) -> bool:
         return bool((np.diff(self.curve) <= 0).all())

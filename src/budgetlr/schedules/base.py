@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, ClassVar
@@ -74,6 +75,39 @@ def namespace(x: Any) -> ModuleType:
 def progress(t: FloatArray, total_steps: int, warmup_steps: int) -> FloatArray:
     """Progress ``p = (t - W) / (T - W)`` clipped to [0, 1]."""
     return namespace(t).clip((t - warmup_steps) / (total_steps - warmup_steps), 0.0, 1.0)
+
+
+def first_step(value: Callable[[int], float], target: float, span: int) -> int:
+    """The first whole step ``k`` in ``0..span`` at which the non-decreasing ``value(k)`` reaches
+    ``target`` (``span + 1`` if none), ``value`` computed in float64 as the numpy maths does.
+    A jump placed on a whole step is decided by ``t >= k``, exact in any precision; one decided
+    on a float progress is not: under ``jax.jit`` XLA turns a division by ``T`` into a float32
+    multiplication by ``1 / T`` and can land just short of the jump."""
+    low, high = 0, span + 1
+    while low < high:
+        middle = (low + high) // 2
+        low, high = (low, middle) if value(middle) >= target else (middle + 1, high)
+    return low
+
+
+def count_reached(t: FloatArray, boundaries: list[int]) -> FloatArray:
+    """How many of ``boundaries`` (whole steps) each step ``t`` has reached."""
+    xp = namespace(t)
+    return xp.sum(t[..., None] >= xp.asarray(boundaries, dtype=t.dtype), axis=-1)
+
+
+def interpolate(position: FloatArray, values: FloatArray) -> FloatArray:
+    """``values`` at the fractional index ``position``, linear between neighbours, the ends held:
+    ``numpy.interp`` on the grid ``0, 1, ..., n - 1``, in a form that compiles several times
+    faster under ``jax.jit``."""
+    xp = namespace(position)
+    last = values.size - 1
+    if last == 0:
+        return xp.full_like(position, values[0])
+    position = xp.clip(position, 0.0, last)
+    left = xp.minimum(xp.floor(position), last - 1)
+    index, table, right = left.astype(int), xp.asarray(values), position - left
+    return table[index] * (1.0 - right) + table[index + 1] * right  # exact at both neighbours
 
 
 @dataclass(frozen=True)

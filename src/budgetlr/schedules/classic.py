@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from budgetlr.errors import InvalidInput
-from budgetlr.schedules.base import FloatArray, Schedule, namespace, progress
+from budgetlr.schedules.base import FloatArray, Schedule, count_reached, first_step, namespace, progress
 from budgetlr.schedules.registry import register
 
 
@@ -78,10 +78,9 @@ class Step(Schedule):
             raise InvalidInput(f"gamma={self.gamma!r} must lie in (0, 1)")
 
     def after_warmup(self, t: FloatArray, total_steps: int, warmup_steps: int) -> FloatArray:
-        xp = namespace(t)
-        p = progress(t, total_steps, warmup_steps)
-        passed = xp.searchsorted(xp.asarray(self.milestones), p, side="right")
-        return self.gamma**passed
+        span = total_steps - warmup_steps
+        at = [warmup_steps + first_step(lambda k: k / span, m, span) for m in self.milestones]
+        return self.gamma ** count_reached(t, at)
 
 
 @register

@@ -8,7 +8,7 @@ from numpy.typing import ArrayLike
 
 from budgetlr.errors import InvalidInput
 from budgetlr.schedules.array import inline_or_file
-from budgetlr.schedules.base import FloatArray, Schedule, namespace, progress
+from budgetlr.schedules.base import FloatArray, Schedule, interpolate
 from budgetlr.schedules.registry import register
 
 OPTIMIZERS = {"sgd": 2.0, "adam": 1.0}
@@ -96,9 +96,9 @@ class Refined(Schedule):
         object.__setattr__(self, "curve", refine(norms, self.optimizer, self.smoothing))
 
     def after_warmup(self, t: FloatArray, total_steps: int, warmup_steps: int) -> FloatArray:
-        xp = namespace(t)
-        grid = xp.linspace(0.0, 1.0, self.curve.size)
-        return xp.interp(progress(t, total_steps, warmup_steps), grid, xp.asarray(self.curve))
+        # Value k sits at progress k / (n - 1): index (t - W) (n - 1) / (T - W).
+        span = self.curve.size - 1
+        return interpolate((t - warmup_steps) * span / (total_steps - warmup_steps), self.curve)
 
     def is_monotone(self) -> bool:
         return False

@@ -6,7 +6,7 @@ from typing import ClassVar
 import numpy as np
 
 from budgetlr.errors import InvalidInput
-from budgetlr.schedules.base import FloatArray, Schedule, namespace, progress
+from budgetlr.schedules.base import FloatArray, Schedule, count_reached, first_step, namespace, progress
 from budgetlr.schedules.registry import register
 
 #: The smallest phi: half of it is still a positive float, so the curve never computes 0 / 0.
@@ -67,9 +67,14 @@ class UBA(Schedule):
 
     def after_warmup(self, t: FloatArray, total_steps: int, warmup_steps: int) -> FloatArray:
         scaled = progress(t, total_steps, warmup_steps) * self.phases
-        xp = namespace(t)
-        local = scaled - xp.minimum(xp.floor(scaled), self.phases - 1)
-        return uba_curve(local, self.phi)
+        if self.phases == 1:
+            return uba_curve(scaled, self.phi)
+        span = total_steps - warmup_steps
+        starts = [
+            warmup_steps + first_step(lambda k: k / span * self.phases, j, span)
+            for j in range(1, self.phases)
+        ]
+        return uba_curve(scaled - count_reached(t, starts), self.phi)
 
     def is_monotone(self) -> bool:
         return self.phases == 1

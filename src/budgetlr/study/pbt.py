@@ -164,7 +164,7 @@ def run_pbt(settings: PBTSettings, out: Path, address: str | None = None, progre
     from ray.tune.schedulers import PopulationBasedTraining
 
     from budgetlr.bench.store import Store
-    from budgetlr.bench.sweep import RAY_SINGLE_MACHINE, progress_bar
+    from budgetlr.bench.sweep import RAY_SINGLE_MACHINE, connect_ray, progress_bar
 
     workload = resolve_workload(plan.workload)
     steps = budget_steps(workload.full_budget, plan.budget)
@@ -174,7 +174,7 @@ def run_pbt(settings: PBTSettings, out: Path, address: str | None = None, progre
     name = f"{workload.name}-b{plan.budget}-s{plan.seed}-n{plan.population}-i{plan.interval}"
     if address is None:
         os.environ.setdefault(RAY_SINGLE_MACHINE, "0")
-    ray.init(address=address, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
+    connect_ray(address)
     # About one report per member and interval (exploits can add or skip a few).
     bar = progress_bar(plan.population * iterations, progress, "budgetlr pbt", "report")
     try:

@@ -1,0 +1,64 @@
+"""`budgetlr bench --executor ray --address`: against a Ray head the test starts on loopback, and a
+one-line error (exit 2) when nothing listens at the address."""
+
+import os
+import sqlite3
+import subprocess
+
+import pytest
+
+from budgetlr.bench.sweep import RAY_SINGLE_MACHINE
+from budgetlr.cli import main
+from tests.conftest import free_port, local_ray_head
+from tests.helpers import BUDGETLR
+
+SWEEP = ["bench", "--workload", "quadratic(dim=8)", "--schedules", "cosine,linear", "--budgets", "0.05",
+         "--seeds", "0", "--lrs", "0.1", "--executor", "ray", "--quiet", "--no-report"]  # fmt: skip
+
+
+def test_an_address_where_no_head_listens_is_one_line_exit_2(tmp_path, capsys):
+    address = f"127.0.0.1:{free_port()}"
+    assert main([*SWEEP, "--address", address, "--out", str(tmp_path)]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1
+    assert error.startswith(f"budgetlr: error: cannot reach a Ray head at {address} (Connection refused)")
+    assert "ray start --head" in error
+
+
+@pytest.mark.parametrize("address", ["localhost", "127.0.0.1:port"])
+def test_an_address_without_a_port_is_one_line_exit_2(tmp_path, capsys, address):
+    assert main([*SWEEP, "--address", address, "--out", str(tmp_path)]) == 2
+    assert (
+        capsys.readouterr().err
+        == f"budgetlr: error: --address {address!r} must be HOST:PORT, e.g. 10.0.0.5:6379\n"
+    )
+
+
+@pytest.mark.slow
+def test_bench_runs_on_a_separately_started_head(ray_head, tmp_path):
+    command = [BUDGETLR, *SWEEP[:-1], "--address", ray_head, "--out", str(tmp_path)]
+    finished = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert finished.returncode == 0, finished.stderr
+    with sqlite3.connect(tmp_path / "results.db") as connection:
+        assert connection.execute("SELECT COUNT(*) FROM trials WHERE status = 'ok'").fetchone() == (2,)
+
+
+@pytest.mark.slow
+def test_a_head_that_needs_another_token_is_one_line_exit_2(tmp_path):
+    loopback = {RAY_SINGLE_MACHINE: "0", "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "token"}
+    head = {**os.environ, **loopback, "RAY_AUTH_TOKEN": "a" * 32}
+    with local_ray_head(head) as address:
+        driver = {**os.environ, **loopback, "RAY_AUTH_TOKEN": "b" * 32}
+        command = [BUDGETLR, *SWEEP, "--address", address, "--out", str(tmp_path)]
+        finished = subprocess.run(command, capture_output=True, text=True, env=driver, timeout=300)
+    assert finished.returncode == 2
+    # Ray's core logs its attempts above; budgetlr's own error is the last line, and the only one.
+    last = finished.stderr.splitlines()[-1]
+    assert last.startswith(f"budgetlr: error: cannot connect to the Ray cluster at {address}: ")
+    assert "RAY_AUTH_TOKEN" in last and finished.stderr.count("budgetlr: error") == 1
+    assert not (tmp_path / "results.db").exists() or stored_count(tmp_path) == 0
+
+
+def stored_count(out):
+    with sqlite3.connect(out / "results.db") as connection:
+        return connection.execute("SELECT COUNT(*) FROM trials").fetchone()[0]
