@@ -77,23 +77,26 @@ def progress(t: FloatArray, total_steps: int, warmup_steps: int) -> FloatArray:
     return namespace(t).clip((t - warmup_steps) / (total_steps - warmup_steps), 0.0, 1.0)
 
 
-def first_step(value: Callable[[int], float], target: float, span: int) -> int:
-    """The first whole step ``k`` in ``0..span`` at which the non-decreasing ``value(k)`` reaches
-    ``target`` (``span + 1`` if none), ``value`` computed in float64 as the numpy maths does.
-    A jump placed on a whole step is decided by ``t >= k``, exact in any precision; one decided
-    on a float progress is not: under ``jax.jit`` XLA turns a division by ``T`` into a float32
-    multiplication by ``1 / T`` and can land just short of the jump."""
-    low, high = 0, span + 1
-    while low < high:
+def first_steps(value: Callable[[FloatArray], FloatArray], targets: ArrayLike, span: int) -> list[int]:
+    """For each target, the first whole step ``k`` in ``0..span`` at which the non-decreasing
+    ``value(k)`` reaches it (``span + 1`` if none), ``value`` computed in float64 as the numpy
+    maths does; one vectorised binary search for all targets. A jump placed on a whole step is
+    decided by ``t >= k``, exact in any precision; one decided on a float progress is not: under
+    ``jax.jit`` XLA turns a division by ``T`` into a float32 multiplication by ``1 / T`` and can
+    land just short of the jump."""
+    goal = np.atleast_1d(np.asarray(targets, dtype=np.float64))
+    low, high = np.zeros(goal.shape, dtype=np.int64), np.full(goal.shape, span + 1, dtype=np.int64)
+    while (low < high).any():
         middle = (low + high) // 2
-        low, high = (low, middle) if value(middle) >= target else (middle + 1, high)
-    return low
+        reached = value(middle.astype(np.float64)) >= goal
+        low, high = np.where(reached, low, middle + 1), np.where(reached, middle, high)
+    return [int(k) for k in low]
 
 
 def count_reached(t: FloatArray, boundaries: list[int]) -> FloatArray:
-    """How many of ``boundaries`` (whole steps) each step ``t`` has reached."""
+    """How many of ``boundaries`` (whole steps, increasing) each step ``t`` has reached."""
     xp = namespace(t)
-    return xp.sum(t[..., None] >= xp.asarray(boundaries, dtype=t.dtype), axis=-1)
+    return xp.searchsorted(xp.asarray(boundaries, dtype=t.dtype), t, side="right")
 
 
 def interpolate(position: FloatArray, values: FloatArray) -> FloatArray:

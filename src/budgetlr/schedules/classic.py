@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from budgetlr.errors import InvalidInput
-from budgetlr.schedules.base import FloatArray, Schedule, count_reached, first_step, namespace, progress
+from budgetlr.schedules.base import FloatArray, Schedule, count_reached, first_steps, namespace, progress
 from budgetlr.schedules.registry import register
 
 
@@ -79,7 +79,7 @@ class Step(Schedule):
 
     def after_warmup(self, t: FloatArray, total_steps: int, warmup_steps: int) -> FloatArray:
         span = total_steps - warmup_steps
-        at = [warmup_steps + first_step(lambda k: k / span, m, span) for m in self.milestones]
+        at = [warmup_steps + k for k in first_steps(lambda k: k / span, self.milestones, span)]
         return self.gamma ** count_reached(t, at)
 
 

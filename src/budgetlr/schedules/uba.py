@@ -6,7 +6,7 @@ from typing import ClassVar
 import numpy as np
 
 from budgetlr.errors import InvalidInput
-from budgetlr.schedules.base import FloatArray, Schedule, count_reached, first_step, namespace, progress
+from budgetlr.schedules.base import FloatArray, Schedule, count_reached, first_steps, namespace, progress
 from budgetlr.schedules.registry import register
 
 #: The smallest phi: half of it is still a positive float, so the curve never computes 0 / 0.
@@ -70,11 +70,17 @@ class UBA(Schedule):
         if self.phases == 1:
             return uba_curve(scaled, self.phi)
         span = total_steps - warmup_steps
-        starts = [
-            warmup_steps + first_step(lambda k: k / span * self.phases, j, span)
-            for j in range(1, self.phases)
-        ]
+        ends = first_steps(lambda k: k / span * self.phases, np.arange(1, self.phases), span)
+        starts = [warmup_steps + k for k in ends]
         return uba_curve(scaled - count_reached(t, starts), self.phi)
+
+    def validate(self, total_steps: int) -> None:
+        super().validate(total_steps)
+        span = total_steps - self.resolve_warmup(total_steps)
+        if self.phases > span:
+            raise InvalidInput(
+                f"phases={self.phases} must be at most the {span} steps after warmup at total_steps={total_steps}"
+            )
 
     def is_monotone(self) -> bool:
         return self.phases == 1
