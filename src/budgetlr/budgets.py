@@ -20,6 +20,8 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from budgetlr.errors import InvalidInput
+
 Clock = Callable[[], float]
 
 #: Steps over which the time per step is averaged.
@@ -42,14 +44,14 @@ class Consumption:
     def add(self, amount: Any) -> None:
         """Count ``amount`` more (a step's tokens or samples) towards the next :meth:`advance`."""
         if isinstance(amount, bool) or not isinstance(amount, (int, float)) or not math.isfinite(amount):
-            raise ValueError(f"{self.unit}= must be a number, got {amount!r}")
+            raise InvalidInput(f"{self.unit}= must be a number, got {amount!r}")
         if amount <= 0:
-            raise ValueError(f"{self.unit}= must be > 0: what the step consumed, got {amount!r}")
+            raise InvalidInput(f"{self.unit}= must be > 0: what the step consumed, got {amount!r}")
         self.pending += amount
 
     def advance(self) -> None:
         if self.pending == 0:
-            raise ValueError(
+            raise InvalidInput(
                 f"the budget is in {self.unit}: call scheduler.step({self.unit}=n) with what the step consumed"
             )
         self.consumed += self.pending
@@ -80,7 +82,7 @@ class Deadline:
         self, seconds: float, clock: Clock | None = None, threshold: float = REPLAN_THRESHOLD
     ) -> None:
         if not 0.0 <= threshold < 1.0:
-            raise ValueError(
+            raise InvalidInput(
                 f"replan_threshold={threshold!r} is a fraction of the steps left; it must lie in [0, 1)"
             )
         self.seconds = seconds

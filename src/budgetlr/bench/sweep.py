@@ -375,9 +375,9 @@ def connect_ray(address: str | None) -> None:
         try:
             socket.create_connection((host, int(port)), timeout=10).close()
         except ValueError:
-            raise ValueError(f"--address {address!r} must be HOST:PORT, e.g. 10.0.0.5:6379") from None
+            raise InvalidInput(f"--address {address!r} must be HOST:PORT, e.g. 10.0.0.5:6379") from None
         except OSError as error:
-            raise ValueError(
+            raise InvalidInput(
                 f"cannot reach a Ray head at {address} ({error.strerror or error}): start one there with "
                 "`ray start --head --node-ip-address HOST --port PORT` and check the address"
             ) from None
@@ -388,4 +388,4 @@ def connect_ray(address: str | None) -> None:
             reason = "it requires token authentication: give this driver the head's token (RAY_AUTH_TOKEN)"
         else:
             reason = f"{str(error).splitlines()[0]}; if the head uses token authentication, give this driver its token (RAY_AUTH_TOKEN), or run both with RAY_AUTH_MODE=disabled"
-        raise ValueError(f"cannot connect to the Ray cluster at {address}: {reason}") from None
+        raise InvalidInput(f"cannot connect to the Ray cluster at {address}: {reason}") from None

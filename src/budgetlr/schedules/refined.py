@@ -54,9 +54,9 @@ def refine(norms: ArrayLike, optimizer: str = "sgd", smoothing: float = 0.1) -> 
     """
     g = np.asarray(norms, dtype=np.float64)
     if g.ndim != 1 or g.size < 2 or not (np.isfinite(g).all() and (g > 0).all()):
-        raise ValueError("refine needs at least 2 gradient norms, all finite and > 0")
+        raise InvalidInput("refine needs at least 2 gradient norms, all finite and > 0")
     if optimizer not in OPTIMIZERS:
-        raise ValueError(f"optimizer={optimizer!r} is unknown; valid: {', '.join(OPTIMIZERS)}")
+        raise InvalidInput(f"optimizer={optimizer!r} is unknown; valid: {', '.join(OPTIMIZERS)}")
     g = median_smooth(g, median_width(smoothing, g.size))
     # In logs, so that norms spanning hundreds of decades neither overflow nor underflow.
     log_w = -OPTIMIZERS[optimizer] * np.log(g)
