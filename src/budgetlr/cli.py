@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, TypeVar
 import numpy as np
 
 from budgetlr._extras import MissingExtra
-from budgetlr.bench.runner import MAX_SEED, check_lr, check_seed
+from budgetlr.bench.runner import MAX_SEED, check_budget, check_lr, check_seed
 from budgetlr.bench.suites import SUITES
 from budgetlr.errors import InvalidInput
 from budgetlr.schedules import FAMILIES, BoundSchedule, keys_of, parse, schedule, split_specs
@@ -79,18 +79,12 @@ def number_list(text: str, convert: Callable[[str], T], what: str) -> list[T]:
     return parse_list(text, convert, what)
 
 
-def check_fraction(value: float) -> float:
-    if not 0.0 < value <= 1.0:
-        raise InvalidInput(f"budget {value!r} must be a fraction of the full budget in (0, 1]")
-    return value
-
-
 def fraction(text: str) -> float:
-    return check_fraction(to_number(text, float))
+    return check_budget(to_number(text, float))
 
 
 def fractions(text: str) -> list[float]:
-    return [check_fraction(value) for value in number_list(text, float, "budget")]
+    return [check_budget(value) for value in number_list(text, float, "budget")]
 
 
 def positive(text: str) -> float:
