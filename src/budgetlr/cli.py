@@ -512,33 +512,37 @@ def bench(args: argparse.Namespace) -> None:
         raise UsageError("--address goes with --executor ray")
     if args.trials is not None and args.tuner != "optuna":
         raise UsageError("--trials goes with --tuner optuna")
-    plan = make_plan(
-        workloads=args.workload or suite.workloads,
-        schedules=args.schedules or suite.schedules,
-        budgets=args.budgets or suite.budgets,
-        seeds=args.seeds or suite.seeds,
-        lrs=args.lrs,
-        grids=suite.lrs,
-    )
+    plans = [
+        make_plan(
+            workloads=args.workload or part.workloads,
+            schedules=args.schedules or part.schedules,
+            budgets=args.budgets or part.budgets,
+            seeds=args.seeds or part.seeds,
+            lrs=args.lrs,
+            grids=part.lrs,
+        )
+        for part in suite.sweeps()
+    ]
     if args.tuner == "optuna":
         from budgetlr.study.tune import tune_with_optuna
 
-        for study in tune_with_optuna(
-            plan,
-            args.out,
-            12 if args.trials is None else args.trials,
-            args.executor,
-            args.workers,
-            args.address,
-            progress=not args.quiet,
-        ):
-            print(
-                f"{study.name}: {study.trials} trials, best validation {study.best_value} at {study.best_params}"
-            )
+        for plan in plans:
+            for study in tune_with_optuna(
+                plan,
+                args.out,
+                12 if args.trials is None else args.trials,
+                args.executor,
+                args.workers,
+                args.address,
+                progress=not args.quiet,
+            ):
+                print(
+                    f"{study.name}: {study.trials} trials, best validation {study.best_value} at {study.best_params}"
+                )
         print(f"studies in {args.out / 'optuna.db'}; trials in {args.out / 'results.db'}")
     else:
         summary = run_sweep(
-            plan, args.out, args.executor, args.workers, args.address, progress=not args.quiet
+            plans, args.out, args.executor, args.workers, args.address, progress=not args.quiet
         )
         for semantics, count in sorted(summary.not_reused.items(), key=str):
             print(not_reused_line(semantics, count))
