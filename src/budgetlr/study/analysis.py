@@ -40,6 +40,8 @@ class Cell:
     #: the task metric (e.g. accuracy) and its test values at the tuned LR, by seed
     task_metric: str = ""
     task: list[float] = field(default_factory=list)
+    #: the seeds of ``test``, ``task`` and ``keys``, in order
+    seeds: list[int] = field(default_factory=list)
 
     @property
     def mean(self) -> float:
@@ -104,6 +106,7 @@ def cells(trials: Sequence[Trial]) -> list[Cell]:
             cell.test = [nan_if_none(score(t, by_loss, "test")) for t in chosen]
             cell.task = [nan_if_none(t.test_metric) for t in chosen]
             cell.keys = [t.key for t in chosen]
+            cell.seeds = [t.seed for t in chosen]
         out.append(cell)
     return sorted(out, key=lambda c: (c.workload, c.budget, c.schedule))
 
