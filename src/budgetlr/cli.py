@@ -329,7 +329,9 @@ def build_parser() -> Parser:
         "--budget-fraction", type=checked(fraction), required=True, help="fraction of a full budget"
     )
     recommend.add_argument(
-        "--workload", type=checked(word), help="only this workload's results (default: all)"
+        "--workload",
+        type=checked(word),
+        help="only this workload's results (default: all); also prints a peak LR for the budget",
     )
     add_out(recommend)
 
@@ -702,11 +704,14 @@ def default_wsd_lr(out: Path, workload: str, budget: float) -> float | None:
 def recommend(args: argparse.Namespace) -> None:
     from budgetlr.bench.store import Store
     from budgetlr.study.analysis import cells
-    from budgetlr.study.recommend import recommend
+    from budgetlr.study.recommend import peak_lr, recommend
 
     with Store.existing(args.out) as store:
         trials = store.trials()
-    print(recommend(cells(trials), args.budget_fraction, args.workload).explain())
+    recommendation = recommend(cells(trials), args.budget_fraction, args.workload)
+    print(recommendation.explain())
+    if args.workload is not None:
+        print(peak_lr(trials, args.workload, recommendation.choice.schedule, args.budget_fraction).explain())
 
 
 def results(args: argparse.Namespace) -> None:
