@@ -163,6 +163,8 @@ def build(
     ]
     if suite.claim is not None:
         blocks += pooled_verdicts(pickable, suite.claim, short)
+    blocks += recommender_out_of_sample(pickable, short)
+    if suite.claim is not None:
         blocks += verdict(pickable, suite.claim, budgets, short)
     blocks += recommendations(pickable, budgets, seeds, short)
     blocks += phi_sensitivity(pickable, trials, notes, plots, rel)
@@ -292,6 +294,82 @@ def pooled_verdicts(cells: list[Cell], claim: Claim, short: Callable[[str], str]
                 "seeds",
             ],
             rows,
+        ),
+    ]
+
+
+def loss_table(
+    cells: list[Cell], exclude: Callable[[str], bool] = lambda schedule: False
+) -> tuple[dict[str, dict[float, dict[str, float]]], dict[str, dict[float, dict[str, list[float]]]] | None]:
+    """``means[workload][budget][schedule]``: mean held-out test loss of every finished loss cell
+    (schedules for which ``exclude`` holds left out), and the same cells' losses by seed where
+    every cell of a (workload, budget) ran the same seeds (else None)."""
+    means: dict[str, dict[float, dict[str, float]]] = defaultdict(lambda: defaultdict(dict))
+    per_seed: dict[str, dict[float, dict[str, list[float]]]] = defaultdict(lambda: defaultdict(dict))
+    aligned = True
+    for cell in cells:
+        if cell.metric != "loss" or not cell.test or exclude(cell.schedule) or not np.isfinite(cell.mean):
+            continue
+        means[cell.workload][cell.budget][cell.schedule] = cell.mean
+        per_seed[cell.workload][cell.budget][cell.schedule] = cell.test
+    for workload, by_budget in per_seed.items():
+        for budget, group in by_budget.items():
+            seeds = {
+                tuple(c.seeds)
+                for c in cells
+                if c.workload == workload and c.budget == budget and c.schedule in group
+            }
+            aligned = aligned and len(seeds) == 1
+    plain = {w: {b: dict(g) for b, g in by_budget.items()} for w, by_budget in means.items()}
+    seeded = {w: {b: dict(g) for b, g in by_budget.items()} for w, by_budget in per_seed.items()}
+    return plain, seeded if aligned else None
+
+
+def recommender_out_of_sample(cells: list[Cell], short: Callable[[str], str]) -> list[Block]:
+    """The recommender judged leave-one-workload-out (:func:`budgetlr.study.stats.leave_one_workload_out`):
+    the schedule for a budget is chosen on the other workloads and scored on the held-out one."""
+    heading = Heading(2, "The recommendation, tested on workloads it was not chosen on")
+    means, per_seed = loss_table(cells)
+    if len(means) < 2:
+        return [
+            heading,
+            Paragraph(
+                "Not evaluated: leave-one-workload-out needs held-out losses (trial semantics 2 and later) on "
+                f"2 or more workloads; this database has them on {len(means)}."
+            ),
+        ]
+    result = stats.leave_one_workload_out(means, per_seed, rng=np.random.default_rng(BOOTSTRAP_SEED))
+    rows = [
+        [
+            (c.workload, ""),
+            (f"{c.budget:g}", ""),
+            (short(c.pick), "best" if c.pick == c.best else ""),
+            (short(c.best), ""),
+            (f"{c.excess:+.2%}", ""),
+            (f"{c.excess_over_fixed:+.2%}", ""),
+            ("–" if c.best_or_tied is None else "yes" if c.best_or_tied else "no", ""),
+        ]
+        for c in result.cells
+    ]
+    share = result.share_best_or_tied
+    judged = (
+        ""
+        if np.isnan(share)
+        else f" The pick is the best or statistically tied with it in {share:.0%} of the cells."
+    )
+    return [
+        heading,
+        Paragraph(
+            "For each workload and budget, the schedule `budgetlr recommend` would pick is chosen from the "
+            "other workloads alone (least mean log-loss over each cell's best, among the schedules every "
+            f"workload ran at that budget), then scored on the held-out workload. Mean regret over the per-cell "
+            f"best: {result.mean_excess:+.2%} (geometric mean of the loss ratios, minus 1); over the best single "
+            f"fixed schedule in hindsight, `{short(result.fixed)}`: {result.mean_excess_over_fixed:+.2%} (negative: "
+            f"choosing by budget pays).{judged} Tied: the paired 95% interval of the pick against the cell's "
+            "best covers 0."
+        ),
+        Table(
+            ["held-out workload", "budget", "pick", "cell's best", "regret", "vs fixed", "best or tied"], rows
         ),
     ]
 
