@@ -322,6 +322,19 @@ def build_parser() -> Parser:
     add_out(branches)
     branches.add_argument("--quiet", action="store_true", help="no progress bar")
 
+    transfer = commands.add_parser(
+        "lr-transfer",
+        help="run each swept schedule at the peak LR the power law of its smaller budgets predicts for the largest",
+    )
+    add_out(transfer)
+    transfer.add_argument(
+        "--suite", choices=sorted(SUITES), default="study", help="the suite whose LR grids the sweep used"
+    )
+    transfer.add_argument(
+        "--workers", type=checked(at_least(1)), help="local worker processes (default: one per core)"
+    )
+    transfer.add_argument("--quiet", action="store_true", help="no progress bar")
+
     recommend = commands.add_parser(
         "recommend", help="which schedule to use at a budget, from stored results"
     )
@@ -714,6 +727,25 @@ def recommend(args: argparse.Namespace) -> None:
         print(peak_lr(trials, args.workload, recommendation.choice.schedule, args.budget_fraction).explain())
 
 
+def lr_transfer(args: argparse.Namespace) -> None:
+    from budgetlr.bench.store import Store
+    from budgetlr.bench.sweep import run_configs
+    from budgetlr.study.transfer import transfer_configs
+
+    with Store.existing(args.out) as store:
+        trials = store.trials()
+    configs = transfer_configs(trials, SUITES[args.suite])
+    if not configs:
+        raise InvalidInput(
+            f"no schedule in {str(args.out)!r} was swept with held-out losses at 4 or more budgets and 2 or more seeds"
+        )
+    summary = run_configs(configs, args.out, workers=args.workers, progress=not args.quiet)
+    print(
+        f"{summary.planned} trials at predicted peak LRs: {summary.already_stored} already stored, "
+        f"{summary.ran} run now ({summary.diverged} diverged); 'budgetlr results' reads them"
+    )
+
+
 def results(args: argparse.Namespace) -> None:
     from budgetlr.study.results import write_results
 
@@ -804,5 +836,6 @@ COMMANDS = {
     "pbt": pbt,
     "wsd-s": wsd_s,
     "recommend": recommend,
+    "lr-transfer": lr_transfer,
     "results": results,
 }

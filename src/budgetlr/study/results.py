@@ -9,6 +9,7 @@ budgetlr results --out study-results --write docs/results.md
 from __future__ import annotations
 
 import inspect
+import math
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -22,7 +23,7 @@ from budgetlr.bench.workloads import BUILT_IN
 from budgetlr.errors import InvalidInput
 from budgetlr.plotting import panels, save
 from budgetlr.schedules import FAMILIES, keys_of
-from budgetlr.study import analysis, branching, stats
+from budgetlr.study import analysis, branching, stats, transfer
 from budgetlr.study import recommend as study
 from budgetlr.study.analysis import Cell
 from budgetlr.study.report import (
@@ -87,7 +88,9 @@ def write_results(out: Path, page: Path, suite: Suite, gpu: Path | None = None) 
         notes = {t.key: store.notes(t.key) for t in trials if t.schedule.startswith(("uba(phi=auto", "pbt("))}
     if not trials:
         raise InvalidInput(f"the results database in {str(out)!r} holds no trials yet")
-    cells = analysis.cells(trials)
+    # the runs at the LRs the transfer test predicts are off the grids: they tune no cell
+    grid_trials, _ = transfer.on_grid(trials, suite)
+    cells = analysis.cells(grid_trials)
     plots = page.parent / page.stem
     plots.mkdir(parents=True, exist_ok=True)
     blocks = build(cells, trials, notes, branching.load_rows(out), plots, page, out, suite)
@@ -164,6 +167,7 @@ def build(
     if suite.claim is not None:
         blocks += pooled_verdicts(pickable, suite.claim, short)
     blocks += recommender_out_of_sample(pickable, short)
+    blocks += lr_transfer_section(trials, suite, short)
     if suite.claim is not None:
         blocks += verdict(pickable, suite.claim, budgets, short)
     blocks += recommendations(pickable, budgets, seeds, short)
@@ -370,6 +374,49 @@ def recommender_out_of_sample(cells: list[Cell], short: Callable[[str], str]) ->
         ),
         Table(
             ["held-out workload", "budget", "pick", "cell's best", "regret", "vs fixed", "best or tied"], rows
+        ),
+    ]
+
+
+def lr_transfer_section(trials: list[Trial], suite: Suite, short: Callable[[str], str]) -> list[Block]:
+    """The power law of the tuned LR in the budget per workload and schedule, fitted on the smaller
+    budgets, and the regret of its prediction at the largest (:mod:`budgetlr.study.transfer`)."""
+    heading = Heading(2, "Peak LR across budgets: lr*(T) = a T^b, and its transfer to the largest budget")
+    found = transfer.transfers(trials, suite)
+    if not found:
+        return [
+            heading,
+            Paragraph(
+                "Not evaluated: the fit needs held-out losses (trial semantics 2 and later) at 4 or more budgets "
+                "with 2 or more seeds."
+            ),
+        ]
+    rows = []
+    for item in found:
+        loss = transfer.regret(item, trials)
+        rows.append(
+            [
+                (item.workload, ""),
+                (short(item.schedule), ""),
+                (f"{item.law.b:.2f}", ""),
+                (f"[{item.exponent.low:.2f}, {item.exponent.high:.2f}]", ""),
+                (f"{item.predicted_lr:g}", ""),
+                (f"{item.tuned_lr:g}", ""),
+                ("not run" if loss is None else "diverged" if math.isinf(loss) else f"{loss:+.2%}", ""),
+            ]
+        )
+    return [
+        heading,
+        Paragraph(
+            "For each workload and schedule, the LR tuned on validation loss at each budget (refined between "
+            "grid points by a parabola in log LR) is fitted by least squares in log-log on every budget but the "
+            f"largest; b's 95% interval is a bootstrap over seeds (seed {BOOTSTRAP_SEED}; docs/statistics.md). "
+            "The law's LR at the largest budget was then run with the same seeds (`budgetlr lr-transfer`, a "
+            "step of `benchmarks/study.sh`; those runs tune no cell of this page). Regret: its test loss over "
+            "the tuned grid LR's, paired by seed (geometric mean of the ratios, minus 1)."
+        ),
+        Table(
+            ["workload", "schedule", "b", "b 95% interval", "predicted LR", "tuned LR", "loss regret"], rows
         ),
     ]
 
