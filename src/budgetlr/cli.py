@@ -284,6 +284,11 @@ def build_parser() -> Parser:
         "--budget", type=checked(fraction), required=True, help="fraction of the full budget in (0, 1]"
     )
     suggest.add_argument("--seed", type=checked(seed), default=0, help="seed of the model's initialisation")
+    suggest.add_argument(
+        "--out",
+        type=checked(folder),
+        help="a study's results folder: also say whether phi=auto beat the best fixed phi there, out of sample",
+    )
 
     pbt = commands.add_parser(
         "pbt", help="population based training of the LR on Ray Tune; replays the result"
@@ -614,9 +619,28 @@ def suggest_phi(args: argparse.Namespace) -> None:
 
     workload = resolve_workload(args.workload)
     steps = budget_steps(workload.full_budget, args.budget)
+    judgement = phi_auto_judgement(args.out) if args.out is not None else None
     suggestion = suggest_phi(estimate_for_workload(workload, seed=args.seed), steps)
     print(f"{workload} at budget {args.budget} ({steps} steps): {suggestion.explain()}")
+    if judgement is not None:
+        print(judgement)
     print(f"uba(phi={suggestion.phi:.3g})")
+
+
+def phi_auto_judgement(out: Path) -> str:
+    """What a study in ``out`` says of phi=auto out of sample, in one line."""
+    from budgetlr.bench.store import Store
+    from budgetlr.study.analysis import cells
+    from budgetlr.study.recommend import is_pickable, judge_phi_auto
+    from budgetlr.study.results import phi_groups
+
+    with Store.existing(out) as store:
+        measured = [c for c in cells(store.trials()) if is_pickable(c.schedule)]
+    groups = phi_groups(measured)
+    judgement = None if groups is None else judge_phi_auto(measured, *groups)
+    if judgement is None:
+        return f"{out} holds no out-of-sample test of phi=auto (it needs held-out losses of phi=auto and fixed phis on 2+ workloads)"
+    return judgement.explain()
 
 
 def pbt(args: argparse.Namespace) -> None:

@@ -287,3 +287,66 @@ def peak_lr(trials: Sequence[Trial], workload: str, schedule: str, budget_fracti
     return PeakLr(
         workload, schedule, budget_fraction, law.predict(budget_fraction), law, exponent, sorted(sweep)
     )
+
+
+@dataclass(frozen=True)
+class PhiAutoJudgement:
+    """``uba(phi=auto)`` against the fixed phi chosen without the workload it is scored on."""
+
+    #: per held-out (workload, budget): the fixed-phi schedule chosen on the other workloads
+    picks: dict[tuple[str, float], str]
+    #: auto's held-out test loss against those picks', a log-ratio pooled over the held-out cells
+    against_fixed: stats.Interval
+
+    @property
+    def beats_fixed(self) -> bool:
+        return self.against_fixed.high < 0
+
+    def explain(self) -> str:
+        pct = self.against_fixed.percent()
+        workloads = sorted({w for w, _ in self.picks})
+        says = (
+            "phi=auto beats the best fixed phi out of sample"
+            if self.beats_fixed
+            else "phi=auto does not beat the best fixed phi out of sample"
+        )
+        return (
+            f"{says}: its held-out loss against the fixed phi chosen on the other workloads is {pct.estimate:+.2f}%, "
+            f"95% interval [{pct.low:+.2f}%, {pct.high:+.2f}%] (leave-one-workload-out over {', '.join(workloads)})"
+        )
+
+
+def judge_phi_auto(cells: Sequence[Cell], auto: str, fixed: Mapping[str, float]) -> PhiAutoJudgement | None:
+    """Leave-one-workload-out, as the recommender: for each workload and budget where ``auto``
+    ran, the fixed-phi schedule (a key of ``fixed``, e.g. ``uba(phi=0.5, ...)`` -> 0.5) of least
+    mean log-loss over each cell's best on the *other* workloads is its rival, and auto's test loss
+    is compared with that rival's there, paired by seed and pooled over the held-out cells. None
+    without held-out losses on 2 or more workloads."""
+    by_cell: dict[tuple[str, float], dict[str, Cell]] = defaultdict(dict)
+    for cell in cells:
+        wanted = cell.schedule == auto or cell.schedule in fixed
+        if wanted and cell.metric == "loss" and cell.test and len(cell.seeds) == len(cell.test):
+            by_cell[(cell.workload, cell.budget)][cell.schedule] = cell
+    means = {
+        w: {b: {s: c.mean for s, c in g.items() if s in fixed} for (w2, b), g in by_cell.items() if w2 == w}
+        for w in {w for w, _ in by_cell}
+    }
+    if len(means) < 2:
+        return None
+    choice = stats.leave_one_workload_out(means, rng=np.random.default_rng(BOOTSTRAP_SEED))
+    pooled: dict[str, dict[float, tuple[list[float], list[float]]]] = defaultdict(dict)
+    picks = {}
+    for held in choice.cells:
+        group = by_cell[(held.workload, held.budget)]
+        if auto not in group:
+            continue
+        a, b = group[auto], group[held.pick]
+        theirs = dict(zip(b.seeds, b.test, strict=True))
+        pairs = [(x, theirs[s]) for s, x in zip(a.seeds, a.test, strict=True) if s in theirs]
+        if len(pairs) >= 2 and all(x > 0 and y > 0 for x, y in pairs):
+            pooled[held.workload][held.budget] = ([x for x, _ in pairs], [y for _, y in pairs])
+            picks[(held.workload, held.budget)] = held.pick
+    if not pooled:
+        return None
+    interval = stats.pooled_log_ratio(dict(pooled), rng=np.random.default_rng(BOOTSTRAP_SEED))
+    return PhiAutoJudgement(picks, interval)

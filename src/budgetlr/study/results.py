@@ -168,6 +168,7 @@ def build(
         blocks += pooled_verdicts(pickable, suite.claim, short)
     blocks += recommender_out_of_sample(pickable, short)
     blocks += lr_transfer_section(trials, suite, short)
+    blocks += phi_auto_out_of_sample(pickable, short)
     if suite.claim is not None:
         blocks += verdict(pickable, suite.claim, budgets, short)
     blocks += recommendations(pickable, budgets, seeds, short)
@@ -375,6 +376,48 @@ def recommender_out_of_sample(cells: list[Cell], short: Callable[[str], str]) ->
         Table(
             ["held-out workload", "budget", "pick", "cell's best", "regret", "vs fixed", "best or tied"], rows
         ),
+    ]
+
+
+def phi_groups(cells: list[Cell]) -> tuple[str, dict[str, float]] | None:
+    """``uba(phi=auto, ...)`` and the fixed-phi schedules with the same other keys (cosine as
+    phi = 2), as ``(auto, {schedule: phi})``; None without an auto schedule."""
+    phis = {c.schedule: p for c in cells if (p := uba_phi(c.schedule)) is not None}
+    autos = sorted(s for s, (_, phi) in phis.items() if phi == "auto")
+    if not autos:
+        return None
+    keys = phis[autos[0]][0]
+    fixed = {s: float(phi) for s, (k, phi) in phis.items() if k == keys and isinstance(phi, float)}
+    return autos[0], fixed
+
+
+def phi_auto_out_of_sample(cells: list[Cell], short: Callable[[str], str]) -> list[Block]:
+    """``uba(phi=auto)`` judged leave-one-workload-out against the best fixed phi
+    (:func:`budgetlr.study.recommend.judge_phi_auto`)."""
+    groups = phi_groups(cells)
+    if groups is None:
+        return []
+    auto, fixed = groups
+    heading = Heading(2, f"{short(auto)}, tested on workloads its rival was not chosen on")
+    judgement = study.judge_phi_auto(cells, auto, fixed)
+    if judgement is None:
+        return [
+            heading,
+            Paragraph(
+                "Not evaluated: this needs held-out losses (trial semantics 2 and later) of phi=auto and the fixed "
+                "phis on 2 or more workloads."
+            ),
+        ]
+    rows = [[(w, ""), (f"{b:g}", ""), (short(pick), "")] for (w, b), pick in sorted(judgement.picks.items())]
+    return [
+        heading,
+        Paragraph(
+            f"For each workload and budget, the fixed phi ({', '.join(f'{p:g}' for p in sorted(fixed.values()))}; "
+            "cosine is phi = 2) with the least mean log-loss over each cell's best on the other workloads is "
+            f"phi=auto's rival there. **{judgement.explain()}.** Pooled over the held-out cells, paired by seed, "
+            f"bootstrap seed {BOOTSTRAP_SEED}; `budgetlr suggest-phi --out DIR` prints the same verdict."
+        ),
+        Table(["held-out workload", "budget", "fixed phi chosen without it"], rows),
     ]
 
 
