@@ -147,7 +147,8 @@ def build(
         Paragraph(
             f"Workloads: {', '.join(workloads)}. Budgets: {', '.join(f'{b:g}' for b in budgets)} of each workload's "
             f"full budget. Seeds: {', '.join(map(str, seeds))}. For every (workload, schedule, budget) the peak LR is "
-            "chosen on validation from the workload's grid, and the test metric at that LR is reported. "
+            "chosen on the validation loss from the workload's grid, and the test loss at that LR is reported "
+            "(cross-entropy, bits per byte or excess risk; a workload's metric where its trials hold no loss). "
             f"Grids: {grids(swept)}."
             + (
                 f" Every schedule warms up for {warmup:.0%} of its budget"
