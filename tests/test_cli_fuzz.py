@@ -179,8 +179,8 @@ def world(tmp_path_factory) -> dict[str, str]:
 def no_training(monkeypatch):
     """Whatever passes validation stops where training would start."""
 
-    def no_sweep(plan, out, *args, **kwargs):
-        return SweepSummary(len(plan.trials()), 0, 0, 0)
+    def no_sweep(plans, out, *args, **kwargs):
+        return SweepSummary(sum(len(plan.trials()) for plan in plans), 0, 0, 0)
 
     def refuse(*args, **kwargs):
         raise InvalidInput("training is stubbed in this test")

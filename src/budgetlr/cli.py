@@ -278,6 +278,11 @@ def build_parser() -> Parser:
         "--budget", type=checked(fraction), required=True, help="fraction of the full budget in (0, 1]"
     )
     suggest.add_argument("--seed", type=checked(seed), default=0, help="seed of the model's initialisation")
+    suggest.add_argument(
+        "--out",
+        type=checked(folder),
+        help="a study's results folder: also say whether phi=auto beat the best fixed phi there, out of sample",
+    )
 
     pbt = commands.add_parser(
         "pbt", help="population based training of the LR on Ray Tune; replays the result"
@@ -316,6 +321,19 @@ def build_parser() -> Parser:
     add_out(branches)
     branches.add_argument("--quiet", action="store_true", help="no progress bar")
 
+    transfer = commands.add_parser(
+        "lr-transfer",
+        help="run each swept schedule at the peak LR the power law of its smaller budgets predicts for the largest",
+    )
+    add_out(transfer)
+    transfer.add_argument(
+        "--suite", choices=sorted(SUITES), default="study", help="the suite whose LR grids the sweep used"
+    )
+    transfer.add_argument(
+        "--workers", type=checked(at_least(1)), help="local worker processes (default: one per core)"
+    )
+    transfer.add_argument("--quiet", action="store_true", help="no progress bar")
+
     recommend = commands.add_parser(
         "recommend", help="which schedule to use at a budget, from stored results"
     )
@@ -323,7 +341,9 @@ def build_parser() -> Parser:
         "--budget-fraction", type=checked(fraction), required=True, help="fraction of a full budget"
     )
     recommend.add_argument(
-        "--workload", type=checked(word), help="only this workload's results (default: all)"
+        "--workload",
+        type=checked(word),
+        help="only this workload's results (default: all); also prints a peak LR for the budget",
     )
     add_out(recommend)
 
@@ -506,33 +526,37 @@ def bench(args: argparse.Namespace) -> None:
         raise UsageError("--address goes with --executor ray")
     if args.trials is not None and args.tuner != "optuna":
         raise UsageError("--trials goes with --tuner optuna")
-    plan = make_plan(
-        workloads=args.workload or suite.workloads,
-        schedules=args.schedules or suite.schedules,
-        budgets=args.budgets or suite.budgets,
-        seeds=args.seeds or suite.seeds,
-        lrs=args.lrs,
-        grids=suite.lrs,
-    )
+    plans = [
+        make_plan(
+            workloads=args.workload or part.workloads,
+            schedules=args.schedules or part.schedules,
+            budgets=args.budgets or part.budgets,
+            seeds=args.seeds or part.seeds,
+            lrs=args.lrs,
+            grids=part.lrs,
+        )
+        for part in suite.sweeps()
+    ]
     if args.tuner == "optuna":
         from budgetlr.study.tune import tune_with_optuna
 
-        for study in tune_with_optuna(
-            plan,
-            args.out,
-            12 if args.trials is None else args.trials,
-            args.executor,
-            args.workers,
-            args.address,
-            progress=not args.quiet,
-        ):
-            print(
-                f"{study.name}: {study.trials} trials, best validation {study.best_value} at {study.best_params}"
-            )
+        for plan in plans:
+            for study in tune_with_optuna(
+                plan,
+                args.out,
+                12 if args.trials is None else args.trials,
+                args.executor,
+                args.workers,
+                args.address,
+                progress=not args.quiet,
+            ):
+                print(
+                    f"{study.name}: {study.trials} trials, best validation {study.best_value} at {study.best_params}"
+                )
         print(f"studies in {args.out / 'optuna.db'}; trials in {args.out / 'results.db'}")
     else:
         summary = run_sweep(
-            plan, args.out, args.executor, args.workers, args.address, progress=not args.quiet
+            plans, args.out, args.executor, args.workers, args.address, progress=not args.quiet
         )
         for semantics, count in sorted(summary.not_reused.items(), key=str):
             print(not_reused_line(semantics, count))
@@ -589,9 +613,28 @@ def suggest_phi(args: argparse.Namespace) -> None:
 
     workload = resolve_workload(args.workload)
     steps = budget_steps(workload.full_budget, args.budget)
+    judgement = phi_auto_judgement(args.out) if args.out is not None else None
     suggestion = suggest_phi(estimate_for_workload(workload, seed=args.seed), steps)
     print(f"{workload} at budget {args.budget} ({steps} steps): {suggestion.explain()}")
+    if judgement is not None:
+        print(judgement)
     print(f"uba(phi={suggestion.phi:.3g})")
+
+
+def phi_auto_judgement(out: Path) -> str:
+    """What a study in ``out`` says of phi=auto out of sample, in one line."""
+    from budgetlr.bench.store import Store
+    from budgetlr.study.analysis import cells
+    from budgetlr.study.recommend import is_pickable, judge_phi_auto
+    from budgetlr.study.results import phi_groups
+
+    with Store.existing(out) as store:
+        measured = [c for c in cells(store.trials()) if is_pickable(c.schedule)]
+    groups = phi_groups(measured)
+    judgement = None if groups is None else judge_phi_auto(measured, *groups)
+    if judgement is None:
+        return f"{out} holds no out-of-sample test of phi=auto (it needs held-out losses of phi=auto and fixed phis on 2+ workloads)"
+    return judgement.explain()
 
 
 def pbt(args: argparse.Namespace) -> None:
@@ -692,11 +735,33 @@ def default_wsd_lr(out: Path, workload: str, budget: float) -> float | None:
 def recommend(args: argparse.Namespace) -> None:
     from budgetlr.bench.store import Store
     from budgetlr.study.analysis import cells
-    from budgetlr.study.recommend import recommend
+    from budgetlr.study.recommend import peak_lr, recommend
 
     with Store.existing(args.out) as store:
         trials = store.trials()
-    print(recommend(cells(trials), args.budget_fraction, args.workload).explain())
+    recommendation = recommend(cells(trials), args.budget_fraction, args.workload)
+    print(recommendation.explain())
+    if args.workload is not None:
+        print(peak_lr(trials, args.workload, recommendation.choice.schedule, args.budget_fraction).explain())
+
+
+def lr_transfer(args: argparse.Namespace) -> None:
+    from budgetlr.bench.store import Store
+    from budgetlr.bench.sweep import run_configs
+    from budgetlr.study.transfer import transfer_configs
+
+    with Store.existing(args.out) as store:
+        trials = store.trials()
+    configs = transfer_configs(trials, SUITES[args.suite])
+    if not configs:
+        raise InvalidInput(
+            f"no schedule in {str(args.out)!r} was swept with held-out losses at 4 or more budgets and 2 or more seeds"
+        )
+    summary = run_configs(configs, args.out, workers=args.workers, progress=not args.quiet)
+    print(
+        f"{summary.planned} trials at predicted peak LRs: {summary.already_stored} already stored, "
+        f"{summary.ran} run now ({summary.diverged} diverged); 'budgetlr results' reads them"
+    )
 
 
 def results(args: argparse.Namespace) -> None:
@@ -789,5 +854,6 @@ COMMANDS = {
     "pbt": pbt,
     "wsd-s": wsd_s,
     "recommend": recommend,
+    "lr-transfer": lr_transfer,
     "results": results,
 }

@@ -8,7 +8,7 @@ import sqlite3
 import budgetlr
 import budgetlr.bench.runner
 import budgetlr.bench.store
-from budgetlr.bench.runner import TRIAL_SEMANTICS, CurvePoint, TrialConfig, TrialResult
+from budgetlr.bench.runner import TRIAL_SEMANTICS, CurvePoint, TrialConfig, TrialResult, trial_key
 from budgetlr.bench.store import Store
 from budgetlr.bench.sweep import run_configs
 from budgetlr.bench.workloads import resolve_workload
@@ -63,7 +63,7 @@ def test_trials_of_other_semantics_are_counted_and_not_reused(tmp_path, monkeypa
     assert f"semantics {TRIAL_SEMANTICS}," in line
 
 
-def test_a_database_keyed_by_version_is_rekeyed_and_its_trials_reused(tmp_path):
+def test_a_database_keyed_by_version_is_rekeyed_to_semantics_1(tmp_path):
     current, older = CONFIGS
     with sqlite3.connect(tmp_path / "results.db") as connection:
         connection.executescript(SCHEMA_0_2_0)
@@ -77,13 +77,15 @@ def test_a_database_keyed_by_version_is_rekeyed_and_its_trials_reused(tmp_path):
         connection.execute("INSERT INTO curves VALUES (?, 20, 0.4, 0.5, 0.0)", (key_0_2_0(current, "0.2.0"),))
     with Store(tmp_path) as store:
         by_lr = {t.lr: t for t in store.trials()}
-        assert (by_lr[current.lr].key, by_lr[current.lr].semantics) == (current.key(), 1)
-        assert store.curve(current.key()) == [(20, 0.4, 0.5, 0.0)]
+        semantics_1 = trial_key(current, "", 1)  # quadratic's data depend on its spec alone
+        assert (by_lr[current.lr].key, by_lr[current.lr].semantics) == (semantics_1, 1)
+        assert store.curve(semantics_1) == [(20, 0.4, 0.5, 0.0)]
         # 0.1.0 is not known to compute what semantics 1 computes: kept, never reused.
         assert (by_lr[older.lr].key, by_lr[older.lr].semantics) == (key_0_2_0(older, "0.1.0"), 0)
-        assert store.not_reused(CONFIGS) == {0: 1}
+        # semantics 2 records held-out losses: trials of semantics 1 are kept but run again
+        assert store.not_reused(CONFIGS) == {0: 1, 1: 1}
     with Store(tmp_path) as store:  # a second opening changes nothing
-        assert {t.key for t in store.trials()} == {current.key(), key_0_2_0(older, "0.1.0")}
+        assert {t.key for t in store.trials()} == {semantics_1, key_0_2_0(older, "0.1.0")}
 
 
 def test_a_workloads_data_is_in_its_fingerprint_and_its_path_is_not(tmp_path):

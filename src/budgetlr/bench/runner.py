@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from budgetlr.errors import InvalidInput
 
@@ -21,12 +21,14 @@ if TYPE_CHECKING:
     import torch
 
     from budgetlr.bench.loop import Run
-    from budgetlr.bench.workloads.base import Workload
+    from budgetlr.bench.workloads.base import Evaluation
+
+T = TypeVar("T")
 
 #: The version of what a trial computes from its configuration. Bump it (and say why in
 #: CHANGELOG.md) only when the same configuration would give a different result: every trial
 #: stored under another value is then run again, and ``budgetlr bench`` says how many and why.
-TRIAL_SEMANTICS = 1
+TRIAL_SEMANTICS = 2
 
 
 #: The largest peak LR a float32 model can hold, and the largest seed SQLite's INTEGER stores.
@@ -101,6 +103,11 @@ class TrialResult:
     notes: dict[str, Any] = field(default_factory=dict)
     #: Seconds spent evaluating; ``wall_time`` is training and evaluation together.
     eval_time: float = 0.0
+    #: Held-out losses (the study's primary measure; None where the workload defines none or the
+    #: trial diverged) and the test loss's standard error over held-out examples or sequences.
+    val_loss: float | None = None
+    test_loss: float | None = None
+    test_loss_se: float | None = None
 
 
 def check_budget(fraction: float) -> float:
@@ -121,7 +128,8 @@ def run_trial(config: TrialConfig, source_norms: Sequence[float] | None = None) 
     The curve holds, every ``eval_every`` steps and at the end: the mean training loss since the
     previous point, the validation metric and the LR used by the last step. Every step's gradient
     norm is recorded. A non-finite loss ends the trial early, marked ``diverged``, with no final
-    metrics. ``source_norms`` are the gradient norms a ``refined`` trial refines (see
+    metrics. The final evaluation (:meth:`Workload.held_out`) reads the whole validation and test
+    splits and records the task metric and the held-out loss of each. ``source_norms`` are the gradient norms a ``refined`` trial refines (see
     :mod:`budgetlr.bench.methods`). Steps per second count training time only; the time spent
     evaluating is ``eval_time``.
     """
@@ -143,7 +151,7 @@ def run_trial(config: TrialConfig, source_norms: Sequence[float] | None = None) 
     optimizer = make_optimizer(resolved, workload, model, config.lr, steps)
     scheduler = BudgetScheduler(optimizer, schedule, steps)
     batches = workload.batches(torch.Generator().manual_seed(config.seed))
-    evaluate = evaluator(workload, model, optimizer)
+    at_eval_weights = evaluator(optimizer)
     run = train(
         model,
         optimizer,
@@ -152,34 +160,43 @@ def run_trial(config: TrialConfig, source_norms: Sequence[float] | None = None) 
         range(steps),
         scheduler=scheduler,
         norms=(workload.refinement.norm,),
-        evaluate=lambda: evaluate("val"),
+        evaluate=lambda: at_eval_weights(lambda: workload.evaluate(model, "val")),
         eval_every=workload.eval_every,
     )
     curve = curve_of(run, steps, workload.eval_every)
-    val_metric = test_metric = None
     status = "diverged" if run.diverged else "ok"
     clock = time.perf_counter()
+    val = test = None
     if status == "ok":
-        val_metric = evaluate("val")
-        test_metric = evaluate("test")
-        curve[-1] = CurvePoint(curve[-1].step, curve[-1].train_loss, val_metric, curve[-1].lr)
-        if not (math.isfinite(val_metric) and math.isfinite(test_metric)):
-            status, val_metric, test_metric = "diverged", None, None
+        val = at_eval_weights(lambda: workload.held_out(model, "val"))
+        test = at_eval_weights(lambda: workload.held_out(model, "test"))
+        curve[-1] = CurvePoint(curve[-1].step, curve[-1].train_loss, val.metric, curve[-1].lr)
+        if not (finite(val) and finite(test)):
+            status, val, test = "diverged", None, None
     eval_time = run.eval_seconds + time.perf_counter() - clock
     done = curve[-1].step if curve else 0
     return TrialResult(
         config,
         done,
         status,
-        val_metric,
-        test_metric,
+        None if val is None else val.metric,
+        None if test is None else test.metric,
         run.train_seconds + eval_time,
         done / max(run.train_seconds, 1e-9),
         curve,
         run.grad_norms,
         notes,
         eval_time,
+        None if val is None else val.loss,
+        None if test is None else test.loss,
+        None if test is None else test.loss_se,
     )
+
+
+def finite(evaluation: Evaluation) -> bool:
+    """A metric, and a loss where there is one, that are finite numbers."""
+    values = [evaluation.metric] if evaluation.loss is None else [evaluation.metric, evaluation.loss]
+    return all(math.isfinite(v) for v in values)
 
 
 def curve_of(run: Run, steps: int, eval_every: int) -> list[CurvePoint]:
@@ -201,22 +218,21 @@ def curve_of(run: Run, steps: int, eval_every: int) -> list[CurvePoint]:
     return curve
 
 
-def evaluator(
-    workload: Workload, model: torch.nn.Module, optimizer: torch.optim.Optimizer
-) -> Callable[[str], float]:
-    """``evaluate(split)``; schedule-free optimizers swap in their averaged weights for it."""
+def evaluator(optimizer: torch.optim.Optimizer) -> Callable[[Callable[[], T]], T]:
+    """``at_eval_weights(f)``: ``f()`` with a schedule-free optimizer's averaged weights swapped
+    in, and its training weights back afterwards; plain optimizers run ``f()`` as it is."""
     to_train: Callable[[], object] | None = getattr(optimizer, "train", None)
     to_eval: Callable[[], object] | None = getattr(optimizer, "eval", None)
     if to_train is not None:
         to_train()
 
-    def evaluate(split: str) -> float:
+    def at_eval_weights(evaluate: Callable[[], T]) -> T:
         if to_eval is not None:
             to_eval()
         try:
-            return workload.evaluate(model, split)
+            return evaluate()
         finally:
             if to_train is not None:
                 to_train()
 
-    return evaluate
+    return at_eval_weights

@@ -58,7 +58,10 @@ CREATE TABLE IF NOT EXISTS trials (
     wall_time REAL NOT NULL,
     steps_per_second REAL NOT NULL,
     eval_time REAL,
-    finished_at TEXT NOT NULL DEFAULT (datetime('now'))
+    finished_at TEXT NOT NULL DEFAULT (datetime('now')),
+    val_loss REAL,
+    test_loss REAL,
+    test_loss_se REAL
 );
 CREATE TABLE IF NOT EXISTS curves (
     key TEXT NOT NULL REFERENCES trials(key) ON DELETE CASCADE,
@@ -86,10 +89,13 @@ CREATE TABLE IF NOT EXISTS claims (
 """
 
 COLUMNS = ("key", "version", "semantics", "workload", "schedule", "budget", "lr", "seed", "steps", "status", "metric",
-           "higher_is_better", "val_metric", "test_metric", "wall_time", "steps_per_second", "finished_at", "eval_time")  # fmt: skip
+           "higher_is_better", "val_metric", "test_metric", "wall_time", "steps_per_second", "finished_at", "eval_time", "val_loss", "test_loss", "test_loss_se")  # fmt: skip
+#: Columns added since, each by ``ALTER TABLE`` when a sweep opens an older database; read as
+#: empty from an older database opened read-only.
+LOSS_COLUMNS = ("val_loss", "test_loss", "test_loss_se")
 #: The columns of budgetlr 0.2.0's trials table, which every budgetlr database has (older ones are
 #: migrated when a sweep opens them).
-LEGACY_COLUMNS = set(COLUMNS) - {"semantics", "eval_time"}
+LEGACY_COLUMNS = set(COLUMNS) - {"semantics", "eval_time", *LOSS_COLUMNS}
 
 
 @dataclass(frozen=True)
@@ -116,6 +122,11 @@ class Trial:
     finished_at: str
     #: seconds spent evaluating (None for trials stored before it was recorded)
     eval_time: float | None = None
+    #: held-out losses and the test loss's standard error (None before trial semantics 2, for
+    #: diverged trials and for workloads that define no loss)
+    val_loss: float | None = None
+    test_loss: float | None = None
+    test_loss_se: float | None = None
 
 
 def is_sqlite(path: Path) -> bool:
@@ -161,8 +172,9 @@ class Store:
             columns = {row[1] for row in self.connection.execute("PRAGMA table_info(trials)")}
             if "semantics" not in columns:
                 self.migrate_version_keys()
-            if "eval_time" not in columns:
-                self.connection.execute("ALTER TABLE trials ADD COLUMN eval_time REAL")
+            for column in ("eval_time", *LOSS_COLUMNS):
+                if column not in columns:
+                    self.connection.execute(f"ALTER TABLE trials ADD COLUMN {column} REAL")
 
     @classmethod
     def existing(cls, out: Path) -> Store:
@@ -233,11 +245,12 @@ class Store:
             self.connection.execute("DELETE FROM claims WHERE key = ?", (c.key(),))
             inserted = self.connection.execute(
                 "INSERT OR IGNORE INTO trials (key, version, semantics, workload, schedule, budget, lr, seed, steps,"
-                " status, metric, higher_is_better, val_metric, test_metric, wall_time, steps_per_second, eval_time)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " status, metric, higher_is_better, val_metric, test_metric, wall_time, steps_per_second, eval_time,"
+                " val_loss, test_loss, test_loss_se) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (c.key(), budgetlr.__version__, TRIAL_SEMANTICS, c.workload, c.schedule, c.budget, c.lr, c.seed, result.steps, result.status,
                  metric, int(higher_is_better), result.val_metric, result.test_metric, result.wall_time,
-                 result.steps_per_second, result.eval_time),
+                 result.steps_per_second, result.eval_time, finite_or_none(result.val_loss),
+                 finite_or_none(result.test_loss), finite_or_none(result.test_loss_se)),
             ).rowcount  # fmt: skip
             if inserted:
                 self.connection.executemany(
@@ -325,8 +338,10 @@ class Store:
         return matches[0]
 
     def trials(self) -> list[Trial]:
+        present = {row[1] for row in self.connection.execute("PRAGMA table_info(trials)")}
+        selected = (c if c in present else f"NULL AS {c}" for c in COLUMNS)
         rows = self.connection.execute(
-            f"SELECT {', '.join(COLUMNS)} FROM trials ORDER BY workload, schedule, budget, lr, seed"
+            f"SELECT {', '.join(selected)} FROM trials ORDER BY workload, schedule, budget, lr, seed"
         )
         return [to_trial(row) for row in rows]
 
@@ -397,7 +412,7 @@ def check_budgetlr_database(path: Path, read_only: bool = False) -> None:
             f"{path} is another program's SQLite database (tables: {', '.join(sorted(tables))}); "
             "budgetlr leaves it alone"
         )
-    if tables and read_only and not set(COLUMNS) <= columns:
+    if tables and read_only and not set(COLUMNS) - set(LOSS_COLUMNS) <= columns:
         raise InvalidInput(
             f"{path} was written by an older budgetlr; 'budgetlr bench --out {path.parent}' upgrades it in place"
         )
@@ -418,8 +433,8 @@ def trial_row(trial: Trial) -> Iterable[object]:
     return (getattr(trial, column) for column in COLUMNS)
 
 
-def finite_or_none(value: float) -> float | None:
-    return value if value == value and abs(value) != float("inf") else None
+def finite_or_none(value: float | None) -> float | None:
+    return value if value is not None and value == value and abs(value) != float("inf") else None
 
 
 __all__ = ["DB_NAME", "DEFAULT_DIR", "Store", "Trial", "TrialConfig"]

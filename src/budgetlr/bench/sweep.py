@@ -146,15 +146,18 @@ class SweepSummary:
 
 
 def run_sweep(
-    plan: SweepPlan,
+    plan: SweepPlan | Sequence[SweepPlan],
     out: Path,
     executor: str = "local",
     workers: int | None = None,
     address: str | None = None,
     progress: bool = True,
 ) -> SweepSummary:
-    """Run the trials of ``plan`` that ``out``'s database lacks, storing each as it finishes."""
-    return run_configs(plan.trials(), out, executor, workers, address, progress)
+    """Run the trials of ``plan`` (or of several plans, one after the other, a trial they share
+    once) that ``out``'s database lacks, storing each as it finishes."""
+    plans = [plan] if isinstance(plan, SweepPlan) else plan
+    trials = list(dict.fromkeys(config for p in plans for config in p.trials()))
+    return run_configs(trials, out, executor, workers, address, progress)
 
 
 def run_configs(

@@ -1,6 +1,10 @@
 """Statistics of stored trials (docs/benchmark.md, Methodology): the peak LR tuned on validation for every
-(workload, schedule, budget), test metrics at that LR over seeds with 95% intervals, wins and
-ties, time-to-target and AlgoPerf-style performance profiles (arXiv 2306.07179)."""
+(workload, schedule, budget), test scores at that LR over seeds with 95% intervals, wins and
+ties, time-to-target and AlgoPerf-style performance profiles (arXiv 2306.07179).
+
+A cell's score is the held-out loss where its trials recorded one (trial semantics 2 on), and its
+task metric otherwise (older trials, workloads that define no loss); the task metric at the
+tuned LR is kept as a secondary measure."""
 
 from __future__ import annotations
 
@@ -19,7 +23,8 @@ R_MAX = 4.0
 
 @dataclass
 class Cell:
-    """One (workload, schedule, budget) at its tuned peak LR."""
+    """One (workload, schedule, budget) at its tuned peak LR. ``metric`` names what ``test`` and
+    ``val_by_lr`` hold: ``"loss"`` (held-out loss, lower is better) or the task metric."""
 
     workload: str
     schedule: str
@@ -28,10 +33,15 @@ class Cell:
     metric: str
     higher_is_better: bool
     tuned_lr: float | None
-    #: mean validation metric per LR over seeds; NaN where any seed diverged
+    #: mean validation score per LR over seeds; NaN where any seed diverged
     val_by_lr: dict[float, float]
     test: list[float] = field(default_factory=list)
     keys: list[str] = field(default_factory=list)
+    #: the task metric (e.g. accuracy) and its test values at the tuned LR, by seed
+    task_metric: str = ""
+    task: list[float] = field(default_factory=list)
+    #: the seeds of ``test``, ``task`` and ``keys``, in order
+    seeds: list[int] = field(default_factory=list)
 
     @property
     def mean(self) -> float:
@@ -56,7 +66,8 @@ class Cell:
 
 def cells(trials: Sequence[Trial]) -> list[Cell]:
     """Every (workload, schedule, budget) with its LR chosen on validation: the LR whose mean final
-    validation metric over seeds is best, an LR where any seed diverged counting as worst."""
+    validation loss (or metric, where no trial of the cell recorded a loss) over seeds is best, an
+    LR where any seed diverged counting as worst."""
     groups: dict[tuple[str, str, float], list[Trial]] = defaultdict(list)
     for trial in trials:
         groups[(trial.workload, trial.schedule, trial.budget)].append(trial)
@@ -64,34 +75,51 @@ def cells(trials: Sequence[Trial]) -> list[Cell]:
     planned = {(t.workload, t.budget): t.steps for t in trials if t.status == "ok"}
     out = []
     for (workload, schedule, budget), members in groups.items():
+        by_loss = any(t.val_loss is not None for t in members)
+
         by_lr: dict[float, list[Trial]] = defaultdict(list)
         for trial in members:
             by_lr[trial.lr].append(trial)
         val_by_lr = {
             lr: math.nan
-            if any(t.status != "ok" for t in runs)
-            else float(np.mean([t.val_metric for t in runs]))
+            if any(t.status != "ok" or score(t, by_loss, "val") is None for t in runs)
+            else float(np.mean([score(t, by_loss, "val") for t in runs]))
             for lr, runs in sorted(by_lr.items())
         }
         first = members[0]
+        higher_is_better = first.higher_is_better and not by_loss
         cell = Cell(
             workload,
             schedule,
             budget,
             planned.get((workload, budget)) or planned_steps(workload, budget, members),
-            first.metric,
-            first.higher_is_better,
+            "loss" if by_loss else first.metric,
+            higher_is_better,
             None,
             val_by_lr,
+            task_metric=first.metric,
         )
         finite = {lr: v for lr, v in val_by_lr.items() if not math.isnan(v)}
         if finite:
-            cell.tuned_lr = (max if first.higher_is_better else min)(finite, key=finite.__getitem__)
+            cell.tuned_lr = (max if higher_is_better else min)(finite, key=finite.__getitem__)
             chosen = sorted(by_lr[cell.tuned_lr], key=lambda t: t.seed)
-            cell.test = [math.nan if t.test_metric is None else t.test_metric for t in chosen]
+            cell.test = [nan_if_none(score(t, by_loss, "test")) for t in chosen]
+            cell.task = [nan_if_none(t.test_metric) for t in chosen]
             cell.keys = [t.key for t in chosen]
+            cell.seeds = [t.seed for t in chosen]
         out.append(cell)
     return sorted(out, key=lambda c: (c.workload, c.budget, c.schedule))
+
+
+def score(trial: Trial, by_loss: bool, split: str) -> float | None:
+    """A trial's held-out loss (``by_loss``) or task metric on ``split`` (``"val"`` or ``"test"``)."""
+    if split == "val":
+        return trial.val_loss if by_loss else trial.val_metric
+    return trial.test_loss if by_loss else trial.test_metric
+
+
+def nan_if_none(value: float | None) -> float:
+    return math.nan if value is None else value
 
 
 def planned_steps(workload: str, budget: float, members: Sequence[Trial]) -> int:

@@ -229,7 +229,7 @@ def run_pbt(settings: PBTSettings, out: Path, address: str | None = None, progre
         model = workload.build_model().to(workload.device())
         model.load_state_dict(state["model"])
         workload.prepare()
-        val, test, status = workload.evaluate(model, "val"), workload.evaluate(model, "test"), "ok"
+        val, test, status = workload.held_out(model, "val"), workload.held_out(model, "test"), "ok"
     path = folder / f"{name}.npy"
     np.save(path, np.asarray(lrs) / max(lrs))
     config = TrialConfig(plan.workload, plan.spec, plan.budget, plan.base_lr, plan.seed)
@@ -240,9 +240,11 @@ def run_pbt(settings: PBTSettings, out: Path, address: str | None = None, progre
     training = float(sum(frame["train_seconds"].sum() for frame in reports if "train_seconds" in frame))
     curve = [CurvePoint(step, loss, v, lr) for step, loss, v, lr in state["curve"]]
     result = TrialResult(
-        config, steps, status, val, test, wall, steps * plan.population / max(training, 1e-9), curve,
+        config, steps, status, val and val.metric, test and test.metric, wall,
+        steps * plan.population / max(training, 1e-9), curve,
         notes={"population": plan.population, "interval": plan.interval, "discovered": str(path.relative_to(folder.parent))},
-        eval_time=max(wall - training, 0.0),
+        eval_time=max(wall - training, 0.0), val_loss=val and val.loss, test_loss=test and test.loss,
+        test_loss_se=test and test.loss_se,
     )  # fmt: skip
     with Store(out) as store:
         store.save(result, workload.metric, workload.higher_is_better)

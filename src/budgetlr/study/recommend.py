@@ -17,7 +17,9 @@ from typing import TypeVar
 import numpy as np
 
 from budgetlr.bench.runner import check_budget
+from budgetlr.bench.store import Trial
 from budgetlr.errors import InvalidInput
+from budgetlr.study import stats
 from budgetlr.study.analysis import Cell, best_and_ties
 
 #: Schedule strings that are runs of an adaptive method, not schedules a user can pick.
@@ -98,6 +100,9 @@ class Recommendation:
     workloads: list[str]
     ranking: list[Ranked]
     confidence: str
+    #: the choice's held-out loss against the runner-up's, pooled over the workloads (a log-ratio
+    #: with its 95% interval); None where the cells hold no losses or no runner-up
+    against_runner_up: stats.Interval | None = None
 
     @property
     def choice(self) -> Ranked:
@@ -118,6 +123,12 @@ class Recommendation:
             lines.append(
                 f"runner-up {runner.schedule}: {runner.mean_excess:.1%} above the best; "
                 f"best or tied on {runner.best_or_tied} of {runner.workloads}"
+            )
+        if self.against_runner_up is not None and runner is not None:
+            pct = self.against_runner_up.percent()
+            lines.append(
+                f"held-out loss of {top.schedule} against {runner.schedule}, pooled over the workloads: "
+                f"{pct.estimate:+.2f}%, 95% interval [{pct.low:+.2f}%, {pct.high:+.2f}%]"
             )
         lines.append(f"confidence: {self.confidence}")
         return "\n".join(lines)
@@ -169,11 +180,173 @@ def recommend(cells: Sequence[Cell], budget_fraction: float, workload: str | Non
         key=lambda r: (r.mean_excess, -r.best_or_tied, r.schedule),
     )
     top = ranking[0]
-    confidence = "low"
-    if top.best_or_tied == top.workloads:
-        confidence = "medium"
-        if len(ranking) > 1:
-            outcomes = [paired_outcome(g[top.schedule], g[ranking[1].schedule]) for g in chosen.values()]
-            if "win" in outcomes and "loss" not in outcomes:
-                confidence = "high"
-    return Recommendation(budget_fraction, budget, sorted(chosen), ranking, confidence)
+    runner_up = ranking[1].schedule if len(ranking) > 1 else None
+    pooled = None if runner_up is None else pooled_against(chosen, top.schedule, runner_up)
+    if pooled is not None:
+        confidence = (
+            "high: its held-out loss is lower than the runner-up's beyond seed noise"
+            if pooled.high < 0
+            else "low: tied with the runner-up (the pooled interval covers 0)"
+        )
+    else:
+        confidence = "low"
+        if top.best_or_tied == top.workloads:
+            confidence = "medium"
+            if runner_up is not None:
+                outcomes = [paired_outcome(g[top.schedule], g[runner_up]) for g in chosen.values()]
+                if "win" in outcomes and "loss" not in outcomes:
+                    confidence = "high"
+    return Recommendation(budget_fraction, budget, sorted(chosen), ranking, confidence, pooled)
+
+
+#: Seed of the bootstraps behind a recommendation's confidence: the same database, the same answer.
+BOOTSTRAP_SEED = 0
+
+
+def pooled_against(chosen: Mapping[str, Mapping[str, Cell]], a: str, b: str) -> stats.Interval | None:
+    """Schedule ``a``'s held-out test loss against ``b``'s, paired by seed in each workload's cell
+    and pooled over the workloads (:func:`budgetlr.study.stats.pooled_log_ratio`); None unless
+    every workload's two cells hold losses of two or more shared, known seeds."""
+    cells: dict[str, dict[float, tuple[list[float], list[float]]]] = {}
+    for workload, group in chosen.items():
+        first, second = group[a], group[b]
+        known = all(len(c.seeds) == len(c.test) for c in (first, second))  # cells made by hand may lack seeds
+        if first.metric != "loss" or second.metric != "loss" or not known:
+            return None
+        theirs = dict(zip(second.seeds, second.test, strict=True))
+        pairs = [(x, theirs[seed]) for seed, x in zip(first.seeds, first.test, strict=True) if seed in theirs]
+        if len(pairs) < 2 or not all(x > 0 and y > 0 for x, y in pairs):
+            return None
+        cells[workload] = {first.budget: ([x for x, _ in pairs], [y for _, y in pairs])}
+    return stats.pooled_log_ratio(cells, rng=np.random.default_rng(BOOTSTRAP_SEED))
+
+
+@dataclass(frozen=True)
+class PeakLr:
+    """A peak LR for a budget from the power law ``lr*(T) = a T^b`` fitted to a workload's sweep."""
+
+    workload: str
+    schedule: str
+    budget: float
+    lr: float
+    law: stats.PowerLaw
+    #: the exponent's 95% bootstrap interval over seeds; None with fewer than 2 seeds per budget
+    exponent: stats.Interval | None
+    budgets: list[float]
+
+    def explain(self) -> str:
+        interval = (
+            ""
+            if self.exponent is None
+            else f", 95% interval [{self.exponent.low:.2f}, {self.exponent.high:.2f}]"
+        )
+        return (
+            f"peak LR for {self.schedule} on {self.workload} at budget {self.budget:g}: {self.lr:.3g} "
+            f"(lr*(T) = {self.law.a:.3g} T^{self.law.b:.2f}{interval}, T the budget fraction; fitted to the "
+            f"tuned LRs at budgets {', '.join(f'{t:g}' for t in self.budgets)})"
+        )
+
+
+def lr_sweep(trials: Sequence[Trial], workload: str, schedule: str) -> dict[float, dict[float, list[float]]]:
+    """``sweep[budget][lr]``: the validation losses of ``schedule`` on ``workload`` by seed (NaN
+    where a seed diverged), over the seeds every LR of that budget ran."""
+    runs: dict[float, dict[float, dict[int, float]]] = defaultdict(lambda: defaultdict(dict))
+    for t in trials:
+        if t.workload == workload and t.schedule == schedule:
+            ok = t.status == "ok" and t.val_loss is not None
+            runs[t.budget][t.lr][t.seed] = t.val_loss if ok and t.val_loss is not None else math.nan
+    sweep = {}
+    for budget, by_lr in runs.items():
+        seeds = sorted(set.intersection(*(set(v) for v in by_lr.values())))
+        if seeds:
+            sweep[budget] = {lr: [v[seed] for seed in seeds] for lr, v in by_lr.items()}
+    return sweep
+
+
+def peak_lr(trials: Sequence[Trial], workload: str, schedule: str, budget_fraction: float) -> PeakLr:
+    """The peak LR for ``schedule`` on ``workload`` at ``budget_fraction``, from the power law of
+    its tuned LR (validation loss) in the budget (:func:`budgetlr.study.stats.lr_power_law`)."""
+    sweep = {
+        t: by_lr
+        for t, by_lr in lr_sweep(trials, workload, schedule).items()
+        if any(not all(math.isnan(v) for v in losses) for losses in by_lr.values())
+    }
+    if len(sweep) < 2:
+        raise InvalidInput(
+            f"a peak LR needs validation losses of {schedule} on {workload} at 2 or more budgets; "
+            f"the database holds {len(sweep)}"
+        )
+    exponent = None
+    if min(len(next(iter(by_lr.values()))) for by_lr in sweep.values()) >= 2:
+        law, exponent = stats.lr_power_law(sweep, rng=np.random.default_rng(BOOTSTRAP_SEED))
+    else:
+        tuned = [
+            stats.tuned_lr(list(by_lr), [np.mean(v) for v in by_lr.values()]) for by_lr in sweep.values()
+        ]
+        law = stats.fit_power_law(list(sweep), tuned)
+    return PeakLr(
+        workload, schedule, budget_fraction, law.predict(budget_fraction), law, exponent, sorted(sweep)
+    )
+
+
+@dataclass(frozen=True)
+class PhiAutoJudgement:
+    """``uba(phi=auto)`` against the fixed phi chosen without the workload it is scored on."""
+
+    #: per held-out (workload, budget): the fixed-phi schedule chosen on the other workloads
+    picks: dict[tuple[str, float], str]
+    #: auto's held-out test loss against those picks', a log-ratio pooled over the held-out cells
+    against_fixed: stats.Interval
+
+    @property
+    def beats_fixed(self) -> bool:
+        return self.against_fixed.high < 0
+
+    def explain(self) -> str:
+        pct = self.against_fixed.percent()
+        workloads = sorted({w for w, _ in self.picks})
+        says = (
+            "phi=auto beats the best fixed phi out of sample"
+            if self.beats_fixed
+            else "phi=auto does not beat the best fixed phi out of sample"
+        )
+        return (
+            f"{says}: its held-out loss against the fixed phi chosen on the other workloads is {pct.estimate:+.2f}%, "
+            f"95% interval [{pct.low:+.2f}%, {pct.high:+.2f}%] (leave-one-workload-out over {', '.join(workloads)})"
+        )
+
+
+def judge_phi_auto(cells: Sequence[Cell], auto: str, fixed: Mapping[str, float]) -> PhiAutoJudgement | None:
+    """Leave-one-workload-out, as the recommender: for each workload and budget where ``auto``
+    ran, the fixed-phi schedule (a key of ``fixed``, e.g. ``uba(phi=0.5, ...)`` -> 0.5) of least
+    mean log-loss over each cell's best on the *other* workloads is its rival, and auto's test loss
+    is compared with that rival's there, paired by seed and pooled over the held-out cells. None
+    without held-out losses on 2 or more workloads."""
+    by_cell: dict[tuple[str, float], dict[str, Cell]] = defaultdict(dict)
+    for cell in cells:
+        wanted = cell.schedule == auto or cell.schedule in fixed
+        if wanted and cell.metric == "loss" and cell.test and len(cell.seeds) == len(cell.test):
+            by_cell[(cell.workload, cell.budget)][cell.schedule] = cell
+    means = {
+        w: {b: {s: c.mean for s, c in g.items() if s in fixed} for (w2, b), g in by_cell.items() if w2 == w}
+        for w in {w for w, _ in by_cell}
+    }
+    if len(means) < 2:
+        return None
+    choice = stats.leave_one_workload_out(means, rng=np.random.default_rng(BOOTSTRAP_SEED))
+    pooled: dict[str, dict[float, tuple[list[float], list[float]]]] = defaultdict(dict)
+    picks = {}
+    for held in choice.cells:
+        group = by_cell[(held.workload, held.budget)]
+        if auto not in group:
+            continue
+        a, b = group[auto], group[held.pick]
+        theirs = dict(zip(b.seeds, b.test, strict=True))
+        pairs = [(x, theirs[s]) for s, x in zip(a.seeds, a.test, strict=True) if s in theirs]
+        if len(pairs) >= 2 and all(x > 0 and y > 0 for x, y in pairs):
+            pooled[held.workload][held.budget] = ([x for x, _ in pairs], [y for _, y in pairs])
+            picks[(held.workload, held.budget)] = held.pick
+    if not pooled:
+        return None
+    interval = stats.pooled_log_ratio(dict(pooled), rng=np.random.default_rng(BOOTSTRAP_SEED))
+    return PhiAutoJudgement(picks, interval)

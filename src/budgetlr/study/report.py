@@ -91,6 +91,11 @@ def build(
             Paragraph(f"Test {first.metric} ({direction}) at the tuned peak LR."),
         ]
         blocks.append(budget_table(mine))
+        if first.task_metric and first.task_metric != first.metric:
+            blocks += [
+                Paragraph(f"Secondary: test {first.task_metric} at the same tuned LR, mean over seeds."),
+                task_table(mine),
+            ]
         blocks.append(lr_table(mine))
         name = slug(workload)
         plot_metric_vs_budget(mine, plots / f"{name}-budget.png")
@@ -144,6 +149,19 @@ def format_cell(cell: Cell | None) -> str:
         return "diverged"
     sd = "" if math.isnan(cell.sd) else f" ± {cell.sd:.3g}"
     return f"{cell.mean:.4g}{sd}"
+
+
+def task_table(mine: list[Cell]) -> Table:
+    """The task metric (e.g. accuracy) of each cell at its tuned LR: a secondary column."""
+    schedules = sorted({c.schedule for c in mine})
+    rows = []
+    for budget in sorted({c.budget for c in mine}):
+        group = {c.schedule: c for c in mine if c.budget == budget}
+        values = [
+            (f"{np.mean(group[s].task):.4g}" if s in group and group[s].task else "–", "") for s in schedules
+        ]
+        rows.append([(f"{budget:g}", ""), *values])
+    return Table([f"test {mine[0].task_metric} at budget", *schedules], rows)
 
 
 def lr_table(mine: list[Cell]) -> Table:

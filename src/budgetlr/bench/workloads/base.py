@@ -21,6 +21,17 @@ from budgetlr.spec import coerce, format_value
 Batch = tuple[Tensor, Tensor]
 
 
+class Evaluation(NamedTuple):
+    """A model's final score on a held-out split: the task metric, and the held-out loss with the
+    standard error of its mean over the split's independent units (examples, or sequences for a
+    language model), the evaluation's own sampling noise. ``loss`` is None where the workload does
+    not define one."""
+
+    metric: float
+    loss: float | None = None
+    loss_se: float | None = None
+
+
 class Refinement(NamedTuple):
     #: the ``optimizer`` of the ``refined`` schedule family: ``"sgd"`` or ``"adam"``
     optimizer: str
@@ -90,8 +101,14 @@ class Workload:
         raise NotImplementedError
 
     def evaluate(self, model: nn.Module, split: str) -> float:
-        """The metric of ``model`` on ``split`` (``"val"`` or ``"test"``)."""
+        """The metric of ``model`` on ``split`` (``"val"`` or ``"test"``): the periodic validation
+        during training, so it may use part of the split to stay cheap."""
         raise NotImplementedError
+
+    def held_out(self, model: nn.Module, split: str) -> Evaluation:
+        """The final evaluation on the whole of ``split``: the metric and the held-out loss (the
+        study's primary measure). A workload that defines no loss inherits this metric-only one."""
+        return Evaluation(self.evaluate(model, split))
 
     @property
     def refinement(self) -> Refinement:
@@ -133,12 +150,21 @@ class ClassificationWorkload(Workload):
         x, y = batch
         return nn.functional.cross_entropy(model(x), y)
 
-    @torch.no_grad()
     def evaluate(self, model: nn.Module, split: str) -> float:
+        return self.held_out(model, split).metric
+
+    @torch.no_grad()
+    def held_out(self, model: nn.Module, split: str) -> Evaluation:
+        """Accuracy, and the mean cross-entropy (nats) over the split's examples with its standard error."""
         x, y = self.splits()[split]
         model.eval()
-        correct = sum(
-            int((model(x[i : i + 1024]).argmax(1) == y[i : i + 1024]).sum()) for i in range(0, len(y), 1024)
-        )
+        logits = torch.cat([model(x[i : i + 1024]) for i in range(0, len(y), 1024)])
         model.train()
-        return correct / len(y)
+        losses = nn.functional.cross_entropy(logits.double(), y, reduction="none")
+        accuracy = float((logits.argmax(1) == y).double().mean())
+        return Evaluation(accuracy, float(losses.mean()), standard_error(losses))
+
+
+def standard_error(values: Tensor) -> float:
+    """The standard error of the mean of ``values`` (sample standard deviation / sqrt(n))."""
+    return float(values.double().std(correction=1) / len(values) ** 0.5) if len(values) > 1 else 0.0

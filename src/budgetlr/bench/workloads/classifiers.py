@@ -47,7 +47,7 @@ class Mnist1dCNN(ClassificationWorkload):
     eval_every: ClassVar[int] = 100
     lrs: ClassVar[tuple[float, ...]] = (1e-2, 3e-2, 1e-1)
 
-    samples: int = 8000
+    samples: int = 20000
     width: int = 32
 
     def splits(self) -> dict[str, Batch]:

@@ -17,7 +17,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from budgetlr.bench.workloads.base import Batch, Workload
+from budgetlr.bench.workloads.base import Batch, Evaluation, Workload, standard_error
 from budgetlr.errors import InvalidInput
 
 
@@ -101,7 +101,11 @@ class GPT(nn.Module):
 
 @dataclass(frozen=True)
 class StdlibGPT(Workload):
-    """A tiny byte-level GPT on the Python standard library's source; metric bits per byte."""
+    """A tiny byte-level GPT on the Python standard library's source; metric and loss bits per byte.
+
+    Validation during training reads the first ``eval_windows`` windows of the validation text
+    (cheap); the final evaluation reads ``held_out_bytes`` of validation and of test text, in
+    windows of ``context + 1`` bytes, and reports the standard error over windows."""
 
     name: ClassVar[str] = "stdlib-gpt"
     description: ClassVar[str] = "tiny byte-level GPT on the Python stdlib source (AdamW), bits/byte"
@@ -120,11 +124,20 @@ class StdlibGPT(Workload):
     context: int = 64
     train_bytes: int = 4_000_000
     eval_windows: int = 128
+    held_out_bytes: int = 262_144
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.width % self.heads:
             raise InvalidInput(f"width={self.width} must be a multiple of heads={self.heads}")
+        if self.eval_windows < 1 or self.held_out_bytes < self.context + 1:
+            raise InvalidInput(f"{self.name} needs eval_windows >= 1 and held_out_bytes >= context + 1")
+
+    @property
+    def held_out_windows(self) -> int:
+        """Windows of ``context + 1`` bytes, at least ``held_out_bytes`` in all, that the final
+        evaluation reads from each held-out split."""
+        return max(self.eval_windows, -(-self.held_out_bytes // (self.context + 1)))
 
     def prepare(self) -> None:
         self.data()
@@ -132,11 +145,13 @@ class StdlibGPT(Workload):
     def data_fingerprint(self) -> str:
         """A digest of the bytes of each split: the stdlib's source changes with Python's version."""
         return digest(
-            byte_splits(self.path, self.train_bytes, self.eval_windows * (self.context + 1), self.context + 2)
+            byte_splits(
+                self.path, self.train_bytes, self.held_out_windows * (self.context + 1), self.context + 2
+            )
         )
 
     def data(self) -> dict[str, Tensor]:
-        held_out = self.eval_windows * (self.context + 1)
+        held_out = self.held_out_windows * (self.context + 1)
         splits = byte_splits(self.path, self.train_bytes, held_out, self.context + 2)
         return {k: v.to(self.device()) for k, v in splits.items()}
 
@@ -157,16 +172,27 @@ class StdlibGPT(Workload):
         x, y = batch
         return F.cross_entropy(model(x).flatten(0, 1), y.flatten())
 
-    @torch.no_grad()
     def evaluate(self, model: nn.Module, split: str) -> float:
+        return float(self.window_bits(model, split, self.eval_windows).mean())
+
+    def held_out(self, model: nn.Module, split: str) -> Evaluation:
+        bits = self.window_bits(model, split, self.held_out_windows)
+        return Evaluation(float(bits.mean()), float(bits.mean()), standard_error(bits))
+
+    @torch.no_grad()
+    def window_bits(self, model: nn.Module, split: str, windows: int) -> Tensor:
+        """Bits per byte of each of the first ``windows`` windows of ``split`` (all windows are the
+        same length, so their mean is the split's bits per byte)."""
         data = self.data()[split]
-        count = min(self.eval_windows, (len(data) - 1) // (self.context + 1))
-        windows = data[: count * (self.context + 1)].view(count, self.context + 1).long()
+        count = min(windows, len(data) // (self.context + 1))
+        tokens = data[: count * (self.context + 1)].view(count, self.context + 1).long()
         model.eval()
-        losses = [self.loss(model, (w[:, :-1], w[:, 1:])) for w in windows.split(64)]
+        nats = [
+            F.cross_entropy(model(w[:, :-1]).transpose(1, 2), w[:, 1:], reduction="none").double().mean(1)
+            for w in tokens.split(64)
+        ]
         model.train()
-        sizes = [len(w) for w in windows.split(64)]
-        return float(sum(loss * n for loss, n in zip(losses, sizes, strict=True)) / count / math.log(2))
+        return torch.cat(nats).cpu() / math.log(2)
 
 
 @dataclass(frozen=True)

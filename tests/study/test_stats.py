@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from budgetlr.bench import stats
-from budgetlr.bench.stats import (
+from budgetlr.study import stats
+from budgetlr.study.stats import (
     bonferroni_level,
     example_bootstrap,
     fit_power_law,

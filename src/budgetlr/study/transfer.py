@@ -1,0 +1,131 @@
+"""Peak-LR transfer across budgets: the power law ``lr*(T) = a T^b`` of the tuned peak LR in the
+budget (the Power scheduler's law, arXiv 2408.13359) is fitted per workload and schedule on the
+sweep's smaller budgets, and predicts the LR at the largest. The trials at the predicted LR are
+extra runs (:func:`transfer_configs`, ``budgetlr lr-transfer``); their test loss against the
+tuned LR's gives the regret of trusting the law.
+
+Trials off a workload's grid (the transfer runs themselves) never take part in the fit or in the
+tuning of the study's cells: :func:`on_grid` separates them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from budgetlr.bench.runner import TrialConfig
+from budgetlr.bench.store import Trial
+from budgetlr.bench.suites import Suite
+from budgetlr.bench.workloads import resolve_workload
+from budgetlr.errors import InvalidInput
+from budgetlr.study import stats
+from budgetlr.study.recommend import BOOTSTRAP_SEED, is_pickable, lr_sweep
+
+
+def grid_of(suite: Suite, workload: str) -> tuple[float, ...]:
+    """The peak-LR grid ``suite`` sweeps ``workload`` on: its part's override, else the workload's own."""
+    for part in suite.sweeps():
+        if workload in part.lrs:
+            return part.lrs[workload]
+    try:
+        return resolve_workload(workload).lrs
+    except InvalidInput:
+        return ()
+
+
+def on_grid(trials: Sequence[Trial], suite: Suite) -> tuple[list[Trial], list[Trial]]:
+    """``trials`` split into those on their workload's grid in ``suite`` and the others."""
+    grids = {w: set(grid_of(suite, w)) for w in {t.workload for t in trials}}
+    inside = [t for t in trials if not grids[t.workload] or t.lr in grids[t.workload]]
+    return inside, [t for t in trials if grids[t.workload] and t.lr not in grids[t.workload]]
+
+
+@dataclass(frozen=True)
+class Transfer:
+    """The law fitted on the smaller budgets of one (workload, schedule), and its prediction."""
+
+    workload: str
+    schedule: str
+    fitted_on: list[float]
+    law: stats.PowerLaw
+    #: the exponent's 95% interval (bootstrap over seeds)
+    exponent: stats.Interval
+    largest: float
+    #: the law's LR at the largest budget, to 3 significant digits (the LR the transfer runs use)
+    predicted_lr: float
+    #: the grid LR tuned on validation at the largest budget, and its seeds
+    tuned_lr: float
+    seeds: list[int]
+
+    def configs(self) -> list[TrialConfig]:
+        return [
+            TrialConfig(self.workload, self.schedule, self.largest, self.predicted_lr, s) for s in self.seeds
+        ]
+
+
+def transfers(trials: Sequence[Trial], suite: Suite) -> list[Transfer]:
+    """Every (workload, schedule) of ``trials`` swept on the grid at 4 or more budgets with held-out
+    losses and 2 or more seeds, its law fitted on all budgets but the largest."""
+    grid_trials, _ = on_grid([t for t in trials if is_pickable(t.schedule)], suite)
+    out = []
+    for workload, schedule in sorted({(t.workload, t.schedule) for t in grid_trials}):
+        sweep = lr_sweep(grid_trials, workload, schedule)
+        usable = {
+            t: by_lr
+            for t, by_lr in sweep.items()
+            if len(next(iter(by_lr.values()))) >= 2 and any(np.isfinite(v).any() for v in by_lr.values())
+        }
+        if len(usable) < 4:
+            continue
+        budgets = sorted(usable)
+        smaller, largest = budgets[:-1], budgets[-1]
+        law, exponent = stats.lr_power_law(
+            {t: usable[t] for t in smaller}, rng=np.random.default_rng(BOOTSTRAP_SEED)
+        )
+        means = {lr: float(np.mean(v)) for lr, v in usable[largest].items()}
+        finite = {lr: m for lr, m in means.items() if math.isfinite(m)}
+        if not finite:
+            continue
+        tuned = min(finite, key=finite.__getitem__)
+        seeds = sorted(
+            {
+                t.seed
+                for t in grid_trials
+                if (t.workload, t.schedule, t.budget, t.lr) == (workload, schedule, largest, tuned)
+            }
+        )
+        predicted = float(f"{law.predict(largest):.3g}")
+        out.append(Transfer(workload, schedule, smaller, law, exponent, largest, predicted, tuned, seeds))
+    return out
+
+
+def transfer_configs(trials: Sequence[Trial], suite: Suite) -> list[TrialConfig]:
+    """The trials at the predicted LRs that the transfer test needs."""
+    return [config for transfer in transfers(trials, suite) for config in transfer.configs()]
+
+
+def regret(transfer: Transfer, trials: Sequence[Trial]) -> float | None:
+    """Test loss at the predicted LR over the tuned LR's, paired by seed: the geometric mean of the
+    ratios, minus 1; None until every seed's run at the predicted LR is stored (or a run diverged:
+    infinite regret)."""
+
+    def losses(lr: float) -> dict[int, float | None]:
+        return {
+            t.seed: (t.test_loss if t.status == "ok" else math.inf)
+            for t in trials
+            if (t.workload, t.schedule, t.budget, t.lr)
+            == (transfer.workload, transfer.schedule, transfer.largest, lr)
+        }
+
+    predicted, tuned = losses(transfer.predicted_lr), losses(transfer.tuned_lr)
+    if transfer.predicted_lr == transfer.tuned_lr:
+        return 0.0
+    pairs = [(predicted.get(s), tuned.get(s)) for s in transfer.seeds]
+    if any(p is None or q is None for p, q in pairs):
+        return None
+    if any(p == math.inf for p, _ in pairs):
+        return math.inf
+    return math.expm1(float(np.mean([math.log(p / q) for p, q in pairs if p is not None and q is not None])))

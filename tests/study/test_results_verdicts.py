@@ -1,0 +1,115 @@
+"""The results page's pooled verdicts on synthetic trials whose answer is known: a planted 5%
+lower loss is found with its sign and an interval covering it; equal losses are a tie."""
+
+import math
+
+import numpy as np
+import pytest
+
+from budgetlr.bench.store import Trial
+from budgetlr.bench.suites import Claim
+from budgetlr.study.analysis import cells
+from budgetlr.study.report import to_markdown
+from budgetlr.study.results import pooled_verdicts
+
+UBA, COSINE, LINEAR = "uba(warmup=0.05)", "cosine(warmup=0.05)", "linear(warmup=0.05)"
+CLAIM = Claim("2505.24452", UBA, (COSINE,), (LINEAR,), (0.1, 0.25))
+
+
+def trial(workload, schedule, budget, seed, loss):
+    key = f"{workload}-{schedule}-{budget}-{seed}"
+    return Trial(
+        key, "0", 2, workload, schedule, budget, 0.1, seed, 100, "ok", "accuracy", True,
+        0.9, 0.9, 1.0, 100.0, "", val_loss=loss, test_loss=loss, test_loss_se=0.01,
+    )  # fmt: skip
+
+
+def synthetic(ratio_to_cosine):
+    rng = np.random.default_rng(3)
+    trials = []
+    for workload, scale in (("a", 1.0), ("b", 3.0)):
+        for budget in (0.1, 0.25, 0.5, 1.0):
+            for seed in range(8):
+                base = scale * math.exp(rng.normal(0, 0.05))  # shared by the seed's runs: pairing removes it
+                noise = rng.normal(0, 0.005, 3)
+                for schedule, ratio, e in (
+                    (COSINE, 1.0, noise[0]),
+                    (LINEAR, 1.0, noise[1]),
+                    (UBA, ratio_to_cosine, noise[2]),
+                ):
+                    trials.append(trial(workload, schedule, budget, seed, base * ratio * math.exp(e)))
+    return trials
+
+
+def rows_of(text):
+    return [line for line in text.splitlines() if line.startswith(("| cosine", "| linear"))]
+
+
+def test_a_planted_effect_is_found_with_its_sign_and_a_tie_is_a_tie():
+    text = to_markdown(pooled_verdicts(cells(synthetic(0.95)), CLAIM, str))
+    rows = rows_of(text)
+    assert len(rows) == 4  # 2 baselines x 2 regimes
+    for row in rows:
+        parts = [p.strip().strip("*") for p in row.strip("|").split("|")]
+        change, interval, says = parts[2:5]
+        low, high = (float(x.strip("%")) for x in interval.strip("[]").split(", "))
+        assert low <= -5.0 <= high and high < 0  # uba 5% lower than both, covered
+        assert float(change.strip("%")) == pytest.approx(-5.0, abs=0.5)
+        assert says == f"{UBA} lower"
+        assert parts[5] == "2 (4 cells)" and parts[6] == "8"
+    assert "each at 98.75%" in text  # Bonferroni over 4 comparisons
+
+
+def test_equal_losses_are_ties_and_the_page_is_the_same_on_every_run():
+    text = to_markdown(pooled_verdicts(cells(synthetic(1.0)), CLAIM, str))
+    assert all("| tie |" in row for row in rows_of(text))
+    assert text == to_markdown(pooled_verdicts(cells(synthetic(1.0)), CLAIM, str))
+
+
+def test_without_held_out_losses_the_page_says_so():
+    old = [
+        Trial("k", "0.2.0", 1, "a", s, 0.1, 0.1, seed, 100, "ok", "accuracy", True, 0.9, 0.9, 1.0, 100.0, "")
+        for s in (UBA, COSINE)
+        for seed in range(3)
+    ]
+    assert "holds no paired trials with held-out losses" in to_markdown(
+        pooled_verdicts(cells(old), CLAIM, str)
+    )
+
+
+def test_the_recommender_is_scored_on_workloads_it_was_not_chosen_on():
+    from budgetlr.study.results import recommender_out_of_sample
+
+    text = to_markdown(recommender_out_of_sample(cells(synthetic(0.95)), str))
+    rows = [line for line in text.splitlines() if line.startswith(("| a |", "| b |"))]
+    assert len(rows) == 8  # 2 held-out workloads x 4 budgets
+    assert all(f"| **{UBA}** | {UBA} | +0.00% |" in row and row.endswith("| yes |") for row in rows)
+    assert "Mean regret over the per-cell best: +0.00%" in text
+    assert "best or statistically tied with it in 100% of the cells" in text
+
+
+def test_a_schedule_that_wins_only_on_one_workload_is_not_picked_for_the_others():
+    from budgetlr.study.results import recommender_out_of_sample
+
+    trials = [t for t in synthetic(1.0) if t.schedule != UBA]
+    # linear's loss is 10% below cosine's on workload "a" and 2% above it on "b"
+    factor = {"a": 0.9, "b": 1.02}
+    changed = [
+        trial(t.workload, t.schedule, t.budget, t.seed, t.test_loss * factor[t.workload])
+        if t.schedule == LINEAR
+        else t
+        for t in trials
+    ]
+    rows = [line for line in to_markdown(recommender_out_of_sample(cells(changed), str)).splitlines()]
+    a_rows = [row for row in rows if row.startswith("| a |")]
+    b_rows = [row for row in rows if row.startswith("| b |")]
+    # held out, each workload gets the other's best, which is not its own: regret about 1/0.9 - 1 and 2%
+    assert [cell_of(row)[2:4] for row in a_rows] == [[COSINE, LINEAR]] * 4
+    assert all(10.0 < float(cell_of(row)[4].strip("+%")) < 12.5 and cell_of(row)[6] == "no" for row in a_rows)
+    assert [cell_of(row)[2:4] for row in b_rows] == [[LINEAR, COSINE]] * 4
+    assert all(1.0 < float(cell_of(row)[4].strip("+%")) < 3.0 for row in b_rows)
+    assert any(f"fixed schedule in hindsight, `{LINEAR}`" in row for row in rows)
+
+
+def cell_of(row):
+    return [part.strip().strip("*") for part in row.strip("|").split("|")]

@@ -1,0 +1,60 @@
+"""The LR-transfer test on synthetic trials whose tuned LR follows lr*(T) = 0.35 T^-0.5 exactly
+(loss 1 + log(lr / lr*)^2, a parabola in log LR that the tuned-LR refinement finds exactly)."""
+
+import math
+
+import pytest
+
+from budgetlr.bench.store import Trial
+from budgetlr.bench.suites import SUITES
+from budgetlr.study.report import to_markdown
+from budgetlr.study.results import lr_transfer_section
+from budgetlr.study.transfer import on_grid, regret, transfer_configs, transfers
+
+STUDY = SUITES["study"]
+GRID = (0.1, 0.3, 1.0, 1.5)  # the study's grid for quadratic; lr* is inside it at budgets 0.1 to 0.5
+
+
+def trial(budget, lr, seed):
+    value = (1 + math.log(lr / (0.35 * budget**-0.5)) ** 2) * (1 + seed / 1000)
+    return Trial(
+        f"{budget}-{lr}-{seed}", "0", 2, "quadratic", "cosine(warmup=0.05)", budget, lr, seed, 100, "ok",
+        "excess_risk", False, value, value, 1.0, 100.0, "", val_loss=value, test_loss=value, test_loss_se=0.0,
+    )  # fmt: skip
+
+
+SWEEP = [trial(b, lr, s) for b in (0.1, 0.25, 0.5, 1.0) for lr in GRID for s in range(3)]
+
+
+def test_the_law_fitted_on_the_smaller_budgets_predicts_the_largest():
+    (found,) = transfers(SWEEP, STUDY)
+    assert found.fitted_on == [0.1, 0.25, 0.5] and found.largest == 1.0
+    assert found.law.b == pytest.approx(-0.5, abs=1e-6) and found.exponent.covers(-0.5)
+    assert found.predicted_lr == 0.35 and found.tuned_lr == 0.3 and found.seeds == [0, 1, 2]
+    assert [(c.budget, c.lr, c.seed) for c in transfer_configs(SWEEP, STUDY)] == [
+        (1.0, 0.35, s) for s in range(3)
+    ]
+    assert regret(found, SWEEP) is None  # not run yet
+
+
+def test_the_page_reads_the_runs_at_the_predicted_lr_and_they_tune_no_cell():
+    runs = [trial(1.0, 0.35, s) for s in range(3)]
+    (found,) = transfers(SWEEP + runs, STUDY)
+    expected = 1.0 / (1 + math.log(0.3 / 0.35) ** 2) - 1  # loss 1 at lr* against 1 + log(0.3 / 0.35)^2
+    assert regret(found, SWEEP + runs) == pytest.approx(expected, rel=1e-9)
+    assert on_grid(SWEEP + runs, STUDY) == (SWEEP, runs)
+    text = to_markdown(lr_transfer_section(SWEEP + runs, STUDY, str))
+    assert f"| -0.50 | [-0.50, -0.50] | 0.35 | 0.3 | {expected:+.2%} |" in text
+
+
+def test_budgetlr_lr_transfer_without_a_sweep_says_so_in_one_line(tmp_path):
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "budgetlr", "lr-transfer", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1
+    assert "no results database" in done.stderr
