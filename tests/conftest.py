@@ -13,6 +13,12 @@ import pytest
 
 from budgetlr.bench.sweep import RAY_SINGLE_MACHINE
 
+#: Ray reads these when first imported, and some tests import it in this process before a fixture
+#: could set them: loopback addresses only and no auth token, whatever an earlier Ray left in ~/.ray.
+RAY_TEST_ENV = {RAY_SINGLE_MACHINE: "0", "RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0"}
+for variable, value in RAY_TEST_ENV.items():
+    os.environ.setdefault(variable, value)
+
 EXAMPLES = {
     "uba": "uba(phi=0.5, warmup=0.05)",
     "rex": "rex(beta=0.9, warmup_steps=10)",
@@ -42,11 +48,7 @@ def free_port():
 def ray_head(monkeypatch):
     # The head and this driver agree: loopback addresses only (Ray's single-machine mode) and no
     # auth token, whatever an earlier Ray left in ~/.ray.
-    for variable, value in {
-        RAY_SINGLE_MACHINE: "0",
-        "RAY_AUTH_MODE": "disabled",
-        "RAY_USAGE_STATS_ENABLED": "0",
-    }.items():
+    for variable, value in RAY_TEST_ENV.items():
         monkeypatch.setenv(variable, value)
     with local_ray_head(dict(os.environ)) as address:
         yield address
