@@ -1,4 +1,5 @@
-"""Every Python example of docs/integrations/ runs as written, in a fresh process and folder.
+"""Every Python example of docs/integrations/ runs as written, after the page's earlier examples,
+in a fresh process and folder.
 test.sh runs the transformers ones again against the lowest transformers the hf extra allows."""
 
 import os
@@ -10,10 +11,15 @@ from pathlib import Path
 import pytest
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "integrations"
-EXAMPLES = {
-    f"{page.stem}-{number}": code
+#: A page's blocks build on each other as a reader runs them: block N runs after blocks 1..N-1.
+BLOCKS = {
+    page.stem: re.findall(r"```python\n(.*?)```", page.read_text(), re.S)
     for page in sorted(DOCS.glob("*.md"))
-    for number, code in enumerate(re.findall(r"```python\n(.*?)```", page.read_text(), re.S), start=1)
+}
+EXAMPLES = {
+    f"{stem}-{number}": "\n".join(blocks[:number])
+    for stem, blocks in BLOCKS.items()
+    for number in range(1, len(blocks) + 1)
 }
 
 
