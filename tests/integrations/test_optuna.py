@@ -59,7 +59,7 @@ def test_an_interrupted_study_resumes_with_every_asked_trial_finished_and_none_l
 
 def test_trials_must_be_positive(tmp_path, capsys):
     assert main([*ARGS, "--trials", "0", "--out", str(tmp_path)]) == 2
-    assert "--trials must be >= 1" in capsys.readouterr().err
+    assert "argument --trials: must be a whole number >= 1, got 0" in capsys.readouterr().err
 
 
 def test_a_missing_extra_is_one_line_naming_the_install_command(tmp_path, monkeypatch, capsys):
