@@ -148,7 +148,9 @@ class BudgetCallback(transformers.TrainerCallback):  # type: ignore[misc,name-de
     def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         if self.scheduler.deadline is not None and self.scheduler.last_epoch == 0:
             self.scheduler.deadline.start()  # a time budget counts from here, as Lightning's max_time
-        if self.scheduler.budget.unit == "tokens" and args.include_num_input_tokens_seen == "no":
+        # Off is "no" in transformers 5 and False before it.
+        counted = args.include_num_input_tokens_seen not in (False, "no")
+        if self.scheduler.budget.unit == "tokens" and not counted:
             raise ValueError(
                 f"the budget is {self.scheduler.budget}: set TrainingArguments(include_num_input_tokens_seen=True) "
                 "so that the Trainer counts them"
