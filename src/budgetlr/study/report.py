@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -153,27 +153,26 @@ def format_cell(cell: Cell | None) -> str:
 
 def task_table(mine: list[Cell]) -> Table:
     """The task metric (e.g. accuracy) of each cell at its tuned LR: a secondary column."""
-    schedules = sorted({c.schedule for c in mine})
-    rows = []
-    for budget in sorted({c.budget for c in mine}):
-        group = {c.schedule: c for c in mine if c.budget == budget}
-        values = [
-            (f"{np.mean(group[s].task):.4g}" if s in group and group[s].task else "–", "") for s in schedules
-        ]
-        rows.append([(f"{budget:g}", ""), *values])
-    return Table([f"test {mine[0].task_metric} at budget", *schedules], rows)
+    return per_budget_table(
+        mine, f"test {mine[0].task_metric} at budget", lambda c: f"{np.mean(c.task):.4g}" if c.task else None
+    )
 
 
 def lr_table(mine: list[Cell]) -> Table:
+    return per_budget_table(
+        mine, "tuned peak LR at budget", lambda c: f"{c.tuned_lr:g}" if c.tuned_lr else None
+    )
+
+
+def per_budget_table(mine: list[Cell], header: str, value: Callable[[Cell], str | None]) -> Table:
+    """A row per budget, a column per schedule: ``value`` of each cell, "–" where it has none."""
     schedules = sorted({c.schedule for c in mine})
     rows = []
     for budget in sorted({c.budget for c in mine}):
         group = {c.schedule: c for c in mine if c.budget == budget}
-        cells = [
-            (f"{group[s].tuned_lr:g}" if s in group and group[s].tuned_lr else "–", "") for s in schedules
-        ]
+        cells = [((value(group[s]) if s in group else None) or "–", "") for s in schedules]
         rows.append([(f"{budget:g}", ""), *cells])
-    return Table(["tuned peak LR at budget", *schedules], rows)
+    return Table([header, *schedules], rows)
 
 
 def wins_table(all_cells: list[Cell]) -> Table:
