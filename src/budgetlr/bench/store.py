@@ -13,6 +13,7 @@ once its lease expires.
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import os
 import socket
@@ -37,6 +38,8 @@ DEFAULT_DIR = Path("budgetlr-results")
 #: versions were made under these semantics (budgetlr 0.2.0 defined semantics 1).
 SEMANTICS_OF_VERSION = {"0.2.0": 1}
 DB_NAME = "results.db"
+#: How often (0.1 s apart) a sweep tries to open a database that another is creating.
+OPEN_ATTEMPTS = 300
 SQLITE_HEADER = b"SQLite format 3\x00"
 
 SCHEMA = """
@@ -164,7 +167,22 @@ class Store:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with database_errors(self.path):
-            self.connection = sqlite3.connect(self.path, timeout=30)
+            for attempt in itertools.count():
+                try:
+                    self.open_writable()
+                    break
+                except sqlite3.OperationalError as error:
+                    # Two sweeps creating one database at once: SQLite reports the lock of the
+                    # other's switch to WAL mode at once instead of waiting for it. Every step
+                    # of the opening is idempotent, so it is tried again.
+                    if "locked" not in str(error) or attempt >= OPEN_ATTEMPTS:
+                        raise
+                    time.sleep(0.1)
+
+    def open_writable(self) -> None:
+        """Connect in WAL mode, create the tables and migrate older ones; closed again on failure."""
+        self.connection = sqlite3.connect(self.path, timeout=30)
+        try:
             self.connection.execute("PRAGMA journal_mode=WAL")
             self.connection.execute("PRAGMA synchronous=NORMAL")
             self.connection.execute("PRAGMA foreign_keys=ON")
@@ -175,6 +193,9 @@ class Store:
             for column in ("eval_time", *LOSS_COLUMNS):
                 if column not in columns:
                     self.connection.execute(f"ALTER TABLE trials ADD COLUMN {column} REAL")
+        except BaseException:
+            self.connection.close()
+            raise
 
     @classmethod
     def existing(cls, out: Path) -> Store:
