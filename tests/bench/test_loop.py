@@ -110,3 +110,36 @@ def test_training_and_evaluation_time_are_apart():
     run = train(model, optimizer, mse, iter(batches), range(STEPS), evaluate=slow_evaluation, eval_every=2)
     assert [step for step, _ in run.evaluations] == [2, 4, 6, 8]
     assert run.eval_seconds > run.train_seconds > 0
+
+
+def test_norms_are_those_of_torch_when_a_parameter_has_no_gradient_on_some_steps():
+    """A branch (weight and bias) on even steps, a head (weight only) on odd steps: the steps'
+    norms have 4 and 3 parts."""
+    torch.manual_seed(0)
+    trunk, branch = torch.nn.Linear(3, 3), torch.nn.Linear(3, 1)
+    head = torch.nn.Linear(3, 1, bias=False)
+    model = torch.nn.ModuleList([trunk, branch, head])
+    batches = [(torch.randn(8, 3), torch.randn(8, 1)) for _ in range(STEPS)]
+    step = {"t": 0}
+
+    def loss(model, batch):
+        x, y = batch
+        out = (branch if step["t"] % 2 == 0 else head)(trunk(x))
+        step["t"] += 1
+        return ((out - y) ** 2).mean()
+
+    expected = []
+    reference_model = [torch.nn.Linear(3, 3), torch.nn.Linear(3, 1), torch.nn.Linear(3, 1, bias=False)]
+    for mine, theirs in zip(reference_model, model, strict=True):
+        mine.load_state_dict(theirs.state_dict())
+    reference_optimizer = torch.optim.SGD([p for m in reference_model for p in m.parameters()], lr=0.1)
+    for t, (x, y) in enumerate(batches):
+        out = reference_model[1 if t % 2 == 0 else 2](reference_model[0](x))
+        reference_optimizer.zero_grad(set_to_none=True)
+        ((out - y) ** 2).mean().backward()
+        grads = [p.grad for m in reference_model for p in m.parameters() if p.grad is not None]
+        expected.append(float(torch.nn.utils.get_total_norm(grads, 2.0)))
+        reference_optimizer.step()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    run = train(model, optimizer, loss, iter(batches), range(STEPS), norms=("l2",), check_every=4)
+    assert run.grad_norms["l2"] == pytest.approx(expected, rel=1e-6)

@@ -107,6 +107,22 @@ def test_budgetlr_refine_rejects_bad_input_in_one_line(refined_sweep, arguments,
 
 
 @pytest.mark.slow
+def test_only_linear_decay_trials_record_norms_and_refining_another_says_why(refined_sweep):
+    out, _ = refined_sweep
+    with Store(out) as store:
+        trials = {t.schedule.partition("(")[0]: t for t in store.trials()}
+        recorded = {name: store.grad_norms(t.key, "l2") is not None for name, t in trials.items()}
+    assert recorded == {"linear": True, "refined": False, "cosine": False}
+    done = subprocess.run(
+        [BUDGETLR, "refine", "--out", str(out), "--trial", trials["cosine"].key],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1
+    assert "has no recorded l2 gradient norms: budgetlr records them for linear-decay trials" in done.stderr
+
+
+@pytest.mark.slow
 def test_budgetlr_refine_without_a_database_says_so(tmp_path):
     done = subprocess.run(
         [BUDGETLR, "refine", "--out", str(tmp_path), "--trial", "ab"], capture_output=True, text=True

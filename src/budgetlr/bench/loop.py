@@ -72,7 +72,7 @@ def train(
     """
     run = Run(0, None, [], [], {kind: [] for kind in norms})
     pending_losses: list[Tensor] = []
-    pending_norms: dict[str, list[Tensor]] = {kind: [] for kind in norms}
+    pending_norms: dict[str, list[list[Tensor]]] = {kind: [] for kind in norms}
     parameters = list(model.parameters())
     one_group = single_group(parameters)
     start = time.perf_counter()
@@ -85,7 +85,7 @@ def train(
         finite = next((i for i, value in enumerate(values) if not math.isfinite(value)), len(values))
         run.losses += values[:finite]
         for kind, pending in pending_norms.items():
-            run.grad_norms[kind] += torch.stack(pending[:finite]).float().tolist() if finite else []
+            run.grad_norms[kind] += total_norms(pending[:finite], kind)
             pending.clear()
         if finite < len(values):
             run.diverged_at = steps.start + len(run.losses)
@@ -102,7 +102,7 @@ def train(
         optimizer.zero_grad(set_to_none=True)
         value.backward()
         for kind in norms:
-            pending_norms[kind].append(gradient_norm(parameters, kind, one_group))
+            pending_norms[kind].append(gradient_norm_parts(parameters, kind, one_group))
         optimizer.step()
         if scheduler is not None:
             scheduler.step()
@@ -121,17 +121,33 @@ def train(
     return run
 
 
-def gradient_norm(parameters: Sequence[nn.Parameter], kind: str, one_group: bool) -> Tensor:
-    """The norm ``kind`` (``"l2"``, ``"l1"``) of the whole gradient, as a tensor (no device sync).
+def gradient_norm_parts(parameters: Sequence[nn.Parameter], kind: str, one_group: bool) -> list[Tensor]:
+    """The norms ``kind`` (``"l2"``, ``"l1"``) of each parameter's gradient, as tensors (no device
+    sync); :func:`total_norms` combines them later, many steps at once.
 
-    The value is ``torch.nn.utils.get_total_norm``'s. When every parameter shares one device and
-    dtype (``one_group``), the same operations run without its regrouping on every call, which
-    costs a small model a few percent of its step time."""
+    One ``_foreach_norm`` is all a step pays, where ``torch.nn.utils.get_total_norm`` would also
+    regroup the tensors and reduce them: on a small model that costs a few percent of its step
+    time. Parameters spread over devices or dtypes get ``get_total_norm``'s total, as one part."""
     grads = [p.grad for p in parameters if p.grad is not None]
     order = NORM_ORDERS[kind]
     if not (one_group and grads):
-        return torch.nn.utils.get_total_norm(grads, order)
-    return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads, order)), order)
+        return [torch.nn.utils.get_total_norm(grads, order)]
+    return list(torch._foreach_norm(grads, order))
+
+
+def total_norms(steps_parts: Sequence[Sequence[Tensor]], kind: str) -> list[float]:
+    """The norm of the whole gradient at each step, from its parts (:func:`gradient_norm_parts`):
+    ``get_total_norm``'s value, up to rounding."""
+    if not steps_parts:
+        return []
+    order = NORM_ORDERS[kind]
+    sizes = [len(parts) for parts in steps_parts]
+    flat = torch.stack([part for parts in steps_parts for part in parts])
+    if len(set(sizes)) == 1:
+        totals = torch.linalg.vector_norm(flat.view(len(sizes), -1), order, dim=1)
+    else:
+        totals = torch.stack([torch.linalg.vector_norm(row, order) for row in flat.split(sizes)])
+    return totals.float().tolist()
 
 
 def single_group(parameters: Sequence[nn.Parameter]) -> bool:

@@ -81,6 +81,14 @@ def rename(schedule: Schedule, name: str) -> str:
     return name + str(schedule).removeprefix(schedule.name)
 
 
+def records_gradient_norms(resolved: Method) -> bool:
+    """Whether a trial of ``resolved`` records its gradient norm at every step: linear-decay runs
+    do, the runs refinement starts from (arXiv 2310.07831, and :data:`REFINE_SOURCE` for the
+    benchmark's ``refined``). The norms cost a small model a few percent of its training time
+    (docs/benchmark.md), which trials nobody refines do not pay."""
+    return resolved.kind == "schedule" and resolved.base.name == "linear"
+
+
 def source_of(config: TrialConfig) -> TrialConfig | None:
     """The trial whose gradient norms ``config`` needs, or None."""
     if method(config.schedule).kind != REFINED:

@@ -97,7 +97,8 @@ class TrialResult:
     wall_time: float
     steps_per_second: float
     curve: list[CurvePoint] = field(default_factory=list)
-    #: Per-step gradient norms of the steps run: ``"l2"`` for SGD, ``"l1"`` for Adam-type optimizers.
+    #: Per-step gradient norms of the steps run, linear-decay trials only: ``"l2"`` for SGD,
+    #: ``"l1"`` for Adam-type optimizers.
     grad_norms: dict[str, list[float]] = field(default_factory=dict)
     #: What a method measured to set itself up (e.g. the curvature behind ``uba(phi=auto)``).
     notes: dict[str, Any] = field(default_factory=dict)
@@ -126,8 +127,8 @@ def run_trial(config: TrialConfig, source_norms: Sequence[float] | None = None) 
     """Train and evaluate one trial. Same configuration, same result.
 
     The curve holds, every ``eval_every`` steps and at the end: the mean training loss since the
-    previous point, the validation metric and the LR used by the last step. Every step's gradient
-    norm is recorded. A non-finite loss ends the trial early, marked ``diverged``, with no final
+    previous point, the validation metric and the LR used by the last step. A linear-decay trial
+    records its gradient norm at every step (:func:`~budgetlr.bench.methods.records_gradient_norms`). A non-finite loss ends the trial early, marked ``diverged``, with no final
     metrics. The final evaluation (:meth:`Workload.held_out`) reads the whole validation and test
     splits and records the task metric and the held-out loss of each. ``source_norms`` are the gradient norms a ``refined`` trial refines (see
     :mod:`budgetlr.bench.methods`). Steps per second count training time only; the time spent
@@ -136,7 +137,7 @@ def run_trial(config: TrialConfig, source_norms: Sequence[float] | None = None) 
     import torch
 
     from budgetlr.bench.loop import train
-    from budgetlr.bench.methods import build_schedule, make_optimizer, method
+    from budgetlr.bench.methods import build_schedule, make_optimizer, method, records_gradient_norms
     from budgetlr.bench.workloads import resolve_workload
     from budgetlr.torch import BudgetScheduler
 
@@ -159,7 +160,7 @@ def run_trial(config: TrialConfig, source_norms: Sequence[float] | None = None) 
         batches,
         range(steps),
         scheduler=scheduler,
-        norms=(workload.refinement.norm,),
+        norms=(workload.refinement.norm,) if records_gradient_norms(resolved) else (),
         evaluate=lambda: at_eval_weights(lambda: workload.evaluate(model, "val")),
         eval_every=workload.eval_every,
     )

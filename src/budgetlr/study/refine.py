@@ -58,7 +58,8 @@ def refine_trial(out: Path, key: str, smoothing: float = 0.1) -> RefinedRun:
         raise InvalidInput(f"trial {trial.key} diverged: its gradient norms say nothing about a schedule")
     if norms is None:
         raise InvalidInput(
-            f"trial {trial.key} has no recorded {kind} gradient norms (stored by budgetlr < 0.2)"
+            f"trial {trial.key} has no recorded {kind} gradient norms: budgetlr records them for "
+            "linear-decay trials, the runs refinement starts from (and budgetlr < 0.2 for none)"
         )
     refined = Refined(norms=tuple(norms), optimizer=optimizer, smoothing=smoothing)
     # The LR of each step as the refined family gives it at this budget, so the array replays it.

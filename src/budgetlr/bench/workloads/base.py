@@ -113,7 +113,8 @@ class Workload:
     @property
     def refinement(self) -> Refinement:
         """How refinement (arXiv 2310.07831) treats this workload's optimizer: SGD with the l2
-        norm of the gradient, or Adam-type with the l1 norm. A trial records that norm at every step."""
+        norm of the gradient, or Adam-type with the l1 norm. A linear-decay trial records that norm at
+        every step."""
         return Refinement("sgd", "l2") if self.optimizer == "sgd" else Refinement("adam", "l1")
 
     def make_optimizer(self, params: typing.Iterable[Tensor], lr: float) -> torch.optim.Optimizer:
