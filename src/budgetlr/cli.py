@@ -327,7 +327,7 @@ def build_parser() -> Parser:
     )
     add_out(transfer)
     transfer.add_argument(
-        "--suite", choices=sorted(SUITES), default="study", help="the suite whose LR grids the sweep used"
+        "--suite", choices=sorted(SUITES), default="study", help="the suite whose workloads to transfer"
     )
     transfer.add_argument(
         "--workers", type=checked(at_least(1)), help="local worker processes (default: one per core)"
@@ -627,9 +627,10 @@ def phi_auto_judgement(out: Path) -> str:
     from budgetlr.study.analysis import cells
     from budgetlr.study.recommend import is_pickable, judge_phi_auto
     from budgetlr.study.results import phi_groups
+    from budgetlr.study.transfer import on_grid
 
     with Store.existing(out) as store:
-        measured = [c for c in cells(store.trials()) if is_pickable(c.schedule)]
+        measured = [c for c in cells(on_grid(store.trials())[0]) if is_pickable(c.schedule)]
     groups = phi_groups(measured)
     judgement = None if groups is None else judge_phi_auto(measured, *groups)
     if judgement is None:
@@ -736,9 +737,10 @@ def recommend(args: argparse.Namespace) -> None:
     from budgetlr.bench.store import Store
     from budgetlr.study.analysis import cells
     from budgetlr.study.recommend import peak_lr, recommend
+    from budgetlr.study.transfer import on_grid
 
     with Store.existing(args.out) as store:
-        trials = store.trials()
+        trials, _ = on_grid(store.trials())  # the lr-transfer runs tune nothing
     recommendation = recommend(cells(trials), args.budget_fraction, args.workload)
     print(recommendation.explain())
     if args.workload is not None:
@@ -750,9 +752,11 @@ def lr_transfer(args: argparse.Namespace) -> None:
     from budgetlr.bench.sweep import run_configs
     from budgetlr.study.transfer import transfer_configs
 
+    suite = SUITES[args.suite]
+    workloads = {w for part in suite.sweeps() for w in part.workloads}
     with Store.existing(args.out) as store:
-        trials = store.trials()
-    configs = transfer_configs(trials, SUITES[args.suite])
+        trials = [t for t in store.trials() if t.workload in workloads]
+    configs = transfer_configs(trials)
     if not configs:
         raise InvalidInput(
             f"no schedule in {str(args.out)!r} was swept with held-out losses at 4 or more budgets and 2 or more seeds"

@@ -26,9 +26,9 @@ def test_the_study_has_8_seeds_on_the_cheap_workloads_and_a_language_model_with_
         "uba(warmup=0.05)",
     ]
     assert method("wsd(decay=0.2, shape=1-sqrt, warmup=0.05)").spec in lm.schedules
-    # quadratics: 4 LRs, mnist1d-cnn: 3
+    # quadratics: 5 LRs, mnist1d-cnn: 4
     assert (
-        len(cheap.trials()) + len(lm.trials()) == 2 * 14 * 4 * 8 * 4 + 14 * 3 * 8 * 4 + 9 * 3 * 4 * 4 == 5360
+        len(cheap.trials()) + len(lm.trials()) == 2 * 14 * 5 * 8 * 4 + 14 * 4 * 8 * 4 + 9 * 3 * 4 * 4 == 6704
     )
 
 

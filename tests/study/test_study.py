@@ -36,7 +36,7 @@ def test_accuracies_compare_by_error_rate():
     assert paired_outcome(group["a"], group["b"]) == "win"
 
 
-def test_recommend_ranks_by_mean_excess_and_states_its_confidence():
+def test_recommend_ranks_by_geometric_mean_excess_and_states_its_confidence():
     cells = [
         cell("a", [1.0, 1.1, 1.2], "w1"), cell("b", [1.5, 1.6, 1.7], "w1"),
         cell("a", [2.0, 2.1, 2.2], "w2"), cell("b", [2.0, 2.2, 2.1], "w2"),
@@ -45,7 +45,8 @@ def test_recommend_ranks_by_mean_excess_and_states_its_confidence():
     rec = recommend(cells, 0.12)
     assert rec.budget == 0.1 and [r.schedule for r in rec.ranking] == ["a", "b"]
     assert rec.choice.mean_excess == pytest.approx(np.mean([0.0, 0.0]), abs=1e-9)
-    assert rec.ranking[1].mean_excess == pytest.approx(np.mean([0.5 / 1.1, 0.0]), abs=1e-9)
+    # b's loss ratios to the best: 1.6 / 1.1 on w1, 2.1 / 2.1 on w2; their geometric mean, minus 1
+    assert rec.ranking[1].mean_excess == pytest.approx((1.6 / 1.1 * 1.0) ** 0.5 - 1, abs=1e-9)
     assert rec.confidence == "high"  # best everywhere and a paired win over b on w1
     assert "nearest budget measured to 0.12" in rec.explain()
     assert recommend(cells, 1.0, workload="w1").choice.schedule == "b"

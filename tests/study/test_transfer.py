@@ -6,12 +6,10 @@ import math
 import pytest
 
 from budgetlr.bench.store import Trial
-from budgetlr.bench.suites import SUITES
 from budgetlr.study.report import to_markdown
 from budgetlr.study.results import lr_transfer_section
 from budgetlr.study.transfer import on_grid, regret, transfer_configs, transfers
 
-STUDY = SUITES["study"]
 GRID = (0.1, 0.3, 1.0, 1.5)  # the study's grid for quadratic; lr* is inside it at budgets 0.1 to 0.5
 
 
@@ -27,23 +25,21 @@ SWEEP = [trial(b, lr, s) for b in (0.1, 0.25, 0.5, 1.0) for lr in GRID for s in 
 
 
 def test_the_law_fitted_on_the_smaller_budgets_predicts_the_largest():
-    (found,) = transfers(SWEEP, STUDY)
+    (found,) = transfers(SWEEP)
     assert found.fitted_on == [0.1, 0.25, 0.5] and found.largest == 1.0
     assert found.law.b == pytest.approx(-0.5, abs=1e-6) and found.exponent.covers(-0.5)
     assert found.predicted_lr == 0.35 and found.tuned_lr == 0.3 and found.seeds == [0, 1, 2]
-    assert [(c.budget, c.lr, c.seed) for c in transfer_configs(SWEEP, STUDY)] == [
-        (1.0, 0.35, s) for s in range(3)
-    ]
+    assert [(c.budget, c.lr, c.seed) for c in transfer_configs(SWEEP)] == [(1.0, 0.35, s) for s in range(3)]
     assert regret(found, SWEEP) is None  # not run yet
 
 
 def test_the_page_reads_the_runs_at_the_predicted_lr_and_they_tune_no_cell():
     runs = [trial(1.0, 0.35, s) for s in range(3)]
-    (found,) = transfers(SWEEP + runs, STUDY)
+    (found,) = transfers(SWEEP + runs)
     expected = 1.0 / (1 + math.log(0.3 / 0.35) ** 2) - 1  # loss 1 at lr* against 1 + log(0.3 / 0.35)^2
     assert regret(found, SWEEP + runs) == pytest.approx(expected, rel=1e-9)
-    assert on_grid(SWEEP + runs, STUDY) == (SWEEP, runs)
-    text = to_markdown(lr_transfer_section(SWEEP + runs, STUDY, str))
+    assert on_grid(SWEEP + runs) == (SWEEP, runs)
+    text = to_markdown(lr_transfer_section(SWEEP + runs, str))
     assert f"| -0.50 | [-0.50, -0.50] | 0.35 | 0.3 | {expected:+.2%} |" in text
 
 

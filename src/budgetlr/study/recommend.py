@@ -116,7 +116,8 @@ class Recommendation:
         )
         lines = [
             f"budget fraction {self.budget:g}{moved}, over {len(self.workloads)} workload(s): {where}",
-            f"use {top.schedule}: {top.mean_excess:.1%} above the best schedule of each workload on average; "
+            f"use {top.schedule}: {top.mean_excess:.1%} above the best schedule of each workload "
+            "(geometric mean over the workloads); "
             f"best or statistically tied with the best on {top.best_or_tied} of {top.workloads}",
         ]
         if runner is not None:
@@ -138,7 +139,8 @@ def recommend(cells: Sequence[Cell], budget_fraction: float, workload: str | Non
     """The schedule to pick at ``budget_fraction`` of a full budget, from the stored study.
 
     Candidates are the schedules measured on every selected workload at that budget; they are
-    ranked by mean excess over the per-workload best. Confidence is ``high`` when the choice is
+    ranked by their excess over the per-workload best, averaged over the workloads as a geometric
+    mean of the loss ratios (every workload weighing the same). Confidence is ``high`` when the choice is
     best or tied on every workload and beats the runner-up (paired by seed) on at least one,
     ``medium`` when it is best or tied on every workload, ``low`` otherwise.
     """
@@ -172,9 +174,16 @@ def recommend(cells: Sequence[Cell], budget_fraction: float, workload: str | Non
         for cell in [best, *ties]:
             if cell is not None:
                 best_or_tied[cell.schedule] += 1
+    # The geometric mean of the loss ratios over workloads: the rule the leave-one-workload-out
+    # evaluation tests (budgetlr.study.stats.leave_one_workload_out).
     ranking = sorted(
         (
-            Ranked(s, float(np.mean([excesses[w][s] for w in chosen])), best_or_tied[s], len(chosen))
+            Ranked(
+                s,
+                math.expm1(np.mean([math.log1p(excesses[w][s]) for w in chosen])),
+                best_or_tied[s],
+                len(chosen),
+            )
             for s in common
         ),
         key=lambda r: (r.mean_excess, -r.best_or_tied, r.schedule),

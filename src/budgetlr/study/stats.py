@@ -563,12 +563,13 @@ def leave_one_workload_out(
         argmin_s  mean_{w != h} log(L[w][T][s] / min_s' L[w][T][s']),
 
     over the schedules present in every cell at ``T`` (ties go to the first name in sorted order),
-    and its regret on ``h`` is ``L[h][T][pick] / min_s L[h][T][s] - 1``. The best single fixed
+    and its regret on ``h`` is ``L[h][T][pick] / min_s L[h][T][s] - 1``; a budget of ``h`` that
+    no other workload ran (with a schedule ``h`` ran) is not judged. The best single fixed
     schedule is the one schedule of least mean log-loss relative to each cell's best over the
     whole table (every workload weighing the same): the best "always use X" in hindsight, so a
     negative excess over it says that choosing by budget pays. With ``per_seed`` (the same cells'
-    test losses by seed) a pick other than the best counts as tied when :func:`paired_log_ratio`
-    against the best covers 0.
+    test losses, aligned by seed within each (workload, budget); a cell may be missing) a pick
+    other than the best counts as tied when :func:`paired_log_ratio` against the best covers 0.
 
     >>> means = {
     ...     "a": {1.0: {"cosine": 1.0, "linear": 1.1}},
@@ -589,14 +590,15 @@ def leave_one_workload_out(
     for held_out in workloads:
         for budget in sorted(means[held_out]):
             others = [[means[w][budget]] for w in workloads if w != held_out and budget in means[w]]
-            if not others:
-                raise ValueError(f"budget {budget} of {held_out!r} is on no other workload")
             target = means[held_out][budget]
+            candidates = set(target).intersection(*(cells[0] for cells in others))
+            if not (others and candidates):  # a budget (or schedules) no other workload ran
+                continue
             pick = _least_log_excess(others, among=set(target))
             best = min(sorted(target), key=target.__getitem__)
             tied: bool | None = None
-            if per_seed is not None:
-                seeds = per_seed[held_out][budget]
+            seeds = (per_seed or {}).get(held_out, {}).get(budget, {})
+            if pick in seeds and best in seeds:
                 tied = (
                     pick == best
                     or paired_log_ratio(seeds[pick], seeds[best], rng=rng, level=level, n_boot=n_boot).tie

@@ -4,13 +4,14 @@ sweep's smaller budgets, and predicts the LR at the largest. The trials at the p
 extra runs (:func:`transfer_configs`, ``budgetlr lr-transfer``); their test loss against the
 tuned LR's gives the regret of trusting the law.
 
-Trials off a workload's grid (the transfer runs themselves) never take part in the fit or in the
+Trials off their sweep's LR grid (the transfer runs themselves) never take part in the fit or in the
 tuning of the study's cells: :func:`on_grid` separates them.
 """
 
 from __future__ import annotations
 
 import math
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -18,29 +19,25 @@ import numpy as np
 
 from budgetlr.bench.runner import TrialConfig
 from budgetlr.bench.store import Trial
-from budgetlr.bench.suites import Suite
-from budgetlr.bench.workloads import resolve_workload
-from budgetlr.errors import InvalidInput
 from budgetlr.study import stats
 from budgetlr.study.recommend import BOOTSTRAP_SEED, is_pickable, lr_sweep
 
 
-def grid_of(suite: Suite, workload: str) -> tuple[float, ...]:
-    """The peak-LR grid ``suite`` sweeps ``workload`` on: its part's override, else the workload's own."""
-    for part in suite.sweeps():
-        if workload in part.lrs:
-            return part.lrs[workload]
-    try:
-        return resolve_workload(workload).lrs
-    except InvalidInput:
-        return ()
+def on_grid(trials: Sequence[Trial]) -> tuple[list[Trial], list[Trial]]:
+    """``trials`` split into those on their sweep's LR grid and the others. An LR is on the grid of
+    its (workload, schedule) when it ran at every budget that (workload, schedule) ran at: a sweep
+    runs its whole grid at every budget, ``budgetlr lr-transfer`` its predicted LRs at the largest
+    budget alone."""
+    budgets: dict[tuple[str, str], set[float]] = defaultdict(set)
+    budgets_of_lr: dict[tuple[str, str, float], set[float]] = defaultdict(set)
+    for t in trials:
+        budgets[(t.workload, t.schedule)].add(t.budget)
+        budgets_of_lr[(t.workload, t.schedule, t.lr)].add(t.budget)
 
+    def inside(t: Trial) -> bool:
+        return budgets_of_lr[(t.workload, t.schedule, t.lr)] == budgets[(t.workload, t.schedule)]
 
-def on_grid(trials: Sequence[Trial], suite: Suite) -> tuple[list[Trial], list[Trial]]:
-    """``trials`` split into those on their workload's grid in ``suite`` and the others."""
-    grids = {w: set(grid_of(suite, w)) for w in {t.workload for t in trials}}
-    inside = [t for t in trials if not grids[t.workload] or t.lr in grids[t.workload]]
-    return inside, [t for t in trials if grids[t.workload] and t.lr not in grids[t.workload]]
+    return [t for t in trials if inside(t)], [t for t in trials if not inside(t)]
 
 
 @dataclass(frozen=True)
@@ -66,10 +63,10 @@ class Transfer:
         ]
 
 
-def transfers(trials: Sequence[Trial], suite: Suite) -> list[Transfer]:
+def transfers(trials: Sequence[Trial]) -> list[Transfer]:
     """Every (workload, schedule) of ``trials`` swept on the grid at 4 or more budgets with held-out
     losses and 2 or more seeds, its law fitted on all budgets but the largest."""
-    grid_trials, _ = on_grid([t for t in trials if is_pickable(t.schedule)], suite)
+    grid_trials, _ = on_grid([t for t in trials if is_pickable(t.schedule)])
     out = []
     for workload, schedule in sorted({(t.workload, t.schedule) for t in grid_trials}):
         sweep = lr_sweep(grid_trials, workload, schedule)
@@ -102,9 +99,9 @@ def transfers(trials: Sequence[Trial], suite: Suite) -> list[Transfer]:
     return out
 
 
-def transfer_configs(trials: Sequence[Trial], suite: Suite) -> list[TrialConfig]:
+def transfer_configs(trials: Sequence[Trial]) -> list[TrialConfig]:
     """The trials at the predicted LRs that the transfer test needs."""
-    return [config for transfer in transfers(trials, suite) for config in transfer.configs()]
+    return [config for transfer in transfers(trials) for config in transfer.configs()]
 
 
 def regret(transfer: Transfer, trials: Sequence[Trial]) -> float | None:
