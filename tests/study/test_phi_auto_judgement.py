@@ -3,6 +3,7 @@ on synthetic trials with a planted answer."""
 
 import math
 import subprocess
+from dataclasses import replace
 import sys
 
 import numpy as np
@@ -73,6 +74,21 @@ def test_phi_auto_that_trails_the_best_fixed_phi_is_said_not_to_beat_it():
 def test_phi_auto_that_leads_is_said_to_beat_it():
     judgement = judge_phi_auto(synthetic(0.97), AUTO, {HALF: 0.5, ONE: 1.0, COSINE: 2.0})
     assert judgement.beats_fixed and judgement.against_fixed.percent().covers(-3.0)
+
+
+def test_a_workload_without_phi_auto_does_not_narrow_its_rivals():
+    """A language model that ran cosine, phi = 0.5 and phi = 1 but neither auto nor phi = 4 (the
+    study's): phi = 4 stays a rival where it is best."""
+    phi4 = "uba(phi=4.0, warmup=0.05)"
+    measured = synthetic(1.0)
+    measured += [
+        replace(c, schedule=phi4, test=[x * 0.9 for x in c.test]) for c in measured if c.schedule == HALF
+    ]
+    measured += [
+        replace(c, workload="lm") for c in measured if c.workload == "a" and c.schedule in (HALF, ONE, COSINE)
+    ]
+    judgement = judge_phi_auto(measured, *phi_groups(measured))
+    assert set(judgement.picks.values()) == {phi4} and "lm" not in {w for w, _ in judgement.picks}
 
 
 def test_suggest_phi_with_a_database_without_losses_says_so_in_one_line(tmp_path):

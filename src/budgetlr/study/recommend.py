@@ -298,6 +298,20 @@ def peak_lr(trials: Sequence[Trial], workload: str, schedule: str, budget_fracti
     )
 
 
+def aligned(
+    by_budget: dict[float, dict[int, tuple[float, float]]],
+) -> dict[float, tuple[list[float], list[float]]]:
+    """One workload's paired cells over the seeds all of them ran, in seed order, so that the
+    pooled bootstrap resamples a seed's runs at every budget together (empty under 2 seeds)."""
+    seeds = sorted(set.intersection(*(set(pairs) for pairs in by_budget.values())))
+    if len(seeds) < 2:
+        return {}
+    return {
+        budget: ([pairs[s][0] for s in seeds], [pairs[s][1] for s in seeds])
+        for budget, pairs in by_budget.items()
+    }
+
+
 @dataclass(frozen=True)
 class PhiAutoJudgement:
     """``uba(phi=auto)`` against the fixed phi chosen without the workload it is scored on."""
@@ -326,8 +340,8 @@ class PhiAutoJudgement:
 
 
 def judge_phi_auto(cells: Sequence[Cell], auto: str, fixed: Mapping[str, float]) -> PhiAutoJudgement | None:
-    """Leave-one-workload-out, as the recommender: for each workload and budget where ``auto``
-    ran, the fixed-phi schedule (a key of ``fixed``, e.g. ``uba(phi=0.5, ...)`` -> 0.5) of least
+    """Leave-one-workload-out, as the recommender, over the workloads where ``auto`` ran: for each
+    workload and budget where it ran, the fixed-phi schedule (a key of ``fixed``, e.g. ``uba(phi=0.5, ...)`` -> 0.5) of least
     mean log-loss over each cell's best on the *other* workloads is its rival, and auto's test loss
     is compared with that rival's there, paired by seed and pooled over the held-out cells. None
     without held-out losses on 2 or more workloads."""
@@ -336,14 +350,16 @@ def judge_phi_auto(cells: Sequence[Cell], auto: str, fixed: Mapping[str, float])
         wanted = cell.schedule == auto or cell.schedule in fixed
         if wanted and cell.metric == "loss" and cell.test and len(cell.seeds) == len(cell.test):
             by_cell[(cell.workload, cell.budget)][cell.schedule] = cell
+    # Only workloads where auto ran choose its rival: the others may lack some fixed phis.
+    ran_auto = {w for (w, _), g in by_cell.items() if auto in g}
     means = {
         w: {b: {s: c.mean for s, c in g.items() if s in fixed} for (w2, b), g in by_cell.items() if w2 == w}
-        for w in {w for w, _ in by_cell}
+        for w in ran_auto
     }
     if len(means) < 2:
         return None
     choice = stats.leave_one_workload_out(means, rng=np.random.default_rng(BOOTSTRAP_SEED))
-    pooled: dict[str, dict[float, tuple[list[float], list[float]]]] = defaultdict(dict)
+    by_workload: dict[str, dict[float, dict[int, tuple[float, float]]]] = defaultdict(dict)
     picks = {}
     for held in choice.cells:
         group = by_cell[(held.workload, held.budget)]
@@ -351,10 +367,11 @@ def judge_phi_auto(cells: Sequence[Cell], auto: str, fixed: Mapping[str, float])
             continue
         a, b = group[auto], group[held.pick]
         theirs = dict(zip(b.seeds, b.test, strict=True))
-        pairs = [(x, theirs[s]) for s, x in zip(a.seeds, a.test, strict=True) if s in theirs]
-        if len(pairs) >= 2 and all(x > 0 and y > 0 for x, y in pairs):
-            pooled[held.workload][held.budget] = ([x for x, _ in pairs], [y for _, y in pairs])
+        pairs = {s: (x, theirs[s]) for s, x in zip(a.seeds, a.test, strict=True) if s in theirs}
+        if len(pairs) >= 2 and all(x > 0 and y > 0 for x, y in pairs.values()):
+            by_workload[held.workload][held.budget] = pairs
             picks[(held.workload, held.budget)] = held.pick
+    pooled = {w: paired for w, by_budget in by_workload.items() if (paired := aligned(by_budget))}
     if not pooled:
         return None
     interval = stats.pooled_log_ratio(dict(pooled), rng=np.random.default_rng(BOOTSTRAP_SEED))

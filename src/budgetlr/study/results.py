@@ -213,9 +213,9 @@ BOOTSTRAP_SEED = 0
 
 def paired_losses(
     cells: list[Cell], challenger: str, baseline: str
-) -> dict[tuple[str, float], tuple[list[float], list[float]]]:
-    """``{(workload, budget): (challenger's test losses, baseline's)}`` over the seeds both have,
-    for every cell where both schedules hold held-out losses."""
+) -> dict[tuple[str, float], dict[int, tuple[float, float]]]:
+    """``{(workload, budget): {seed: (challenger's test loss, baseline's)}}`` over the seeds both
+    have, for every cell where both schedules hold positive held-out losses of 2 or more seeds."""
     by_key = {(c.workload, c.budget, c.schedule): c for c in cells if c.metric == "loss" and c.test}
     out = {}
     for (workload, budget, schedule), mine in by_key.items():
@@ -223,11 +223,9 @@ def paired_losses(
         if schedule != challenger or other is None:
             continue
         theirs = dict(zip(other.seeds, other.test, strict=True))
-        seeds = [s for s in mine.seeds if s in theirs]
-        mine_by_seed = dict(zip(mine.seeds, mine.test, strict=True))
-        losses = [(mine_by_seed[s], theirs[s]) for s in seeds]
-        if len(losses) >= 2 and all(a > 0 and b > 0 for a, b in losses):
-            out[(workload, budget)] = ([a for a, _ in losses], [b for _, b in losses])
+        losses = {s: (a, theirs[s]) for s, a in zip(mine.seeds, mine.test, strict=True) if s in theirs}
+        if len(losses) >= 2 and all(a > 0 and b > 0 for a, b in losses.values()):
+            out[(workload, budget)] = losses
     return out
 
 
@@ -242,13 +240,16 @@ def pooled_verdicts(cells: list[Cell], claim: Claim, short: Callable[[str], str]
     for baseline in (method(b).spec for b in (*claim.baselines, *claim.weak)):
         pairs = paired_losses(cells, challenger, baseline)
         for title, holds in REGIMES:
-            chosen: dict[str, dict[float, tuple[list[float], list[float]]]] = defaultdict(dict)
+            by_workload: dict[str, dict[float, dict[int, tuple[float, float]]]] = defaultdict(dict)
             for (workload, budget), losses in sorted(pairs.items()):
                 if holds(budget):
-                    chosen[workload][budget] = losses
+                    by_workload[workload][budget] = losses
+            chosen = {
+                w: paired for w, by_budget in by_workload.items() if (paired := study.aligned(by_budget))
+            }
             if chosen:
                 key = f"{baseline}|{title}"
-                family[key] = dict(chosen)
+                family[key] = chosen
                 seeds[key] = min(len(a) for by_budget in chosen.values() for a, _ in by_budget.values())
     heading = Heading(2, f"Verdicts: {name}'s held-out loss against each baseline, pooled over workloads")
     if not family:
