@@ -3,8 +3,8 @@ on synthetic trials with a planted answer."""
 
 import math
 import subprocess
-from dataclasses import replace
 import sys
+from dataclasses import replace
 
 import numpy as np
 

@@ -41,8 +41,10 @@ def synthetic(ratio_to_cosine):
     return trials
 
 
-def rows_of(text):
-    return [line for line in text.splitlines() if line.startswith(("| cosine", "| linear"))]
+def rows_of(text, table=0):
+    """The rows of the pooled table (0) or of the per-workload one (1)."""
+    part = text.split("The same comparisons on each workload alone")[table]
+    return [line for line in part.splitlines() if line.startswith(("| cosine", "| linear"))]
 
 
 def test_a_planted_effect_is_found_with_its_sign_and_a_tie_is_a_tie():
@@ -58,6 +60,11 @@ def test_a_planted_effect_is_found_with_its_sign_and_a_tie_is_a_tie():
         assert says == f"{UBA} lower"
         assert parts[5] == "2 (4 cells)" and parts[6] == "8"
     assert "each at 98.75%" in text  # Bonferroni over 4 comparisons
+    for row in rows_of(text, table=1):  # each workload alone: -5% too, covered, below 0
+        for entry in [p.strip().strip("*") for p in row.strip("|").split("|")][2:]:
+            estimate, interval = entry.split(" [")
+            low, high = (float(x) for x in interval.strip("]").split(", "))
+            assert low <= -5.0 <= high < 0 and float(estimate.strip("%")) == pytest.approx(-5.0, abs=0.5)
 
 
 def test_equal_losses_are_ties_and_the_page_is_the_same_on_every_run():

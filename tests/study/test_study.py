@@ -139,8 +139,10 @@ def test_budgetlr_wsd_s_and_results_write_the_page_with_its_sections(small_study
     assert "from 32 stored trials" in text and "Seeds: 0, 1." in text
     assert "Grids: quadratic: 0.3, 1." in text and "warms up for 5% of its budget." in text
     for heading in (
-        "## Verdict",
-        "## Recommendation per budget regime",
+        "## Verdicts",
+        "## The recommendation, tested on workloads it was not chosen on",
+        "## Recommendation per budget",
+        "## How noisy the held-out loss is",
         "## UBA's phi",
         "## WSD-S",
         "## GPU tier",

@@ -158,6 +158,12 @@ def build(
                 else ""
             )
             + (f" Built-in CPU workloads not in this database: {', '.join(missing)}." if missing else "")
+            + " Spec strings leave out the values they keep at their defaults (`budgetlr list` shows them"
+            + (
+                f"; e.g. wsd's cooldown shape is {keys_of(FAMILIES['wsd'])['shape']})."
+                if any(s.startswith("wsd(") for s in schedules)
+                else ")."
+            )
         ),
         Paragraph(
             "Comparisons of two schedules pair their runs by seed (same initialisation and batches): a **win** "
@@ -172,11 +178,12 @@ def build(
     blocks += lr_transfer_section(trials, short)
     blocks += phi_auto_out_of_sample(pickable, short)
     if suite.claim is not None:
-        blocks += verdict(pickable, suite.claim, budgets, short)
-    blocks += recommendations(pickable, budgets, seeds, short)
+        blocks += per_cell_comparisons(pickable, suite.claim, budgets, short)
+    blocks += recommendations(pickable, budgets, short)
     blocks += phi_sensitivity(pickable, trials, notes, plots, rel)
     blocks += adaptive(cells, pickable, suite.comparisons, budgets, short)
     blocks += wsd_s(rows)
+    blocks += held_out_noise(pickable, swept)
     blocks.append(Heading(2, "Every cell"))
     for workload in workloads:
         mine = [c for c in pickable if c.workload == workload]
@@ -211,6 +218,51 @@ REGIMES: tuple[tuple[str, Callable[[float], bool]], ...] = (
 BOOTSTRAP_SEED = 0
 
 
+def held_out_noise(cells: list[Cell], trials: list[Trial]) -> list[Block]:
+    """Per workload: the held-out loss's own sampling noise (its standard error over the test
+    examples), the spread between seeds, and the gap between schedules it must resolve."""
+    rows = []
+    for workload in sorted({c.workload for c in cells if c.metric == "loss" and c.test}):
+        mine = [c for c in cells if c.workload == workload and c.metric == "loss" and c.test and c.mean > 0]
+        errors = [
+            t.test_loss_se / t.test_loss
+            for t in trials
+            if t.workload == workload and t.status == "ok" and t.test_loss and t.test_loss_se is not None
+        ]
+        spreads = [c.sd / c.mean for c in mine if len(c.test) > 1]
+        gaps = []
+        for budget in sorted({c.budget for c in mine}):
+            means = sorted(c.mean for c in mine if c.budget == budget and math.isfinite(c.mean))
+            if len(means) > 1:
+                gaps.append(float(np.median(means)) / means[0] - 1)
+        if not (errors and spreads and gaps):
+            continue
+        rows.append(
+            [
+                (workload, ""),
+                (f"{np.median(errors):.3%}", ""),
+                (f"{np.median(spreads):.2%}", ""),
+                (f"{np.median(gaps):.1%}", ""),
+            ]
+        )
+    if not rows:
+        return []
+    return [
+        Heading(2, "How noisy the held-out loss is"),
+        Paragraph(
+            "Per workload, medians over its trials or cells: the standard error of a trial's test loss over "
+            "the test examples (sequences of text for the language models), relative to the loss; the "
+            "standard deviation of the test loss across seeds at the tuned LR, relative to the mean; and the "
+            "gap between the best and the median schedule of a budget. Every trial of a workload is scored on "
+            "the same test examples, and an example hard for one schedule is hard for the others, so the "
+            "test set's noise moves all schedules' losses together and weighs less in a comparison than this "
+            "column suggests; the seed-to-seed spread is the noise the intervals above measure. The quadratics' loss is their exact excess risk, with no sampling noise (their "
+            "validation and test losses are the same number)."
+        ),
+        Table(["workload", "test-set standard error", "seed-to-seed sd", "best to median schedule"], rows),
+    ]
+
+
 def paired_losses(
     cells: list[Cell], challenger: str, baseline: str
 ) -> dict[tuple[str, float], dict[int, tuple[float, float]]]:
@@ -227,6 +279,12 @@ def paired_losses(
         if len(losses) >= 2 and all(a > 0 and b > 0 for a, b in losses.values()):
             out[(workload, budget)] = losses
     return out
+
+
+def phi_note(schedule: str) -> str:
+    """`` (phi = 1)`` for a UBA spec that leaves phi at its default, else nothing."""
+    found = uba_phi(schedule)
+    return f" (phi = {found[1]:g}, budgetlr's default)" if found and "phi=" not in schedule else ""
 
 
 def pooled_verdicts(cells: list[Cell], claim: Claim, short: Callable[[str], str]) -> list[Block]:
@@ -272,7 +330,7 @@ def pooled_verdicts(cells: list[Cell], claim: Claim, short: Callable[[str], str]
             [
                 (short(baseline), ""),
                 (title, ""),
-                (f"{pct.estimate:+.2f}%", "best" if not interval.tie else ""),
+                (f"{pct.estimate:+.2f}%", "best" if interval.high < 0 else ""),
                 (f"[{pct.low:+.2f}%, {pct.high:+.2f}%]", ""),
                 (says, ""),
                 (f"{len(workloads)} ({sum(len(b) for b in workloads.values())} cells)", ""),
@@ -282,11 +340,12 @@ def pooled_verdicts(cells: list[Cell], claim: Claim, short: Callable[[str], str]
     return [
         heading,
         Paragraph(
+            f"The challenger is `{challenger}`{phi_note(challenger)}. "
             f"For each baseline and budget regime: the geometric-mean ratio of {name}'s test loss to the "
             "baseline's, minus 1, at each schedule's tuned LR, runs paired by seed, every workload weighing the "
             "same (cross-entropy, bits per byte and excess risk pool as log-ratios). Negative: "
             f"{name}'s loss is lower. Intervals are simultaneous 95% for all {len(intervals)} comparisons "
-            f"(Bonferroni: each at {level:.2%}), from a bootstrap over seeds within cells (seed "
+            f"(Bonferroni: each at {level:.2%}), from a bootstrap over seeds, a seed's runs at a workload's budgets resampled together (seed "
             f"{BOOTSTRAP_SEED}; docs/statistics.md); an interval covering 0 is a tie. They hold the "
             "workloads fixed; the leave-one-workload-out evaluation below asks whether a choice carries "
             "over to a new workload."
@@ -303,6 +362,40 @@ def pooled_verdicts(cells: list[Cell], claim: Claim, short: Callable[[str], str]
             ],
             rows,
         ),
+        *per_workload_verdicts(family, name, short),
+    ]
+
+
+def per_workload_verdicts(
+    family: dict[str, dict[str, dict[float, tuple[list[float], list[float]]]]],
+    name: str,
+    short: Callable[[str], str],
+) -> list[Block]:
+    """The pooled verdicts' comparisons on each workload alone: where an effect comes from."""
+    workloads = sorted({w for cells in family.values() for w in cells})
+    rows = []
+    for key, cells in family.items():
+        baseline, title = key.split("|")
+        row = [(short(baseline), ""), (title, "")]
+        for workload in workloads:
+            if workload not in cells:
+                row.append(("–", ""))
+                continue
+            interval = stats.pooled_log_ratio(
+                {workload: cells[workload]}, rng=np.random.default_rng(BOOTSTRAP_SEED)
+            )
+            pct = interval.percent()
+            row.append(
+                (f"{pct.estimate:+.1f}% [{pct.low:+.1f}, {pct.high:+.1f}]", "best" if pct.high < 0 else "")
+            )
+        rows.append(row)
+    return [
+        Paragraph(
+            f"The same comparisons on each workload alone: {name}'s loss change, with its 95% interval over "
+            "seeds (not corrected for the number of comparisons: read them as where a pooled effect comes "
+            f"from, not as verdicts). **Bold**: {name}'s loss lower beyond seed noise."
+        ),
+        Table(["baseline", "regime", *workloads], rows),
     ]
 
 
@@ -373,8 +466,9 @@ def recommender_out_of_sample(cells: list[Cell], short: Callable[[str], str]) ->
             "other workloads alone (least mean log-loss over each cell's best, among the schedules every "
             f"workload ran at that budget), then scored on the held-out workload. Mean regret over the per-cell "
             f"best: {result.mean_excess:+.2%} (geometric mean of the loss ratios, minus 1); over the best single "
-            f"fixed schedule in hindsight, `{short(result.fixed)}`: {result.mean_excess_over_fixed:+.2%} (negative: "
-            f"choosing by budget pays).{judged} Tied: the paired 95% interval of the pick against the cell's "
+            f"fixed schedule in hindsight, `{short(result.fixed)}` (chosen on every workload, the held-out one "
+            f"included, which favours it): {result.mean_excess_over_fixed:+.2%} (negative: choosing by budget "
+            f"pays even so).{judged} Tied: the paired 95% interval of the pick against the cell's "
             "best covers 0."
         ),
         Table(
@@ -468,64 +562,33 @@ def lr_transfer_section(trials: list[Trial], short: Callable[[str], str]) -> lis
     ]
 
 
-def verdict(
+def per_cell_comparisons(
     cells: list[Cell], claim: Claim, budgets: list[float], short: Callable[[str], str]
 ) -> list[Block]:
+    """Wins, ties and losses of the claim's challenger, each (workload, budget) judged alone: a
+    secondary view of the pooled verdicts, which decide."""
     challenger = method(claim.challenger).spec
-    strong_names = [method(b).spec for b in claim.baselines]
-    weak_names = [method(b).spec for b in claim.weak]
-    h2h = study.head_to_head(cells, challenger, [*strong_names, *weak_names])
+    names = [method(b).spec for b in (*claim.baselines, *claim.weak)]
+    h2h = study.head_to_head(cells, challenger, names)
     if not h2h:
         return []
-    tight = [b for b in budgets if b in claim.budgets]
     name = short(challenger)
-
-    def count(names: list[str]) -> np.ndarray:
-        totals = np.zeros(3, dtype=int)
-        for baseline in names:
-            for budget in tight:
-                if budget in h2h.get(baseline, {}):
-                    totals += np.array([int(n) for n in h2h[baseline][budget].split("/")])
-        return totals
-
-    strong_names = [b for b in strong_names if b in h2h]
-    weak_names = [b for b in weak_names if b in h2h]
-    strong, weak = count(strong_names), count(weak_names)
-    wins, ties, losses = strong
-    n = int(strong.sum())
-    if wins > losses and wins >= 0.25 * n:
-        says = f"**supported**: against the strong baselines {name} wins more comparisons than it loses"
-    elif losses > wins and losses >= 0.25 * n:
-        says = f"**contradicted**: against the strong baselines {name} loses more comparisons than it wins"
-    elif wins > losses:
-        says = (
-            f"**only weakly supported**: {name} is rarely worse than the strong baselines, but significantly "
-            "better in few comparisons; most are ties within seed noise"
-        )
-    else:
-        says = (
-            f"**not supported**: {name} is statistically indistinguishable from the strong baselines or worse"
-        )
     rows = [
-        [(short(b), ""), *((per.get(budget, "–"), "") for budget in budgets)]
-        for b, per in sorted(h2h.items())
+        [(short(b), ""), *((h2h[b].get(budget, "–"), "") for budget in budgets)] for b in names if b in h2h
     ]
     return [
-        Heading(2, f"Verdict: does {name} beat the common schedules under tight budgets?"),
+        Heading(2, f"{name} against each baseline, cell by cell"),
         Paragraph(
-            f"The claim (arXiv {claim.paper}) is {says}. At budgets {' and '.join(f'{b:g}' for b in tight)} on "
-            f"{len({c.workload for c in cells})} workloads, `{challenger}` against the strong baselines "
-            f"({', '.join(map(short, strong_names))}): wins/ties/losses {wins}/{ties}/{losses} of {n} paired "
-            f"comparisons; against {' and '.join(map(short, weak_names))}: {weak[0]}/{weak[1]}/{weak[2]} of "
-            f"{int(weak.sum())}. The tables below show where the means point when the intervals overlap."
+            f"Wins/ties/losses of `{challenger}` over the workloads at each budget, each (workload, budget) "
+            "judged alone by the paired 95% t-interval over its seeds, uncorrected for the number of cells. "
+            "Judged alone, a cell rarely separates schedules; the pooled verdicts above weigh the same "
+            "evidence together and decide."
         ),
         Table([f"{name} vs (W/T/L) at budget", *(f"{b:g}" for b in budgets)], rows),
     ]
 
 
-def recommendations(
-    cells: list[Cell], budgets: list[float], seeds: list[int], short: Callable[[str], str]
-) -> list[Block]:
+def recommendations(cells: list[Cell], budgets: list[float], short: Callable[[str], str]) -> list[Block]:
     rows = []
     for budget in budgets:
         try:
@@ -549,14 +612,19 @@ def recommendations(
                 (rec.confidence, ""),
             ]
         )
+    counts = sorted({len(c.test) for c in cells if c.test})
+    seeds_text = f"{counts[0]}" if len(counts) == 1 else f"{counts[0]} to {counts[-1]}"
     return [
-        Heading(2, "Recommendation per budget regime"),
+        Heading(2, "Recommendation per budget"),
         Paragraph(
             "What `budgetlr recommend --budget-fraction X` answers from this database: the schedule with the "
-            "least mean excess over the per-workload best, how often it is best or tied, the runner-up, and a "
-            "confidence (high: best or tied everywhere and beats the runner-up on some workload, paired by "
-            "seed; medium: best or tied everywhere; low: otherwise). Many schedules tie at "
-            f"{len(seeds)} seeds, so read the runner-up as a near-equal alternative."
+            "least excess over the per-workload best (geometric mean over the workloads), how often it is "
+            "best or tied, the runner-up, and a confidence: high when its held-out loss, pooled over the "
+            "workloads and paired by seed, is below the runner-up's with a 95% interval that excludes 0; "
+            "low when that interval covers 0 (where cells hold no losses: high when best or tied everywhere "
+            "and beating the runner-up on some workload, medium when best or tied everywhere, low "
+            f"otherwise). At {seeds_text} seeds per cell many schedules tie, so read the runner-up as a "
+            "near-equal alternative."
         ),
         Table(["budget", "use", "mean excess", "best or tied", "runner-up", "confidence"], rows),
     ]
@@ -597,7 +665,8 @@ def phi_sensitivity(
     return [
         Heading(2, "UBA's phi: sensitivity, and phi=auto"),
         Paragraph(
-            "Test metric at the tuned LR for each phi (phi = 2 is cosine exactly, so the cosine runs stand for "
+            f"Test {'loss' if all(c.metric == 'loss' for c in cells) else 'metric'} at the tuned LR for each "
+            "phi (phi = 2 is cosine exactly, so the cosine runs stand for "
             "it) and for `uba(phi=auto)`, whose phi budgetlr chooses per trial from the Hessian at "
             "initialisation (docs/adaptive.md); the last column is the mean phi it chose."
         ),
