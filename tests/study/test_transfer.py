@@ -54,3 +54,17 @@ def test_budgetlr_lr_transfer_without_a_sweep_says_so_in_one_line(tmp_path):
     )
     assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1
     assert "no results database" in done.stderr
+
+
+def test_a_best_lr_at_the_grids_edge_is_flagged_not_passed_off_as_a_law():
+    """Without 1.5 in the grid, lr* = 0.35 T^-0.5 (1.11 at budget 0.1, 0.70 at 0.25) is best met
+    by the top LR, 1.0, at the two smaller budgets."""
+    clipped = [t for t in SWEEP if t.lr <= 1.0]
+    (found,) = transfers(clipped)
+    assert found.edges == [0.1, 0.25]
+    row = next(
+        line
+        for line in to_markdown(lr_transfer_section(clipped, str)).splitlines()
+        if "| quadratic |" in line
+    )
+    assert row.endswith("| 0.1, 0.25 |")

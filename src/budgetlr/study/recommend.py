@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 import numpy as np
@@ -242,6 +242,8 @@ class PeakLr:
     #: the exponent's 95% bootstrap interval over seeds; None with fewer than 2 seeds per budget
     exponent: stats.Interval | None
     budgets: list[float]
+    #: the budgets whose tuned LR sat at an edge of their grid (bounded by it, not measured)
+    edges: list[float] = field(default_factory=list)
 
     def explain(self) -> str:
         interval = (
@@ -253,6 +255,12 @@ class PeakLr:
             f"peak LR for {self.schedule} on {self.workload} at budget {self.budget:g}: {self.lr:.3g} "
             f"(lr*(T) = {self.law.a:.3g} T^{self.law.b:.2f}{interval}, T the budget fraction; fitted to the "
             f"tuned LRs at budgets {', '.join(f'{t:g}' for t in self.budgets)})"
+            + (
+                f"; at budgets {', '.join(f'{t:g}' for t in self.edges)} the best LR was at the edge of the "
+                "grid, so the law is bounded by the grid there: sweep wider LRs to pin it down"
+                if self.edges
+                else ""
+            )
         )
 
 
@@ -270,6 +278,19 @@ def lr_sweep(trials: Sequence[Trial], workload: str, schedule: str) -> dict[floa
         if seeds:
             sweep[budget] = {lr: [v[seed] for seed in seeds] for lr, v in by_lr.items()}
     return sweep
+
+
+def edge_budgets(sweep: Mapping[float, Mapping[float, Sequence[float]]]) -> list[float]:
+    """The budgets of ``sweep`` (as :func:`lr_sweep` gives it) whose best LR on the mean
+    validation loss is the smallest or the largest of their grid: there the tuned LR is bounded by
+    the grid, not measured."""
+    edges = []
+    for budget, by_lr in sorted(sweep.items()):
+        lrs = sorted(by_lr)
+        means = [np.inf if np.isnan(m := float(np.mean(by_lr[lr]))) else m for lr in lrs]
+        if len(lrs) > 1 and int(np.argmin(means)) in (0, len(lrs) - 1):
+            edges.append(budget)
+    return edges
 
 
 def peak_lr(trials: Sequence[Trial], workload: str, schedule: str, budget_fraction: float) -> PeakLr:
@@ -294,7 +315,14 @@ def peak_lr(trials: Sequence[Trial], workload: str, schedule: str, budget_fracti
         ]
         law = stats.fit_power_law(list(sweep), tuned)
     return PeakLr(
-        workload, schedule, budget_fraction, law.predict(budget_fraction), law, exponent, sorted(sweep)
+        workload,
+        schedule,
+        budget_fraction,
+        law.predict(budget_fraction),
+        law,
+        exponent,
+        sorted(sweep),
+        edge_budgets(sweep),
     )
 
 

@@ -544,6 +544,7 @@ def lr_transfer_section(trials: list[Trial], short: Callable[[str], str]) -> lis
                 (f"{item.predicted_lr:g}", ""),
                 (f"{item.tuned_lr:g}", ""),
                 ("not run" if loss is None else "diverged" if math.isinf(loss) else f"{loss:+.2%}", ""),
+                (", ".join(f"{t:g}" for t in item.edges) or "–", ""),
             ]
         )
     return [
@@ -554,10 +555,23 @@ def lr_transfer_section(trials: list[Trial], short: Callable[[str], str]) -> lis
             f"largest; b's 95% interval is a bootstrap over seeds (seed {BOOTSTRAP_SEED}; docs/statistics.md). "
             "The law's LR at the largest budget was then run with the same seeds (`budgetlr lr-transfer`, a "
             "step of `benchmarks/study.sh`; those runs tune no cell of this page). Regret: its test loss over "
-            "the tuned grid LR's, paired by seed (geometric mean of the ratios, minus 1)."
+            "the tuned grid LR's, paired by seed (geometric mean of the ratios, minus 1). Where the best LR of "
+            "a budget is the smallest or largest of its grid (last column) the tuned LR is bounded by the grid, "
+            "not measured, and so is the law: a b of 0 with a zero-width interval there says the grid was too "
+            "narrow, not that the LR does not move."
         ),
         Table(
-            ["workload", "schedule", "b", "b 95% interval", "predicted LR", "tuned LR", "loss regret"], rows
+            [
+                "workload",
+                "schedule",
+                "b",
+                "b 95% interval",
+                "predicted LR",
+                "tuned LR",
+                "loss regret",
+                "best LR at the grid's edge at budgets",
+            ],
+            rows,
         ),
     ]
 

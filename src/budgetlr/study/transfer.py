@@ -20,7 +20,7 @@ import numpy as np
 from budgetlr.bench.runner import TrialConfig
 from budgetlr.bench.store import Trial
 from budgetlr.study import stats
-from budgetlr.study.recommend import BOOTSTRAP_SEED, is_pickable, lr_sweep
+from budgetlr.study.recommend import BOOTSTRAP_SEED, edge_budgets, is_pickable, lr_sweep
 
 
 def on_grid(trials: Sequence[Trial]) -> tuple[list[Trial], list[Trial]]:
@@ -56,6 +56,8 @@ class Transfer:
     #: the grid LR tuned on validation at the largest budget, and its seeds
     tuned_lr: float
     seeds: list[int]
+    #: the budgets (fitted on or predicted) whose best grid LR sat at an edge of the grid
+    edges: list[float]
 
     def configs(self) -> list[TrialConfig]:
         return [
@@ -95,7 +97,10 @@ def transfers(trials: Sequence[Trial]) -> list[Transfer]:
             }
         )
         predicted = float(f"{law.predict(largest):.3g}")
-        out.append(Transfer(workload, schedule, smaller, law, exponent, largest, predicted, tuned, seeds))
+        edges = edge_budgets(usable)
+        out.append(
+            Transfer(workload, schedule, smaller, law, exponent, largest, predicted, tuned, seeds, edges)
+        )
     return out
 
 
