@@ -624,10 +624,9 @@ def suggest_phi(args: argparse.Namespace) -> None:
 def phi_auto_judgement(out: Path) -> str:
     """What a study in ``out`` says of phi=auto out of sample, in one line."""
     from budgetlr.bench.store import Store
-    from budgetlr.study.analysis import cells
+    from budgetlr.study.analysis import cells, on_grid
     from budgetlr.study.recommend import is_pickable, judge_phi_auto
     from budgetlr.study.results import phi_groups
-    from budgetlr.study.transfer import on_grid
 
     with Store.existing(out) as store:
         measured = [c for c in cells(on_grid(store.trials())[0]) if is_pickable(c.schedule)]
@@ -641,7 +640,7 @@ def phi_auto_judgement(out: Path) -> str:
 def pbt(args: argparse.Namespace) -> None:
     from budgetlr.bench.store import Store
     from budgetlr.bench.sweep import run_configs
-    from budgetlr.study.analysis import cells
+    from budgetlr.study.analysis import cells, on_grid
     from budgetlr.study.pbt import PBTSettings, replay_configs, run_pbt
 
     settings = PBTSettings(
@@ -659,7 +658,7 @@ def pbt(args: argparse.Namespace) -> None:
     with Store(args.out) as store:
         trials = [
             t
-            for t in store.trials()
+            for t in on_grid(store.trials())[0]
             if t.workload == result.config.workload and t.budget == result.config.budget
         ]
     print(format_comparison(cells(trials)))
@@ -719,14 +718,14 @@ def wsd_s(args: argparse.Namespace) -> None:
 def default_wsd_lr(out: Path, workload: str, budget: float) -> float | None:
     """wsd's tuned peak LR at ``budget`` in ``out``'s database, if it holds one."""
     from budgetlr.bench.store import DB_NAME, Store
-    from budgetlr.study.analysis import cells
+    from budgetlr.study.analysis import cells, on_grid
 
     if not (out / DB_NAME).is_file():
         return None
     with Store.existing(out) as store:
         mine = [
             t
-            for t in store.trials()
+            for t in on_grid(store.trials())[0]
             if t.workload == workload and t.budget == budget and t.schedule.startswith("wsd")
         ]
     tuned = [c.tuned_lr for c in cells(mine) if c.tuned_lr is not None]
@@ -735,9 +734,8 @@ def default_wsd_lr(out: Path, workload: str, budget: float) -> float | None:
 
 def recommend(args: argparse.Namespace) -> None:
     from budgetlr.bench.store import Store
-    from budgetlr.study.analysis import cells
+    from budgetlr.study.analysis import cells, on_grid
     from budgetlr.study.recommend import peak_lr, recommend
-    from budgetlr.study.transfer import on_grid
 
     with Store.existing(args.out) as store:
         trials, _ = on_grid(store.trials())  # the lr-transfer runs tune nothing

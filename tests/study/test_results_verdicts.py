@@ -161,3 +161,19 @@ def test_one_missing_trial_leaves_the_other_cells_judged_and_a_lone_budget_is_sk
     assert len(rows) == 6  # budget 0.5 ran on c alone: nothing to choose it from
     assert all(r[6] in ("yes", "no") for r in rows)  # every cell paired, on the seeds it shares
     assert "of the 6 cells." in text
+
+
+def test_a_database_where_every_trial_diverged_still_renders_its_page(tmp_path):
+    from budgetlr.bench.runner import TrialConfig, TrialResult
+    from budgetlr.bench.store import Store
+    from budgetlr.bench.suites import SUITES
+    from budgetlr.study.results import write_results
+
+    with Store(tmp_path) as store:
+        for schedule in (UBA, COSINE):
+            for budget in (0.1, 1.0):
+                for seed in range(2):
+                    config = TrialConfig("quadratic", schedule, budget, 3.0, seed)
+                    store.save(TrialResult(config, 0, "diverged", None, None, 1.0, 1.0), "excess_risk", False)
+    text = write_results(tmp_path, tmp_path / "page.md", SUITES["study"]).read_text()
+    assert "No pooled verdicts" in text and "## Recommendation per budget" in text

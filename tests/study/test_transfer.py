@@ -6,11 +6,12 @@ import math
 import pytest
 
 from budgetlr.bench.store import Trial
+from budgetlr.study.analysis import on_grid
 from budgetlr.study.report import to_markdown
 from budgetlr.study.results import lr_transfer_section
-from budgetlr.study.transfer import on_grid, regret, transfer_configs, transfers
+from budgetlr.study.transfer import regret, transfer_configs, transfers
 
-GRID = (0.1, 0.3, 1.0, 1.5)  # the study's grid for quadratic; lr* is inside it at budgets 0.1 to 0.5
+GRID = (0.1, 0.3, 1.0, 1.5)  # lr* is inside it at budgets 0.1 to 0.5
 
 
 def trial(budget, lr, seed):
@@ -68,3 +69,14 @@ def test_a_best_lr_at_the_grids_edge_is_flagged_not_passed_off_as_a_law():
         if "| quadratic |" in line
     )
     assert row.endswith("| 0.1, 0.25 |")
+
+
+def test_a_grid_lr_missing_at_one_budget_stays_on_the_grid():
+    """An interrupted sweep: LR 1.0 ran at budgets 0.1 to 0.5 but not yet at 1.0, LR 0.1 at 1.0
+    alone so far (the sweep runs the largest budget first). Neither is a transfer run: only an LR
+    that ran at the largest budget alone, while its pair ran at several, is one. The transfer
+    runs of the other test are (0.35 at budget 1.0 alone)."""
+    partial = [t for t in SWEEP if not (t.lr == 1.0 and t.budget == 1.0)]
+    assert on_grid(partial) == (partial, [])
+    lone = [trial(1.0, 0.2, s) for s in range(3)]
+    assert on_grid(partial + lone) == (partial, lone)

@@ -21,6 +21,24 @@ from budgetlr.errors import InvalidInput
 R_MAX = 4.0
 
 
+def on_grid(trials: Sequence[Trial]) -> tuple[list[Trial], list[Trial]]:
+    """``trials`` split into those of their sweep's LR grid and the others: the runs of
+    ``budgetlr lr-transfer``, each at an LR that its (workload, schedule) ran at the largest of
+    its several budgets and at no other. A sweep runs its grid at every budget, so a grid LR that
+    is missing at some budget (an interrupted sweep) still counts."""
+    budgets: dict[tuple[str, str], set[float]] = defaultdict(set)
+    budgets_of_lr: dict[tuple[str, str, float], set[float]] = defaultdict(set)
+    for t in trials:
+        budgets[(t.workload, t.schedule)].add(t.budget)
+        budgets_of_lr[(t.workload, t.schedule, t.lr)].add(t.budget)
+
+    def inside(t: Trial) -> bool:
+        every = budgets[(t.workload, t.schedule)]
+        return not (len(every) > 1 and budgets_of_lr[(t.workload, t.schedule, t.lr)] == {max(every)})
+
+    return [t for t in trials if inside(t)], [t for t in trials if not inside(t)]
+
+
 @dataclass
 class Cell:
     """One (workload, schedule, budget) at its tuned peak LR. ``metric`` names what ``test`` and

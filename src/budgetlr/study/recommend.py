@@ -42,7 +42,12 @@ def paired_outcome(a: Cell, b: Cell) -> str:
         return "loss" if b.test else "tie"
     if not b.test:
         return "win"
-    diffs = np.array([loss_like(b, y) - loss_like(a, x) for x, y in zip(a.test, b.test, strict=False)])
+    if len(a.seeds) == len(a.test) and len(b.seeds) == len(b.test):  # pair by seed where known
+        theirs = dict(zip(b.seeds, b.test, strict=True))
+        pairs = [(x, theirs[s]) for s, x in zip(a.seeds, a.test, strict=True) if s in theirs]
+    else:
+        pairs = list(zip(a.test, b.test, strict=False))
+    diffs = np.array([loss_like(b, y) - loss_like(a, x) for x, y in pairs])
     if diffs.size < 2:
         return "tie"
     from scipy.stats import t
@@ -140,9 +145,12 @@ def recommend(cells: Sequence[Cell], budget_fraction: float, workload: str | Non
 
     Candidates are the schedules measured on every selected workload at that budget; they are
     ranked by their excess over the per-workload best, averaged over the workloads as a geometric
-    mean of the loss ratios (every workload weighing the same). Confidence is ``high`` when the choice is
-    best or tied on every workload and beats the runner-up (paired by seed) on at least one,
-    ``medium`` when it is best or tied on every workload, ``low`` otherwise.
+    mean of the loss ratios (every workload weighing the same). Where the cells hold held-out
+    losses, confidence is ``high`` when the choice's loss, paired by seed and pooled over the
+    workloads, is below the runner-up's with a 95% interval excluding 0, ``low`` otherwise. Without
+    losses it is ``high`` when the choice is best or tied on every workload and beats the runner-up
+    (paired by seed) on at least one, ``medium`` when it is best or tied on every workload, ``low``
+    otherwise.
     """
     check_budget(budget_fraction)
     by_group = groups(cells)
@@ -192,11 +200,12 @@ def recommend(cells: Sequence[Cell], budget_fraction: float, workload: str | Non
     runner_up = ranking[1].schedule if len(ranking) > 1 else None
     pooled = None if runner_up is None else pooled_against(chosen, top.schedule, runner_up)
     if pooled is not None:
-        confidence = (
-            "high: its held-out loss is lower than the runner-up's beyond seed noise"
-            if pooled.high < 0
-            else "low: tied with the runner-up (the pooled interval covers 0)"
-        )
+        if pooled.high < 0:
+            confidence = "high: its held-out loss is lower than the runner-up's beyond seed noise"
+        elif pooled.low > 0:  # ranked by the cells' means, the per-seed ratios can disagree
+            confidence = "low: the runner-up's held-out loss is lower, paired by seed"
+        else:
+            confidence = "low: tied with the runner-up (the pooled interval covers 0)"
     else:
         confidence = "low"
         if top.best_or_tied == top.workloads:
@@ -381,7 +390,11 @@ def judge_phi_auto(cells: Sequence[Cell], auto: str, fixed: Mapping[str, float])
     # Only workloads where auto ran choose its rival: the others may lack some fixed phis.
     ran_auto = {w for (w, _), g in by_cell.items() if auto in g}
     means = {
-        w: {b: {s: c.mean for s, c in g.items() if s in fixed} for (w2, b), g in by_cell.items() if w2 == w}
+        w: {
+            b: fixed_means
+            for (w2, b), g in by_cell.items()
+            if w2 == w and (fixed_means := {s: c.mean for s, c in g.items() if s in fixed})
+        }
         for w in ran_auto
     }
     if len(means) < 2:
@@ -400,6 +413,7 @@ def judge_phi_auto(cells: Sequence[Cell], auto: str, fixed: Mapping[str, float])
             by_workload[held.workload][held.budget] = pairs
             picks[(held.workload, held.budget)] = held.pick
     pooled = {w: paired for w, by_budget in by_workload.items() if (paired := aligned(by_budget))}
+    picks = {key: pick for key, pick in picks.items() if key[0] in pooled}
     if not pooled:
         return None
     interval = stats.pooled_log_ratio(dict(pooled), rng=np.random.default_rng(BOOTSTRAP_SEED))

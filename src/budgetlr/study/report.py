@@ -53,7 +53,7 @@ def write_report(out: Path) -> Path:
         trials = store.trials()
         if not trials:
             raise InvalidInput(f"the results database in {str(out)!r} holds no trials yet")
-        all_cells = analysis.cells(trials)
+        all_cells = analysis.cells(analysis.on_grid(trials)[0])  # the lr-transfer runs tune nothing
         curves = {key: store.curve(key) for cell in all_cells for key in cell.keys}
     plots = out / "plots"
     plots.mkdir(exist_ok=True)
@@ -221,7 +221,8 @@ def plot_metric_vs_budget(mine: list[Cell], path: Path) -> None:
     axes.set_ylabel(f"test {mine[0].metric} (mean ± sd over seeds)")
     axes.set_title(f"{mine[0].workload}: quality against budget")
     axes.grid(alpha=0.3)
-    axes.legend(fontsize="small")
+    if any(c.test for c in mine):  # every run diverged: nothing plotted, no legend
+        axes.legend(fontsize="small")
     save(figure, path)
 
 

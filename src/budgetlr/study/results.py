@@ -89,7 +89,7 @@ def write_results(out: Path, page: Path, suite: Suite, gpu: Path | None = None) 
     if not trials:
         raise InvalidInput(f"the results database in {str(out)!r} holds no trials yet")
     # the runs at the LRs the transfer test predicts are off the grids: they tune no cell
-    grid_trials, _ = transfer.on_grid(trials)
+    grid_trials, _ = analysis.on_grid(trials)
     cells = analysis.cells(grid_trials)
     plots = page.parent / page.stem
     plots.mkdir(parents=True, exist_ok=True)
@@ -125,7 +125,7 @@ def build(
     budgets = sorted({c.budget for c in pickable})
     schedules = sorted({c.schedule for c in pickable})
     seeds = sorted({t.seed for t in trials})
-    swept, transferred = transfer.on_grid([t for t in trials if study.is_pickable(t.schedule)])
+    swept, transferred = analysis.on_grid([t for t in trials if study.is_pickable(t.schedule)])
     warmup, short = shortener(schedules)
     other_warmups = [s for s in schedules if warmup_of(s) != warmup]
     missing = sorted(
@@ -282,9 +282,10 @@ def paired_losses(
 
 
 def phi_note(schedule: str) -> str:
-    """`` (phi = 1)`` for a UBA spec that leaves phi at its default, else nothing."""
+    """`` (phi = 1, budgetlr's default)`` for a UBA spec that leaves phi at its default, else nothing."""
     found = uba_phi(schedule)
-    return f" (phi = {found[1]:g}, budgetlr's default)" if found and "phi=" not in schedule else ""
+    plain_uba = method(schedule).base.name == "uba" and "phi=" not in schedule
+    return f" (phi = {found[1]:g}, budgetlr's default)" if found and plain_uba else ""
 
 
 def pooled_verdicts(cells: list[Cell], claim: Claim, short: Callable[[str], str]) -> list[Block]:
@@ -626,7 +627,7 @@ def recommendations(cells: list[Cell], budgets: list[float], short: Callable[[st
                 (rec.confidence, ""),
             ]
         )
-    counts = sorted({len(c.test) for c in cells if c.test})
+    counts = sorted({len(c.test) for c in cells if c.test}) or [0]
     seeds_text = f"{counts[0]}" if len(counts) == 1 else f"{counts[0]} to {counts[-1]}"
     return [
         Heading(2, "Recommendation per budget"),

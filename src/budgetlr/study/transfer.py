@@ -5,13 +5,12 @@ extra runs (:func:`transfer_configs`, ``budgetlr lr-transfer``); their test loss
 tuned LR's gives the regret of trusting the law.
 
 Trials off their sweep's LR grid (the transfer runs themselves) never take part in the fit or in the
-tuning of the study's cells: :func:`on_grid` separates them.
+tuning of the study's cells: :func:`budgetlr.study.analysis.on_grid` separates them.
 """
 
 from __future__ import annotations
 
 import math
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -20,24 +19,8 @@ import numpy as np
 from budgetlr.bench.runner import TrialConfig
 from budgetlr.bench.store import Trial
 from budgetlr.study import stats
+from budgetlr.study.analysis import on_grid
 from budgetlr.study.recommend import BOOTSTRAP_SEED, edge_budgets, is_pickable, lr_sweep
-
-
-def on_grid(trials: Sequence[Trial]) -> tuple[list[Trial], list[Trial]]:
-    """``trials`` split into those on their sweep's LR grid and the others. An LR is on the grid of
-    its (workload, schedule) when it ran at every budget that (workload, schedule) ran at: a sweep
-    runs its whole grid at every budget, ``budgetlr lr-transfer`` its predicted LRs at the largest
-    budget alone."""
-    budgets: dict[tuple[str, str], set[float]] = defaultdict(set)
-    budgets_of_lr: dict[tuple[str, str, float], set[float]] = defaultdict(set)
-    for t in trials:
-        budgets[(t.workload, t.schedule)].add(t.budget)
-        budgets_of_lr[(t.workload, t.schedule, t.lr)].add(t.budget)
-
-    def inside(t: Trial) -> bool:
-        return budgets_of_lr[(t.workload, t.schedule, t.lr)] == budgets[(t.workload, t.schedule)]
-
-    return [t for t in trials if inside(t)], [t for t in trials if not inside(t)]
 
 
 @dataclass(frozen=True)
