@@ -335,7 +335,7 @@ def pooled_verdicts(cells: list[Cell], claim: Claim, short: Callable[[str], str]
     challenger = method(claim.challenger).spec
     name = short(challenger)
     family: dict[str, dict[str, dict[float, tuple[list[float], list[float]]]]] = {}
-    seeds: dict[str, int] = {}
+    seeds: dict[str, str] = {}
     for baseline in (method(b).spec for b in (*claim.baselines, *claim.weak)):
         pairs = paired_losses(cells, challenger, baseline)
         for title, holds in REGIMES:
@@ -349,7 +349,8 @@ def pooled_verdicts(cells: list[Cell], claim: Claim, short: Callable[[str], str]
             if chosen:
                 key = f"{baseline}|{title}"
                 family[key] = chosen
-                seeds[key] = min(len(a) for by_budget in chosen.values() for a, _ in by_budget.values())
+                counts = sorted({len(a) for by_budget in chosen.values() for a, _ in by_budget.values()})
+                seeds[key] = f"{counts[0]}" if len(counts) == 1 else f"{counts[0]} to {counts[-1]}"
     heading = Heading(2, f"Verdicts: {name}'s held-out loss against each baseline, pooled over workloads")
     if not family:
         return [
@@ -375,7 +376,7 @@ def pooled_verdicts(cells: list[Cell], claim: Claim, short: Callable[[str], str]
                 (f"[{pct.low:+.2f}%, {pct.high:+.2f}%]", ""),
                 (says, ""),
                 (f"{len(workloads)} ({sum(len(b) for b in workloads.values())} cells)", ""),
-                (str(seeds[key]), ""),
+                (seeds[key], ""),
             ]
         )
     return [
