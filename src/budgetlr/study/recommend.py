@@ -36,17 +36,28 @@ def loss_like(cell: Cell, value: float) -> float:
     return 1.0 - value if cell.higher_is_better else value
 
 
+def paired_by_seed(a: Cell, b: Cell) -> dict[int, tuple[float, float]] | None:
+    """``{seed: (a's test value, b's)}`` over the seeds both cells ran; None where a cell does not
+    know its seeds (cells made by hand)."""
+    if len(a.seeds) != len(a.test) or len(b.seeds) != len(b.test):
+        return None
+    theirs = dict(zip(b.seeds, b.test, strict=True))
+    return {s: (x, theirs[s]) for s, x in zip(a.seeds, a.test, strict=True) if s in theirs}
+
+
+def positive_pairs(pairs: Mapping[int, tuple[float, float]]) -> bool:
+    """Two or more seeds, every loss positive: what a log-ratio comparison needs."""
+    return len(pairs) >= 2 and all(x > 0 and y > 0 for x, y in pairs.values())
+
+
 def paired_outcome(a: Cell, b: Cell) -> str:
     """``"win"``, ``"tie"`` or ``"loss"`` of ``a`` against ``b`` (same workload and budget)."""
     if not a.test:
         return "loss" if b.test else "tie"
     if not b.test:
         return "win"
-    if len(a.seeds) == len(a.test) and len(b.seeds) == len(b.test):  # pair by seed where known
-        theirs = dict(zip(b.seeds, b.test, strict=True))
-        pairs = [(x, theirs[s]) for s, x in zip(a.seeds, a.test, strict=True) if s in theirs]
-    else:
-        pairs = list(zip(a.test, b.test, strict=False))
+    by_seed = paired_by_seed(a, b)
+    pairs = list(zip(a.test, b.test, strict=False)) if by_seed is None else list(by_seed.values())
     diffs = np.array([loss_like(b, y) - loss_like(a, x) for x, y in pairs])
     if diffs.size < 2:
         return "tie"
@@ -228,14 +239,10 @@ def pooled_against(chosen: Mapping[str, Mapping[str, Cell]], a: str, b: str) -> 
     cells: dict[str, dict[float, tuple[list[float], list[float]]]] = {}
     for workload, group in chosen.items():
         first, second = group[a], group[b]
-        known = all(len(c.seeds) == len(c.test) for c in (first, second))  # cells made by hand may lack seeds
-        if first.metric != "loss" or second.metric != "loss" or not known:
+        pairs = paired_by_seed(first, second)
+        if first.metric != "loss" or second.metric != "loss" or pairs is None or not positive_pairs(pairs):
             return None
-        theirs = dict(zip(second.seeds, second.test, strict=True))
-        pairs = [(x, theirs[seed]) for seed, x in zip(first.seeds, first.test, strict=True) if seed in theirs]
-        if len(pairs) < 2 or not all(x > 0 and y > 0 for x, y in pairs):
-            return None
-        cells[workload] = {first.budget: ([x for x, _ in pairs], [y for _, y in pairs])}
+        cells[workload] = {first.budget: ([x for x, _ in pairs.values()], [y for _, y in pairs.values()])}
     return stats.pooled_log_ratio(cells, rng=np.random.default_rng(BOOTSTRAP_SEED))
 
 
@@ -406,10 +413,8 @@ def judge_phi_auto(cells: Sequence[Cell], auto: str, fixed: Mapping[str, float])
         group = by_cell[(held.workload, held.budget)]
         if auto not in group:
             continue
-        a, b = group[auto], group[held.pick]
-        theirs = dict(zip(b.seeds, b.test, strict=True))
-        pairs = {s: (x, theirs[s]) for s, x in zip(a.seeds, a.test, strict=True) if s in theirs}
-        if len(pairs) >= 2 and all(x > 0 and y > 0 for x, y in pairs.values()):
+        pairs = paired_by_seed(group[auto], group[held.pick])
+        if pairs is not None and positive_pairs(pairs):
             by_workload[held.workload][held.budget] = pairs
             picks[(held.workload, held.budget)] = held.pick
     pooled = {w: paired for w, by_budget in by_workload.items() if (paired := aligned(by_budget))}

@@ -314,9 +314,8 @@ def paired_losses(
         other = by_key.get((workload, budget, baseline))
         if schedule != challenger or other is None:
             continue
-        theirs = dict(zip(other.seeds, other.test, strict=True))
-        losses = {s: (a, theirs[s]) for s, a in zip(mine.seeds, mine.test, strict=True) if s in theirs}
-        if len(losses) >= 2 and all(a > 0 and b > 0 for a, b in losses.values()):
+        losses = study.paired_by_seed(mine, other)
+        if losses is not None and study.positive_pairs(losses):
             out[(workload, budget)] = losses
     return out
 
