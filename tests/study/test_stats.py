@@ -138,6 +138,12 @@ def test_pooled_effect_without_effect_covers_zero_95_percent_of_the_time():
     assert abs(covered / REPEATS - 0.95) <= COVERAGE_TOLERANCE
 
 
+def test_pooled_effect_refuses_a_workload_whose_cells_hold_different_seeds():
+    cells = {"a": {0.1: ([1.0, 2.0, 3.0], [1.0, 2.0, 3.0]), 0.25: ([1.0, 2.0], [1.0, 2.0])}}
+    with pytest.raises(ValueError, match="must hold the same seeds"):
+        pooled_log_ratio(cells, rng=np.random.default_rng(0))
+
+
 @pytest.mark.parametrize("level, m, adjusted", [(0.95, 1, 0.95), (0.95, 5, 0.99), (0.9, 20, 0.995)])
 def test_bonferroni_level(level, m, adjusted):
     assert bonferroni_level(level, m) == pytest.approx(adjusted)

@@ -136,12 +136,11 @@ def pooled_log_ratio(
 
     every workload weighing the same whatever its number of budgets, so a workload with more
     cells does not dominate. The interval is a hierarchical bootstrap that resamples seeds,
-    independently across workloads, calibrated as in the module docstring. When a workload's cells
-    hold one number of seeds, their ``i``-th losses must be the same seed's: a seed's runs at
-    different budgets share an initialisation and batch order, so their log-ratios may correlate,
-    and the bootstrap resamples seeds jointly across that workload's budgets (it averages each
-    seed's log-ratios over the budgets first); otherwise it resamples each cell alone. It treats the
-    workloads as fixed: the question is "on these workloads, is A's loss lower than B's beyond
+    independently across workloads, calibrated as in the module docstring. A workload's cells hold
+    the same seeds in the same order: a seed's runs at different budgets share an initialisation
+    and batch order, so their log-ratios may correlate, and the bootstrap resamples seeds jointly
+    across that workload's budgets (it averages each seed's log-ratios over the budgets first). It
+    treats the workloads as fixed: the question is "on these workloads, is A's loss lower than B's beyond
     seed noise?". Resampling the workloads themselves would answer "on a new workload", but with
     3 to 5 workloads its bootstrap distribution has a handful of distinct values and no useful
     percentiles; the leave-one-workload-out evaluation answers that question instead.
@@ -161,12 +160,10 @@ def pooled_log_ratio(
         if not by_budget:
             raise ValueError(f"workload {workload!r} has no cells")
         ratios = [_log_ratios(losses_a, losses_b) for losses_a, losses_b in by_budget.values()]
-        if len({r.size for r in ratios}) == 1:
-            samples.append(np.mean(ratios, axis=0))
-            weights.append(1.0 / len(cells))
-        else:
-            samples += ratios
-            weights += [1.0 / (len(cells) * len(ratios))] * len(ratios)
+        if len({r.size for r in ratios}) != 1:
+            raise ValueError(f"the cells of workload {workload!r} must hold the same seeds, in one order")
+        samples.append(np.mean(ratios, axis=0))
+        weights.append(1.0 / len(cells))
     return _weighted_bootstrap(samples, weights, rng, level, n_boot)
 
 
