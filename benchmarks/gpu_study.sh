@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The GPU tier of the study (docs/results.md): text-gpt (a 6-layer GPT, 5000 steps at the full budget,
-# on the Python standard library's source) under the main schedules, every budget, 3 peak LRs, 2 seeds.
+# on the Python standard library's source) under the main schedules, every budget, 3 peak LRs, 4 seeds
+# (SEEDS), the language model's seeds in the CPU study; the page judges it the same way, on held-out loss.
 #
 #   benchmarks/gpu_study.sh [RESULTS_DIR]        # default gpu-results
 #   budgetlr results --out study-results --gpu gpu-results --write docs/results.md
@@ -14,7 +15,8 @@ OUT=${1:-gpu-results}
 PYTHON=${PYTHON:-$( [ -x .venv/bin/python ] && echo .venv/bin/python || echo python3 )}
 WORKERS=${WORKERS:-8}
 LIMIT=${LIMIT:-540}
-SCHEDULES=${SCHEDULES:-"uba(phi=0.5, warmup=0.05),uba(warmup=0.05),uba(phi=4.0, warmup=0.05),cosine(warmup=0.05),linear(warmup=0.05),wsd(decay=0.2, shape=1-sqrt, warmup=0.05),rex(warmup=0.05),schedulefree(warmup=0.05)"}
+SEEDS=${SEEDS:-0,1,2,3}
+SCHEDULES=${SCHEDULES:-"uba(phi=0.5, warmup=0.05),uba(warmup=0.05),uba(phi=4.0, warmup=0.05),cosine(warmup=0.05),linear(warmup=0.05),wsd(decay=0.2, shape=1-sqrt, warmup=0.05),rex(warmup=0.05),schedulefree(warmup=0.05),step(warmup=0.05),constant(warmup=0.05)"}
 export PYTHONPATH=src${PYTHONPATH:+:$PYTHONPATH}
 
 "$PYTHON" - <<'PY'
@@ -27,7 +29,7 @@ nvidia-smi --query-gpu=name,memory.used,memory.total,utilization.gpu --format=cs
 # Worker processes use the GPU; one CPU thread each, as on the CPU tier.
 set +e
 timeout --signal=INT "$LIMIT" "$PYTHON" -m budgetlr bench --workload text-gpt --schedules "$SCHEDULES" \
-  --budgets 0.1,0.25,0.5,1.0 --seeds 0,1 --workers "$WORKERS" --out "$OUT" --no-report --quiet
+  --budgets 0.1,0.25,0.5,1.0 --seeds "$SEEDS" --workers "$WORKERS" --out "$OUT" --no-report --quiet
 status=$?
 set -e
 if [ "$status" -ne 0 ]; then

@@ -10,7 +10,7 @@ from budgetlr.bench.store import Trial
 from budgetlr.bench.suites import Claim
 from budgetlr.study.analysis import cells
 from budgetlr.study.report import to_markdown
-from budgetlr.study.results import pooled_verdicts
+from budgetlr.study.results import gpu_section, pooled_verdicts
 
 UBA, COSINE, LINEAR = "uba(warmup=0.05)", "cosine(warmup=0.05)", "linear(warmup=0.05)"
 CLAIM = Claim("2505.24452", UBA, (COSINE,), (LINEAR,), (0.1, 0.25))
@@ -177,3 +177,9 @@ def test_a_database_where_every_trial_diverged_still_renders_its_page(tmp_path):
                     store.save(TrialResult(config, 0, "diverged", None, None, 1.0, 1.0), "excess_risk", False)
     text = write_results(tmp_path, tmp_path / "page.md", SUITES["study"]).read_text()
     assert "No pooled verdicts" in text and "## Recommendation per budget" in text
+
+
+def test_the_gpu_tier_is_judged_as_the_cpu_study_is():
+    text = to_markdown(gpu_section(cells(synthetic(0.95)), CLAIM, str))
+    assert "## GPU tier" in text and "### Verdicts:" in text
+    assert len(rows_of(text)) == 4 and all(f"{UBA} lower" in row for row in rows_of(text))

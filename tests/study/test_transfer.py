@@ -9,7 +9,7 @@ from budgetlr.bench.store import Trial
 from budgetlr.study.analysis import on_grid
 from budgetlr.study.report import to_markdown
 from budgetlr.study.results import lr_transfer_section
-from budgetlr.study.transfer import regret, transfer_configs, transfers
+from budgetlr.study.transfer import current, regret, transfer_configs, transfers
 
 GRID = (0.1, 0.3, 1.0, 1.5)  # lr* is inside it at budgets 0.1 to 0.5
 
@@ -80,3 +80,15 @@ def test_a_grid_lr_missing_at_one_budget_stays_on_the_grid():
     assert on_grid(partial) == (partial, [])
     lone = [trial(1.0, 0.2, s) for s in range(3)]
     assert on_grid(partial + lone) == (partial, lone)
+
+
+def test_runs_at_a_prediction_made_before_the_grid_was_widened_are_superseded():
+    """Without LR 1.5 the law was bounded by the grid's top at the small budgets and predicted
+    another LR; widened, the grid predicts 0.35, and the older runs reproduce nothing."""
+    clipped = [t for t in SWEEP if t.lr <= 1.0]
+    (before,) = transfers(clipped)
+    assert before.predicted_lr != 0.35
+    old = [trial(1.0, before.predicted_lr, s) for s in range(3)]
+    new = [trial(1.0, 0.35, s) for s in range(3)]
+    _, off_grid = on_grid(SWEEP + old + new)
+    assert current(off_grid, SWEEP + old + new) == (new, old)

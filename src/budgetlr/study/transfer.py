@@ -92,6 +92,14 @@ def transfer_configs(trials: Sequence[Trial]) -> list[TrialConfig]:
     return [config for transfer in transfers(trials) for config in transfer.configs()]
 
 
+def current(runs: Sequence[Trial], trials: Sequence[Trial]) -> tuple[list[Trial], list[Trial]]:
+    """``runs`` (off the grid) split into those at the LRs the laws fitted on ``trials`` predict and
+    the superseded rest: runs at what a law predicted before its grid was widened."""
+    predicted = {(c.workload, c.schedule, c.budget, c.lr) for c in transfer_configs(trials)}
+    now = [t for t in runs if (t.workload, t.schedule, t.budget, t.lr) in predicted]
+    return now, [t for t in runs if (t.workload, t.schedule, t.budget, t.lr) not in predicted]
+
+
 def regret(transfer: Transfer, trials: Sequence[Trial]) -> float | None:
     """Test loss at the predicted LR over the tuned LR's, paired by seed: the geometric mean of the
     ratios, minus 1; None until every seed's run at the predicted LR is stored (or a run diverged:
