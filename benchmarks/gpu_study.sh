@@ -7,7 +7,8 @@
 #   budgetlr results --out study-results --gpu gpu-results --write docs/results.md
 #
 # Several trials share the GPU at once (WORKERS processes; the model is small). The sweep is resumable:
-# LIMIT seconds (default 540) stop it cleanly, and running the script again continues where it stopped.
+# LIMIT seconds (default 540) stop it cleanly, and running the script again continues where it stopped;
+# its 480 trials (10 schedules x 4 budgets x 3 LRs x 4 seeds) may take several such sittings.
 # Needs torch with CUDA, numpy, matplotlib, tqdm and scipy in $PYTHON (default: .venv/bin/python, else python3).
 set -euo pipefail
 cd "$(dirname "$0")/.."

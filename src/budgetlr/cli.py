@@ -754,7 +754,7 @@ def lr_transfer(args: argparse.Namespace) -> None:
     workloads = {w for part in suite.sweeps() for w in part.workloads}
     with Store.existing(args.out) as store:
         trials = [t for t in store.trials() if t.workload in workloads]
-    configs = transfer_configs(trials)
+    configs = transfer_configs(trials, suite.planned())
     if not configs:
         raise InvalidInput(
             f"no schedule in {str(args.out)!r} was swept with held-out losses at 4 or more budgets and 2 or more seeds"

@@ -14,10 +14,10 @@ from budgetlr.study.transfer import current, regret, transfer_configs, transfers
 GRID = (0.1, 0.3, 1.0, 1.5)  # lr* is inside it at budgets 0.1 to 0.5
 
 
-def trial(budget, lr, seed):
+def trial(budget, lr, seed, schedule="cosine(warmup=0.05)"):
     value = (1 + math.log(lr / (0.35 * budget**-0.5)) ** 2) * (1 + seed / 1000)
     return Trial(
-        f"{budget}-{lr}-{seed}", "0", 2, "quadratic", "cosine(warmup=0.05)", budget, lr, seed, 100, "ok",
+        f"{schedule}-{budget}-{lr}-{seed}", "0", 2, "quadratic", schedule, budget, lr, seed, 100, "ok",
         "excess_risk", False, value, value, 1.0, 100.0, "", val_loss=value, test_loss=value, test_loss_se=0.0,
     )  # fmt: skip
 
@@ -92,3 +92,26 @@ def test_runs_at_a_prediction_made_before_the_grid_was_widened_are_superseded():
     new = [trial(1.0, 0.35, s) for s in range(3)]
     _, off_grid = on_grid(SWEEP + old + new)
     assert current(off_grid, SWEEP + old + new) == (new, old)
+
+
+def test_the_runs_that_refined_transfer_runs_refine_are_part_of_the_transfer_test():
+    """``refined`` at a predicted LR needs the linear run at that LR, which the sweep adds: it is
+    made by the transfer test, not left over."""
+    linear = "linear(warmup=0.05)"
+    sweep = [trial(b, lr, s, "refined") for b in (0.1, 0.25, 0.5, 1.0) for lr in GRID for s in range(3)]
+    sweep += [
+        trial(b, lr, 0, linear) for b in (0.1, 0.25, 0.5, 1.0) for lr in GRID
+    ]  # one seed: no law of its own
+    assert [t.schedule for t in transfers(sweep)] == ["refined"]
+    made = [trial(1.0, 0.35, s, schedule) for schedule in ("refined", linear) for s in range(3)]
+    _, off_grid = on_grid(sweep + made)
+    assert current(off_grid, sweep + made) == (made, [])
+
+
+def test_a_suites_planned_lrs_stay_on_the_grid_before_its_smaller_budgets_ran():
+    """The sweep runs the largest budget first: a new grid LR that ran there alone so far looks
+    like a transfer run, unless the suite's plan names it."""
+    new = [trial(1.0, 0.2, s) for s in range(3)]
+    assert on_grid(SWEEP + new) == (SWEEP, new)
+    planned = {("quadratic", "cosine(warmup=0.05)", lr) for lr in (*GRID, 0.2)}
+    assert on_grid(SWEEP + new, planned) == (SWEEP + new, [])

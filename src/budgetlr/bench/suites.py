@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from budgetlr.bench.sweep import make_plan
+
 BASELINES = (
     "cosine(warmup=0.05)",
     "linear(warmup=0.05)",
@@ -84,6 +86,17 @@ class Suite:
     def sweeps(self) -> tuple[Suite, ...]:
         """The suite's sweeps: its own workloads x schedules x budgets x seeds, then ``more``."""
         return (self, *self.more)
+
+    def planned(self) -> frozenset[tuple[str, str, float]]:
+        """(workload, schedule, peak LR) of every trial its sweeps plan, in canonical specs: its
+        LR grids, per workload and schedule."""
+        return frozenset(
+            (c.workload, c.schedule, c.lr)
+            for part in self.sweeps()
+            for c in make_plan(
+                part.workloads, part.schedules, part.budgets, part.seeds, grids=part.lrs
+            ).trials()
+        )
 
 
 SUITES = {

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -21,11 +22,17 @@ from budgetlr.errors import InvalidInput
 R_MAX = 4.0
 
 
-def on_grid(trials: Sequence[Trial]) -> tuple[list[Trial], list[Trial]]:
+#: (workload, schedule, peak LR) of a suite's grids, as :meth:`budgetlr.bench.suites.Suite.planned` gives them.
+Planned = AbstractSet[tuple[str, str, float]]
+
+
+def on_grid(trials: Sequence[Trial], planned: Planned = frozenset()) -> tuple[list[Trial], list[Trial]]:
     """``trials`` split into those of their sweep's LR grid and the others: the runs of
     ``budgetlr lr-transfer``, each at an LR that its (workload, schedule) ran at the largest of
     its several budgets and at no other. A sweep runs its grid at every budget, so a grid LR that
-    is missing at some budget (an interrupted sweep) still counts."""
+    is missing at some budget (an interrupted sweep) still counts, and so does every LR of
+    ``planned`` (a suite's :meth:`~budgetlr.bench.suites.Suite.planned`): a sweep stopped after
+    its largest budget (it runs that first) keeps its new LRs on the grid."""
     budgets: dict[tuple[str, str], set[float]] = defaultdict(set)
     budgets_of_lr: dict[tuple[str, str, float], set[float]] = defaultdict(set)
     for t in trials:
@@ -33,6 +40,8 @@ def on_grid(trials: Sequence[Trial]) -> tuple[list[Trial], list[Trial]]:
         budgets_of_lr[(t.workload, t.schedule, t.lr)].add(t.budget)
 
     def inside(t: Trial) -> bool:
+        if (t.workload, t.schedule, t.lr) in planned:
+            return True
         every = budgets[(t.workload, t.schedule)]
         return not (len(every) > 1 and budgets_of_lr[(t.workload, t.schedule, t.lr)] == {max(every)})
 

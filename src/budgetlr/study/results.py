@@ -11,7 +11,7 @@ from __future__ import annotations
 import inspect
 import math
 from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -73,13 +73,25 @@ def shortener(schedules: Sequence[str]) -> tuple[object, Callable[[str], str]]:
     )
 
 
-def grids(trials: list[Trial]) -> str:
-    by_workload: dict[str, set[float]] = defaultdict(set)
+def grids(trials: list[Trial], short: Callable[[str], str]) -> str:
+    """Each workload's LR grid, the one most of its schedules ran, and the schedules with more."""
+    by_schedule: dict[str, dict[str, frozenset[float]]] = defaultdict(lambda: defaultdict(frozenset))
     for trial in trials:
-        by_workload[trial.workload].add(trial.lr)
-    return "; ".join(
-        f"{w}: {', '.join(f'{lr:g}' for lr in sorted(lrs))}" for w, lrs in sorted(by_workload.items())
-    )
+        by_schedule[trial.workload][trial.schedule] |= {trial.lr}
+
+    def listed(lrs: Iterable[float]) -> str:
+        return ", ".join(f"{lr:g}" for lr in sorted(lrs))
+
+    parts = []
+    for workload, lrs_of in sorted(by_schedule.items()):
+        common = Counter(lrs_of.values()).most_common(1)[0][0]
+        more = [
+            f"{short(s)} also {listed(lrs - common)}" if lrs > common else f"{short(s)} {listed(lrs)}"
+            for s, lrs in sorted(lrs_of.items())
+            if lrs != common
+        ]
+        parts.append(f"{workload}: {listed(common)}" + (f" ({'; '.join(more)})" if more else ""))
+    return "; ".join(parts)
 
 
 def write_results(out: Path, page: Path, suite: Suite, gpu: Path | None = None) -> Path:
@@ -89,7 +101,7 @@ def write_results(out: Path, page: Path, suite: Suite, gpu: Path | None = None) 
     if not trials:
         raise InvalidInput(f"the results database in {str(out)!r} holds no trials yet")
     # the runs at the LRs the transfer test predicts are off the grids: they tune no cell
-    grid_trials, _ = analysis.on_grid(trials)
+    grid_trials, _ = analysis.on_grid(trials, suite.planned())
     cells = analysis.cells(grid_trials)
     plots = page.parent / page.stem
     plots.mkdir(parents=True, exist_ok=True)
@@ -126,8 +138,9 @@ def build(
     budgets = sorted({c.budget for c in pickable})
     schedules = sorted({c.schedule for c in pickable})
     seeds = sorted({t.seed for t in trials})
-    swept, off_grid = analysis.on_grid([t for t in trials if study.is_pickable(t.schedule)])
-    transferred, superseded = transfer.current(off_grid, trials)
+    planned = suite.planned()
+    swept, off_grid = analysis.on_grid([t for t in trials if study.is_pickable(t.schedule)], planned)
+    transferred, superseded = transfer.current(off_grid, trials, planned)
     warmup, short = shortener(schedules)
     other_warmups = [s for s in schedules if warmup_of(s) != warmup]
     missing = sorted(
@@ -144,8 +157,8 @@ def build(
             f"of training and evaluation), {len(transferred):,} at the peak LRs the sweep's power laws predict "
             f"(`budgetlr lr-transfer`; {core_minutes(transferred):.0f} core-minutes), "
             + (
-                f"{len(superseded):,} at the LRs those laws predicted before a grid was widened, which nothing here uses "
-                f"({core_minutes(superseded):.0f} core-minutes), "
+                f"{len(superseded):,} more off the grids that nothing here uses ({core_minutes(superseded):.0f} "
+                "core-minutes; such as runs at the LRs a law predicted before its grid was widened), "
                 if superseded
                 else ""
             )
@@ -158,7 +171,7 @@ def build(
             f"full budget. Seeds: {', '.join(map(str, seeds))}. For every (workload, schedule, budget) the peak LR is "
             "chosen on the validation loss from the workload's grid, and the test loss at that LR is reported "
             "(cross-entropy, bits per byte or excess risk; a workload's metric where its trials hold no loss). "
-            f"Grids: {grids(swept)}."
+            f"Grids: {grids(swept, short)}."
             + (
                 f" Every schedule warms up for {warmup:.0%} of its budget"
                 + (f", except {' and '.join(other_warmups)}." if other_warmups else ".")
@@ -183,7 +196,7 @@ def build(
     if suite.claim is not None:
         blocks += pooled_verdicts(pickable, suite.claim, short)
     blocks += recommender_out_of_sample(pickable, short)
-    blocks += lr_transfer_section(trials, short)
+    blocks += lr_transfer_section(trials, short, planned)
     blocks += phi_auto_out_of_sample(pickable, short)
     if suite.claim is not None:
         blocks += per_cell_comparisons(pickable, suite.claim, budgets, short)
@@ -263,7 +276,7 @@ def cost(swept: list[Trial], transferred: list[Trial], superseded: list[Trial]) 
             f"time, so that trials slowed by other work on the machine do not count. In all {total:.0f} "
             f"core-minutes, {total / 120:.1f} hours on 2 cores; docs/benchmark.md gives the wall clock."
             + (
-                f" The {len(superseded):,} runs at superseded predictions ({core_minutes(superseded):.0f} "
+                f" The {len(superseded):,} runs off the grids that nothing uses ({core_minutes(superseded):.0f} "
                 "core-minutes) are left out: a run of the study from scratch does not make them."
                 if superseded
                 else ""
@@ -343,11 +356,12 @@ def phi_note(schedule: str) -> str:
 
 
 def pooled_verdicts(
-    cells: list[Cell], claim: Claim, short: Callable[[str], str], heading_level: int = 2
+    cells: list[Cell], claim: Claim, short: Callable[[str], str], main_page: bool = True
 ) -> list[Block]:
     """The claim's challenger against each baseline, pooled over workloads per budget regime:
     the mean log-ratio of held-out test losses with a Bonferroni-corrected 95% interval
-    (:func:`budgetlr.study.stats.pooled_family`)."""
+    (:func:`budgetlr.study.stats.pooled_family`). Off the ``main_page`` (the GPU tier) it names
+    no section of the main page."""
     challenger = method(claim.challenger).spec
     name = short(challenger)
     family: dict[str, dict[str, dict[float, tuple[list[float], list[float]]]]] = {}
@@ -367,15 +381,19 @@ def pooled_verdicts(
                 family[key] = chosen
                 counts = sorted({len(a) for by_budget in chosen.values() for a, _ in by_budget.values()})
                 seeds[key] = f"{counts[0]}" if len(counts) == 1 else f"{counts[0]} to {counts[-1]}"
+    workloads_in = sorted({w for by_workload in family.values() for w in by_workload})
     heading = Heading(
-        heading_level, f"Verdicts: {name}'s held-out loss against each baseline, pooled over workloads"
+        2 if main_page else 3,
+        f"Verdicts: {name}'s held-out loss against each baseline, "
+        + ("pooled over workloads" if len(workloads_in) != 1 else f"on {workloads_in[0]}"),
     )
     if not family:
         return [
             heading,
             Paragraph(
                 "No pooled verdicts: this database holds no paired trials with held-out losses (trial semantics 2 "
-                "and later record them). The per-cell comparisons below use each workload's metric."
+                "and later record them)."
+                + (" The per-cell comparisons below use each workload's metric." if main_page else "")
             ),
         ]
     intervals = stats.pooled_family(family, rng=np.random.default_rng(BOOTSTRAP_SEED))
@@ -406,9 +424,13 @@ def pooled_verdicts(
             "same (cross-entropy, bits per byte and excess risk pool as log-ratios). Negative: "
             f"{name}'s loss is lower. Intervals are simultaneous 95% for all {len(intervals)} comparisons "
             f"(Bonferroni: each at {level:.2%}), from a bootstrap over seeds, a seed's runs at a workload's budgets resampled together (seed "
-            f"{BOOTSTRAP_SEED}; docs/statistics.md); an interval covering 0 is a tie. They hold the "
-            "workloads fixed; the leave-one-workload-out evaluation below asks whether a choice carries "
-            "over to a new workload."
+            f"{BOOTSTRAP_SEED}; docs/statistics.md); an interval covering 0 is a tie."
+            + (
+                " They hold the workloads fixed; the leave-one-workload-out evaluation below asks whether a "
+                "choice carries over to a new workload."
+                if main_page
+                else ""
+            )
         ),
         Table(
             [
@@ -422,7 +444,7 @@ def pooled_verdicts(
             ],
             rows,
         ),
-        *per_workload_verdicts(family, name, short),
+        *(per_workload_verdicts(family, name, short) if len(workloads_in) > 1 else []),
     ]
 
 
@@ -579,11 +601,13 @@ def phi_auto_out_of_sample(cells: list[Cell], short: Callable[[str], str]) -> li
     ]
 
 
-def lr_transfer_section(trials: list[Trial], short: Callable[[str], str]) -> list[Block]:
+def lr_transfer_section(
+    trials: list[Trial], short: Callable[[str], str], planned: analysis.Planned = frozenset()
+) -> list[Block]:
     """The power law of the tuned LR in the budget per workload and schedule, fitted on the smaller
     budgets, and the regret of its prediction at the largest (:mod:`budgetlr.study.transfer`)."""
     heading = Heading(2, "Peak LR across budgets: lr*(T) = a T^b, and its transfer to the largest budget")
-    found = transfer.transfers(trials)
+    found = transfer.transfers(trials, planned)
     if not found:
         return [
             heading,
@@ -895,7 +919,7 @@ def gpu_section(cells: list[Cell], claim: Claim | None, short: Callable[[str], s
             table,
         ]
     if claim is not None:
-        blocks += pooled_verdicts(cells, claim, short, heading_level=3)
+        blocks += pooled_verdicts(cells, claim, short, main_page=False)
     return blocks
 
 

@@ -16,10 +16,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from budgetlr.bench.methods import source_of
 from budgetlr.bench.runner import TrialConfig
 from budgetlr.bench.store import Trial
 from budgetlr.study import stats
-from budgetlr.study.analysis import on_grid
+from budgetlr.study.analysis import Planned, on_grid
 from budgetlr.study.recommend import BOOTSTRAP_SEED, edge_budgets, is_pickable, lr_sweep
 
 
@@ -48,10 +49,11 @@ class Transfer:
         ]
 
 
-def transfers(trials: Sequence[Trial]) -> list[Transfer]:
+def transfers(trials: Sequence[Trial], planned: Planned = frozenset()) -> list[Transfer]:
     """Every (workload, schedule) of ``trials`` swept on the grid at 4 or more budgets with held-out
-    losses and 2 or more seeds, its law fitted on all budgets but the largest."""
-    grid_trials, _ = on_grid([t for t in trials if is_pickable(t.schedule)])
+    losses and 2 or more seeds, its law fitted on all budgets but the largest. ``planned``: as
+    :func:`~budgetlr.study.analysis.on_grid` takes it."""
+    grid_trials, _ = on_grid([t for t in trials if is_pickable(t.schedule)], planned)
     out = []
     for workload, schedule in sorted({(t.workload, t.schedule) for t in grid_trials}):
         sweep = lr_sweep(grid_trials, workload, schedule)
@@ -87,17 +89,26 @@ def transfers(trials: Sequence[Trial]) -> list[Transfer]:
     return out
 
 
-def transfer_configs(trials: Sequence[Trial]) -> list[TrialConfig]:
-    """The trials at the predicted LRs that the transfer test needs."""
-    return [config for transfer in transfers(trials) for config in transfer.configs()]
+def transfer_configs(trials: Sequence[Trial], planned: Planned = frozenset()) -> list[TrialConfig]:
+    """The trials at the predicted LRs that the transfer test needs (without the runs that
+    ``refined`` ones refine, which the sweep adds)."""
+    return [config for transfer in transfers(trials, planned) for config in transfer.configs()]
 
 
-def current(runs: Sequence[Trial], trials: Sequence[Trial]) -> tuple[list[Trial], list[Trial]]:
-    """``runs`` (off the grid) split into those at the LRs the laws fitted on ``trials`` predict and
-    the superseded rest: runs at what a law predicted before its grid was widened."""
-    predicted = {(c.workload, c.schedule, c.budget, c.lr) for c in transfer_configs(trials)}
-    now = [t for t in runs if (t.workload, t.schedule, t.budget, t.lr) in predicted]
-    return now, [t for t in runs if (t.workload, t.schedule, t.budget, t.lr) not in predicted]
+def current(
+    runs: Sequence[Trial], trials: Sequence[Trial], planned: Planned = frozenset()
+) -> tuple[list[Trial], list[Trial]]:
+    """``runs`` (off the grid) split into those the transfer test of ``trials`` makes (at the
+    LRs its laws predict, and the runs ``refined`` ones refine) and the rest, which it does not
+    use: e.g. runs at what a law predicted before its grid was widened."""
+    made = {
+        (c.workload, c.schedule, c.budget, c.lr)
+        for predicted in transfer_configs(trials, planned)
+        for c in (predicted, source_of(predicted))
+        if c is not None
+    }
+    now = [t for t in runs if (t.workload, t.schedule, t.budget, t.lr) in made]
+    return now, [t for t in runs if (t.workload, t.schedule, t.budget, t.lr) not in made]
 
 
 def regret(transfer: Transfer, trials: Sequence[Trial]) -> float | None:
