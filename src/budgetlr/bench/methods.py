@@ -15,7 +15,7 @@ Every other name is a schedule of the registry and goes to :class:`budgetlr.torc
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -59,7 +59,7 @@ def method(spec: str) -> Method:
     if name == SCHEDULE_FREE:
         base = parse({"name": "constant", **args})
         return Method(SCHEDULE_FREE, rename(base, SCHEDULE_FREE), base, {})
-    if name == REFINED and not {"norms", "file"} & set(args):
+    if refines_a_sweep_run(name, args):
         unknown = set(args) - {"smoothing"}
         if unknown:
             raise InvalidInput(
@@ -89,9 +89,16 @@ def records_gradient_norms(resolved: Method) -> bool:
     return resolved.kind == "schedule" and resolved.base.name == "linear"
 
 
+def refines_a_sweep_run(name: str, args: Mapping[str, object]) -> bool:
+    """Whether a spec split by :func:`~budgetlr.spec.split_spec` is the benchmark's ``refined``,
+    which refines a sweep run's norms (a ``refined`` given its norms is a plain schedule)."""
+    return name == REFINED and not {"norms", "file"} & set(args)
+
+
 def source_of(config: TrialConfig) -> TrialConfig | None:
-    """The trial whose gradient norms ``config`` needs, or None."""
-    if method(config.schedule).kind != REFINED:
+    """The trial whose gradient norms ``config`` needs, or None. It reads only the spec's name
+    and arguments, since a sweep asks for each of its thousands of trials."""
+    if not refines_a_sweep_run(*split_spec(config.schedule)):
         return None
     return replace(config, schedule=str(parse(REFINE_SOURCE)))
 
