@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole evidence study of docs/results.md, from nothing, in one command (about 2 h 45 min on two
-# idle cores: 322 core-minutes measured, docs/benchmark.md, "The study's cost"):
+# idle cores: 322 core-minutes of trials measured, then WSD-S and PBT; docs/benchmark.md, "The study's cost"):
 #
 #   benchmarks/study.sh [OUT]   # default study-results; a rerun resumes the sweep (WSD-S and PBT run again)
 #

@@ -549,8 +549,13 @@ def recommender_out_of_sample(cells: list[Cell], short: Callable[[str], str]) ->
             f"workload ran at that budget), then scored on the held-out workload. Mean regret over the per-cell "
             f"best: {result.mean_excess:+.2%} (geometric mean of the loss ratios, minus 1); over the best single "
             f"fixed schedule in hindsight, `{short(result.fixed)}` (chosen on every workload, the held-out one "
-            f"included, which favours it): {result.mean_excess_over_fixed:+.2%} (negative: choosing by budget "
-            f"pays even so).{judged} Tied: the paired 95% interval of the pick against the cell's "
+            f"included, which favours it): {result.mean_excess_over_fixed:+.2%}, so "
+            + (
+                "choosing by budget pays even so."
+                if result.mean_excess_over_fixed < 0
+                else "choosing by budget did not beat always using it."
+            )
+            + f"{judged} Tied: the paired 95% interval of the pick against the cell's "
             "best covers 0."
         ),
         Table(
