@@ -181,7 +181,9 @@ def test_a_database_where_every_trial_diverged_still_renders_its_page(tmp_path):
 
 def test_the_gpu_tier_is_judged_as_the_cpu_study_is_on_its_one_workload():
     text = to_markdown(gpu_section([c for c in cells(synthetic(0.95)) if c.workload == "a"], CLAIM, str))
-    assert "## GPU tier" in text and f"### Verdicts: {UBA}'s held-out loss against each baseline, on a" in text
+    assert (
+        "## GPU tier" in text and f"### Verdicts: {UBA}'s held-out loss against each baseline, on a" in text
+    )
     assert len(rows_of(text)) == 4 and all(f"{UBA} lower" in row for row in rows_of(text))
     # it names no section of the main page, and one workload needs no per-workload table
     assert "below" not in text and "each workload alone" not in text
