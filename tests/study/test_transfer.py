@@ -40,7 +40,7 @@ def test_the_page_reads_the_runs_at_the_predicted_lr_and_they_tune_no_cell():
     expected = 1.0 / (1 + math.log(0.3 / 0.35) ** 2) - 1  # loss 1 at lr* against 1 + log(0.3 / 0.35)^2
     assert regret(found, SWEEP + runs) == pytest.approx(expected, rel=1e-9)
     assert on_grid(SWEEP + runs) == (SWEEP, runs)
-    text = to_markdown(lr_transfer_section(SWEEP + runs, str))
+    text = to_markdown(lr_transfer_section(transfers(SWEEP + runs), SWEEP + runs, str))
     assert f"| -0.50 | [-0.50, -0.50] | 0.35 | 0.3 | {expected:+.2%} |" in text
 
 
@@ -65,7 +65,7 @@ def test_a_best_lr_at_the_grids_edge_is_flagged_not_passed_off_as_a_law():
     assert found.edges == [0.1, 0.25]
     row = next(
         line
-        for line in to_markdown(lr_transfer_section(clipped, str)).splitlines()
+        for line in to_markdown(lr_transfer_section(transfers(clipped), clipped, str)).splitlines()
         if "| quadratic |" in line
     )
     assert row.endswith("| 0.1, 0.25 |")
@@ -91,7 +91,7 @@ def test_runs_at_a_prediction_made_before_the_grid_was_widened_are_superseded():
     old = [trial(1.0, before.predicted_lr, s) for s in range(3)]
     new = [trial(1.0, 0.35, s) for s in range(3)]
     _, off_grid = on_grid(SWEEP + old + new)
-    assert current(off_grid, SWEEP + old + new) == (new, old)
+    assert current(off_grid, transfers(SWEEP + old + new)) == (new, old)
 
 
 def test_the_runs_that_refined_transfer_runs_refine_are_part_of_the_transfer_test():
@@ -105,7 +105,7 @@ def test_the_runs_that_refined_transfer_runs_refine_are_part_of_the_transfer_tes
     assert [t.schedule for t in transfers(sweep)] == ["refined"]
     made = [trial(1.0, 0.35, s, schedule) for schedule in ("refined", linear) for s in range(3)]
     _, off_grid = on_grid(sweep + made)
-    assert current(off_grid, sweep + made) == (made, [])
+    assert current(off_grid, transfers(sweep + made)) == (made, [])
 
 
 def test_a_suites_planned_lrs_stay_on_the_grid_before_its_smaller_budgets_ran():

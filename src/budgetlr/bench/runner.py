@@ -130,10 +130,11 @@ def run_trial(config: TrialConfig, source_norms: Sequence[float] | None = None) 
     previous point, the validation metric and the LR used by the last step. A linear-decay trial
     records its gradient norm at every step
     (:func:`~budgetlr.bench.methods.records_gradient_norms`). A non-finite loss ends the trial
-    early, marked ``diverged``, with no final metrics. The final evaluation (:meth:`Workload.held_out`) reads the whole validation and test
-    splits and records the task metric and the held-out loss of each. ``source_norms`` are the gradient norms a ``refined`` trial refines (see
-    :mod:`budgetlr.bench.methods`). Steps per second count training time only; the time spent
-    evaluating is ``eval_time``.
+    early, marked ``diverged``, with no final metrics. The final evaluation
+    (:meth:`Workload.held_out`) reads the whole validation and test splits and records the task
+    metric and the held-out loss of each. ``source_norms`` are the gradient norms a ``refined``
+    trial refines (see :mod:`budgetlr.bench.methods`). Steps per second count training time only;
+    the time spent evaluating is ``eval_time``.
     """
     import torch
 

@@ -101,11 +101,12 @@ def write_results(out: Path, page: Path, suite: Suite, gpu: Path | None = None) 
     if not trials:
         raise InvalidInput(f"the results database in {str(out)!r} holds no trials yet")
     # the runs at the LRs the transfer test predicts are off the grids: they tune no cell
-    grid_trials, _ = analysis.on_grid(trials, suite.planned())
+    planned = suite.planned()
+    grid_trials, _ = analysis.on_grid(trials, planned)
     cells = analysis.cells(grid_trials)
     plots = page.parent / page.stem
     plots.mkdir(parents=True, exist_ok=True)
-    blocks = build(cells, trials, notes, branching.load_rows(out), plots, page, out, suite)
+    blocks = build(cells, trials, planned, notes, branching.load_rows(out), plots, page, out, suite)
     if gpu is not None:
         with Store.existing(gpu) as store:
             gpu_cells = analysis.cells(store.trials())
@@ -126,6 +127,7 @@ def write_results(out: Path, page: Path, suite: Suite, gpu: Path | None = None) 
 def build(
     cells: list[Cell],
     trials: list[Trial],
+    planned: analysis.Planned,
     notes: dict[str, dict[str, object]],
     rows: list[branching.BranchRow],
     plots: Path,
@@ -138,9 +140,9 @@ def build(
     budgets = sorted({c.budget for c in pickable})
     schedules = sorted({c.schedule for c in pickable})
     seeds = sorted({t.seed for t in trials})
-    planned = suite.planned()
     swept, off_grid = analysis.on_grid([t for t in trials if study.is_pickable(t.schedule)], planned)
-    transferred, superseded = transfer.current(off_grid, trials, planned)
+    laws = transfer.transfers(trials, planned)
+    transferred, superseded = transfer.current(off_grid, laws)
     warmup, short = shortener(schedules)
     other_warmups = [s for s in schedules if warmup_of(s) != warmup]
     missing = sorted(
@@ -196,7 +198,7 @@ def build(
     if suite.claim is not None:
         blocks += pooled_verdicts(pickable, suite.claim, short)
     blocks += recommender_out_of_sample(pickable, short)
-    blocks += lr_transfer_section(trials, short, planned)
+    blocks += lr_transfer_section(laws, trials, short)
     blocks += phi_auto_out_of_sample(pickable, short)
     if suite.claim is not None:
         blocks += per_cell_comparisons(pickable, suite.claim, budgets, short)
@@ -607,12 +609,11 @@ def phi_auto_out_of_sample(cells: list[Cell], short: Callable[[str], str]) -> li
 
 
 def lr_transfer_section(
-    trials: list[Trial], short: Callable[[str], str], planned: analysis.Planned = frozenset()
+    found: Sequence[transfer.Transfer], trials: list[Trial], short: Callable[[str], str]
 ) -> list[Block]:
-    """The power law of the tuned LR in the budget per workload and schedule, fitted on the smaller
-    budgets, and the regret of its prediction at the largest (:mod:`budgetlr.study.transfer`)."""
+    """The power laws of the tuned LR in the budget (:func:`budgetlr.study.transfer.transfers` of
+    ``trials``), fitted on the smaller budgets, and the regret of each prediction at the largest."""
     heading = Heading(2, "Peak LR across budgets: lr*(T) = a T^b, and its transfer to the largest budget")
-    found = transfer.transfers(trials, planned)
     if not found:
         return [
             heading,

@@ -95,15 +95,13 @@ def transfer_configs(trials: Sequence[Trial], planned: Planned = frozenset()) ->
     return [config for transfer in transfers(trials, planned) for config in transfer.configs()]
 
 
-def current(
-    runs: Sequence[Trial], trials: Sequence[Trial], planned: Planned = frozenset()
-) -> tuple[list[Trial], list[Trial]]:
-    """``runs`` (off the grid) split into those the transfer test of ``trials`` makes (at the
-    LRs its laws predict, and the runs ``refined`` ones refine) and the rest, which it does not
-    use: e.g. runs at what a law predicted before its grid was widened."""
+def current(runs: Sequence[Trial], found: Sequence[Transfer]) -> tuple[list[Trial], list[Trial]]:
+    """``runs`` (off the grid) split into those the transfer test ``found`` makes (at the LRs its
+    laws predict, and the runs ``refined`` ones refine) and the rest, which it does not use: e.g.
+    runs at what a law predicted before its grid was widened."""
     made = {
         (c.workload, c.schedule, c.budget, c.lr)
-        for predicted in transfer_configs(trials, planned)
+        for predicted in (config for item in found for config in item.configs())
         for c in (predicted, source_of(predicted))
         if c is not None
     }
