@@ -6,13 +6,28 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+from contextlib import closing, contextmanager
 from pathlib import Path
 
+from tests.bench.gated_workload import GATE, PASSES
+
 BUDGETLR = str(Path(sys.executable).parent / "budgetlr")
+ROOT = Path(__file__).resolve().parent.parent
+#: A quadratic sweep's workload whose trials wait at a gate (tests/bench/gated_workload.py).
+GATED = "tests.bench.gated_workload:GatedQuadratic(dim=8)"
+
+
+def command_env(**variables: str) -> dict[str, str]:
+    """The environment for running the CLI in a child process that can import this tests package."""
+    return {**os.environ, "PYTHONPATH": str(ROOT), **variables}
 
 
 def stored_keys(out: Path) -> list[str]:
-    with sqlite3.connect(Path(out) / "results.db") as connection:
+    """The keys of the trials in ``out``'s database, read as a reader that cannot write: a closing
+    read-write connection seen early in a sweep once left its later trials unreadable."""
+    database = (Path(out) / "results.db").resolve()
+    with closing(sqlite3.connect(f"{database.as_uri()}?mode=ro", uri=True)) as connection:
         return [row[0] for row in connection.execute("SELECT key FROM trials")]
 
 
@@ -24,21 +39,37 @@ def count_stored(out: Path) -> int:
         return 0
 
 
-def start_and_stop(command: list[str], out: Path, stored: int, sig: signal.Signals) -> subprocess.Popen:
-    """Start ``command`` in its own process group, wait until ``out`` holds ``stored`` trials, then
-    send ``sig`` to the whole group (what a terminal's Ctrl-C does, or kill -9)."""
+def wait_until(condition: Callable[[], bool], process: subprocess.Popen, what: str) -> None:
+    """Poll ``condition`` while ``process`` runs; a process that ends first, or 10 minutes without
+    the condition, fails the test with what the process printed."""
+    deadline = time.monotonic() + 600
+    while not condition():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            out, err = process.communicate()
+            raise AssertionError(f"{what} never happened (exit {process.returncode}): {out} {err}")
+        time.sleep(0.1)
+
+
+def start_and_stop(
+    command: list[str], out: Path, stored: int, sig: signal.Signals, gate: Path
+) -> subprocess.Popen:
+    """Start ``command``, a sweep of the ``GATED`` workload, in its own process group with a gate in
+    the new folder ``gate`` that lets ``stored`` trials through; once they are stored, send ``sig`` to
+    the whole group (what a terminal's Ctrl-C does, or kill -9). The other trials wait at the gate,
+    so the sweep cannot finish before the signal."""
+    gate.mkdir()
     process = subprocess.Popen(
         command,
         start_new_session=True,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        env=command_env(**{GATE: str(gate), PASSES: str(stored)}),
         # A terminal's default; a shell running a job in the background (as CI may) ignores SIGINT.
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and count_stored(out) < stored:
-        time.sleep(0.2)
+    wait_until(lambda: count_stored(out) >= stored, process, f"{stored} stored trials")
     os.killpg(process.pid, sig)
     return process
 
@@ -78,3 +109,16 @@ def store_synthetic_trials(out: Path) -> list[str]:
                     )  # fmt: skip
                     store.save(result, "loss", False)
         return [t.key for t in store.trials()]
+
+
+@contextmanager
+def float64_in_jax():
+    """JAX computes in float64 inside the block (jax.enable_x64 is newer than the jax floor)."""
+    import jax
+
+    before = jax.config.jax_enable_x64
+    jax.config.update("jax_enable_x64", True)
+    try:
+        yield
+    finally:
+        jax.config.update("jax_enable_x64", before)

@@ -5,6 +5,7 @@ import signal
 import sqlite3
 import subprocess
 import time
+from contextlib import closing
 from pathlib import Path
 
 import psutil
@@ -12,7 +13,8 @@ import pytest
 
 from budgetlr.bench.store import Store
 from budgetlr.bench.sweep import make_plan, parse_list, run_sweep
-from tests.helpers import BUDGETLR, count_stored, start_and_stop
+from tests.bench.gated_workload import GATE, PASSES, tickets_taken
+from tests.helpers import BUDGETLR, GATED, command_env, count_stored, start_and_stop, wait_until
 
 
 def tiny_plan(**overrides):
@@ -27,7 +29,7 @@ def tiny_plan(**overrides):
 
 
 def stored(out):
-    with sqlite3.connect(Path(out) / "results.db") as connection:
+    with closing(sqlite3.connect(Path(out) / "results.db")) as connection:
         return connection.execute("SELECT key, status FROM trials").fetchall()
 
 
@@ -93,18 +95,18 @@ def test_a_diverging_configuration_is_recorded_and_the_sweep_completes(tmp_path)
 
 @pytest.mark.slow
 def test_a_sweep_killed_mid_run_resumes_with_every_trial_exactly_once(tmp_path):
-    args = [BUDGETLR, "bench", "--workload", "quadratic(dim=8)", "--schedules", "cosine,linear,constant",
+    out = tmp_path / "out"
+    args = [BUDGETLR, "bench", "--workload", GATED, "--schedules", "cosine,linear,constant",
             "--budgets", "0.25,0.5", "--lrs", "0.1,0.2,0.3", "--seeds", "0,1,2", "--workers", "2",
-            "--out", str(tmp_path), "--no-report", "--quiet"]  # fmt: skip
-    start_and_stop(args, tmp_path, 6, signal.SIGKILL).communicate()
-    interrupted = len(stored(tmp_path))
-    assert 6 <= interrupted < 54
-    rerun = subprocess.run(args, capture_output=True, text=True, timeout=300)
+            "--out", str(out), "--no-report", "--quiet"]  # fmt: skip
+    start_and_stop(args, out, 6, signal.SIGKILL, tmp_path / "gate").communicate()
+    assert len(stored(out)) == 6  # the gate let 6 through; two more trials were mid-run
+    rerun = subprocess.run(args, capture_output=True, text=True, timeout=600, env=command_env())
     assert rerun.returncode == 0, rerun.stderr
-    assert f"54 trials planned: {interrupted} already stored, {54 - interrupted} run now" in rerun.stdout
-    keys = [k for k, _ in stored(tmp_path)]
+    assert "54 trials planned: 6 already stored, 48 run now" in rerun.stdout
+    keys = [k for k, _ in stored(out)]
     assert len(keys) == len(set(keys)) == 54
-    with sqlite3.connect(tmp_path / "results.db") as connection:
+    with closing(sqlite3.connect(out / "results.db")) as connection:
         assert connection.execute("PRAGMA integrity_check").fetchone() == ("ok",)
         orphans = connection.execute(
             "SELECT count(*) FROM curves WHERE key NOT IN (SELECT key FROM trials)"
@@ -114,20 +116,21 @@ def test_a_sweep_killed_mid_run_resumes_with_every_trial_exactly_once(tmp_path):
 
 @pytest.mark.slow
 def test_ctrl_c_stops_the_sweep_with_exit_130_and_a_rerun_completes_it(tmp_path):
-    args = [BUDGETLR, "bench", "--workload", "quadratic(dim=8)", "--schedules", "cosine,linear",
+    out = tmp_path / "out"
+    args = [BUDGETLR, "bench", "--workload", GATED, "--schedules", "cosine,linear",
             "--budgets", "0.5,1.0", "--lrs", "0.1,0.3", "--seeds", "0,1,2", "--workers", "2",
-            "--out", str(tmp_path), "--no-report", "--quiet"]  # fmt: skip
-    process = start_and_stop(args, tmp_path, 3, signal.SIGINT)  # Ctrl-C in a terminal: the whole group
+            "--out", str(out), "--no-report", "--quiet"]  # fmt: skip
+    # Ctrl-C in a terminal: the whole group
+    process = start_and_stop(args, out, 3, signal.SIGINT, tmp_path / "gate")
     _, err = process.communicate(timeout=120)
     assert process.returncode == 130
     assert err.strip().splitlines()[-1] == (
         "budgetlr: interrupted; finished trials are stored: rerun the same command to resume"
     )
-    interrupted = len(stored(tmp_path))
-    assert 3 <= interrupted < 24
-    rerun = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    assert len(stored(out)) == 3
+    rerun = subprocess.run(args, capture_output=True, text=True, timeout=600, env=command_env())
     assert rerun.returncode == 0, rerun.stderr
-    assert f"24 trials planned: {interrupted} already stored, {24 - interrupted} run now" in rerun.stdout
+    assert "24 trials planned: 3 already stored, 21 run now" in rerun.stdout
 
 
 @pytest.mark.slow
@@ -180,29 +183,32 @@ def test_a_sweep_killed_while_another_waits_loses_nothing(tmp_path, monkeypatch)
     assert second.returncode == 0, err
     keys = [k for k, _ in stored(tmp_path)]
     assert len(keys) == len(set(keys)) == 12
-    with sqlite3.connect(tmp_path / "results.db") as connection:
+    with closing(sqlite3.connect(tmp_path / "results.db")) as connection:
         assert connection.execute("SELECT count(*) FROM claims").fetchone() == (0,)
 
 
 @pytest.mark.slow
 def test_workers_stop_when_their_parent_is_killed(tmp_path):
-    # trials of several seconds each, so that a worker left alone would go on training
-    args = [BUDGETLR, "bench", "--workload", "mnist1d-cnn", "--schedules", "cosine", "--budgets", "1.0",
-            "--lrs", "0.03", "--seeds", "0,1", "--workers", "2", "--no-report", "--quiet", "--out", str(tmp_path)]  # fmt: skip
+    out, gate = tmp_path / "out", tmp_path / "gate"
+    gate.mkdir()
+    args = [BUDGETLR, "bench", "--workload", GATED, "--schedules", "cosine", "--budgets", "1.0",
+            "--lrs", "0.1", "--seeds", "0,1", "--workers", "2", "--no-report", "--quiet", "--out", str(out)]  # fmt: skip
     # no pipes: reading them to their end would wait for the workers, which hold them too
     parent = subprocess.Popen(
-        args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        args,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+        env=command_env(**{GATE: str(gate), PASSES: "0"}),
     )
-    deadline = time.monotonic() + 120
-    workers = []
-    while time.monotonic() < deadline and len(workers) < 2:
-        workers = psutil.Process(parent.pid).children()
-        workers = [w for w in workers if "spawn_main" in " ".join(w.cmdline())]
-        time.sleep(0.2)
+    # Both trials wait at a gate that never opens: a worker can end only by seeing its parent gone.
+    wait_until(lambda: tickets_taken(gate) == 2, parent, "two trials started")
+    workers = [w for w in psutil.Process(parent.pid).children() if "spawn_main" in " ".join(w.cmdline())]
     assert len(workers) == 2
-    time.sleep(5)  # into their trials
     parent.kill()  # the parent alone, not its process group
     parent.wait()
-    _, alive = psutil.wait_procs(workers, timeout=3)
-    assert not alive, "workers outlived their parent by more than 3 s"
-    assert count_stored(tmp_path) == 0
+    _, alive = psutil.wait_procs(workers, timeout=120)
+    for worker in alive:
+        worker.kill()
+    assert not alive, "workers outlived their parent"
+    assert count_stored(out) == 0

@@ -2,7 +2,6 @@
 `budgetlr list` and the integration pages, and the settings said to reproduce each library,
 checked against the real libraries."""
 
-import jax
 import numpy as np
 import optax
 import pytest
@@ -11,6 +10,7 @@ from transformers import get_cosine_schedule_with_warmup
 
 import budgetlr
 from budgetlr.cli import format_families
+from tests.helpers import float64_in_jax
 
 T, W, PEAK = 50, 5, 0.1
 
@@ -36,7 +36,7 @@ def test_budgetlrs_warmup_ramp_is_torchs_linear_lr_from_one_over_w_plus_one():
 
 
 def test_budgetlrs_warmup_is_optaxs_linear_schedule_from_peak_over_w_plus_one():
-    with jax.enable_x64(True):  # float64 in optax too: the settings agree exactly
+    with float64_in_jax():  # float64 in optax too: the settings agree exactly
         check_optax_warmup()
 
 
@@ -64,7 +64,7 @@ def test_transformers_warmup_ramps_from_zero_and_the_curves_agree_from_step_w():
 def test_exponential_with_floor_0_is_exponential_lr_and_optax_exponential_decay(gamma):
     exact = budgetlr.schedule(f"exponential(gamma={gamma}, floor=0)", T).lr(np.arange(T), PEAK)
     np.testing.assert_allclose(torch_lrs(lambda o: torch.optim.lr_scheduler.ExponentialLR(o, gamma), T), exact, rtol=1e-12)  # fmt: skip
-    with jax.enable_x64(True):
+    with float64_in_jax():
         decay = optax.exponential_decay(PEAK, 1, gamma)
         np.testing.assert_allclose([float(decay(t)) for t in range(T)], exact, rtol=1e-12)
     # The family's default floor of 0.01 holds with gamma too: the curve is lifted, not clamped.

@@ -10,7 +10,7 @@ import budgetlr
 from budgetlr._extras import MissingExtra
 from budgetlr.optax import schedule
 from tests.conftest import EXAMPLES
-from tests.helpers import hide_module
+from tests.helpers import float64_in_jax, hide_module
 
 #: Every family, plus the two whose jumps fell on float progress (a step decay's milestones and
 #: UBA's restarts): under jax.jit they once landed a step early or late at some budgets.
@@ -60,7 +60,7 @@ def test_the_reported_boundary_steps_under_jit():
 
 
 def test_float64_under_x64():
-    with jax.enable_x64(True):
+    with float64_in_jax():
         learning_rate = jax.jit(schedule("cosine(warmup=0.1)", 1000, peak=0.5))
         got = learning_rate(jnp.arange(1001))
         assert got.dtype == jnp.float64

@@ -8,7 +8,7 @@ import pytest
 
 from budgetlr.cli import main
 from budgetlr.study.tune import DB_NAME, PHI_CHOICES
-from tests.helpers import BUDGETLR, hide_module, start_and_stop, stored_keys
+from tests.helpers import BUDGETLR, GATED, command_env, hide_module, start_and_stop, stored_keys
 
 #: Every test here trains a model, starts Ray or runs the CLI's sweeps.
 pytestmark = pytest.mark.slow
@@ -44,16 +44,18 @@ def test_studies_tune_lr_and_phi_without_pruning_and_grow_on_rerun(tmp_path):
 
 
 def test_an_interrupted_study_resumes_with_every_asked_trial_finished_and_none_left_running(tmp_path):
-    command = [BUDGETLR, *ARGS, "--trials", "8", "--workers", "2", "--out", str(tmp_path)]
-    start_and_stop(command, tmp_path, 6, signal.SIGKILL).communicate()
-    assert subprocess.run(command, capture_output=True, timeout=600).returncode == 0
-    for study in studies(tmp_path).values():
+    out = tmp_path / "out"
+    gated = [arg if arg != "quadratic(dim=8)" else GATED for arg in ARGS]
+    command = [BUDGETLR, *gated, "--trials", "8", "--workers", "2", "--out", str(out)]
+    start_and_stop(command, out, 6, signal.SIGKILL, tmp_path / "gate").communicate()
+    assert subprocess.run(command, capture_output=True, timeout=600, env=command_env()).returncode == 0
+    for study in studies(out).values():
         states = [t.state for t in study.trials]
         assert states.count(optuna.trial.TrialState.RUNNING) == 0
         assert (
             states.count(optuna.trial.TrialState.COMPLETE) + states.count(optuna.trial.TrialState.FAIL) >= 8
         )
-    keys = stored_keys(tmp_path)
+    keys = stored_keys(out)
     assert len(keys) == len(set(keys))
 
 

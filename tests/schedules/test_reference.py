@@ -136,6 +136,16 @@ def test_power_follows_tokens_seen_and_caps_at_lr_max():
     assert expected[0] == 0.02 and expected[-1] < 0.02
 
 
+def test_power_stays_exact_where_its_factors_overflow_float64():
+    # Found by hypothesis: tokens seen and batch * a overflow, and their product gave inf * 0 = NaN.
+    # log10 m = log10(4.494e307 * 4 / 0.02) - 0.51 log10(3.595e306) = 153.6: capped at the peak.
+    overflowing = {"name": "power", "tokens_per_step": 3.595386269724632e306, "batch": 4.49423283715579e307}
+    assert budgetlr.schedule(overflowing, 1).lr([0, 1], 1.0).tolist() == [1.0, 1.0]
+    # batch * a = 1e310 overflows and n^b = 1e-330 underflows; m = 1e310 * (t * 1e300)^-1.1 / 1
+    tiny = budgetlr.schedule("power(tokens_per_step=1e300, batch=1e300, a=1e10, b=-1.1, lr_max=1)", 100)
+    assert tiny.multiplier([1, 10]) == pytest.approx([1e-20, 10**-21.1], rel=1e-9)
+
+
 def test_power_final_decay_ends_at_zero():
     power = budgetlr.schedule("power(tokens_per_step=1000, batch=4, decay=0.1)", 1000)
     assert power.multiplier(1000) == 0.0

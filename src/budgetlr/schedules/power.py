@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import ClassVar, cast
 
@@ -64,10 +65,12 @@ class Power(Schedule):
             raise InvalidInput(f"power: warmup + decay exceed total_steps={total_steps}")
 
     def power_curve(self, t: FloatArray) -> FloatArray:
-        # Step 0 has seen no tokens, where n^b is infinite and the cap applies anyway.
+        # Step 0 has seen no tokens, where n^b is infinite and the cap applies anyway. In logs,
+        # because batch * a and n can each overflow float64 where their product with n^b does not.
         xp = namespace(t)
-        tokens = xp.maximum(t, 1.0) * self.tokens_per_step
-        return xp.minimum(1.0, cast(float, self.batch) * self.a * tokens**self.b / self.lr_max)
+        log_tokens = xp.log(xp.maximum(t, 1.0)) + math.log(cast(float, self.tokens_per_step))
+        log_scale = math.log(cast(float, self.batch)) + math.log(self.a) - math.log(self.lr_max)
+        return xp.exp(xp.minimum(0.0, log_scale + self.b * log_tokens))
 
     def after_warmup(self, t: FloatArray, total_steps: int, warmup_steps: int) -> FloatArray:
         decay_steps = self.resolve("decay", total_steps)
