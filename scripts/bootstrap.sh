@@ -11,13 +11,13 @@ cd "$(dirname "$0")/.."
 python=${PYTHON:-python3}
 environment=${1:-run}
 case $environment in
-    run) venv=.venv command=install ;;
-    test) venv=.venv command=sync ;;
-    floor) venv=.venv-floor command=sync ;;
+    run) venv=.venv command=(install -r) ;;
+    test) venv=.venv command=(sync) ;;
+    floor) venv=.venv-floor command=(sync) ;;
     *) echo "usage: scripts/bootstrap.sh [run|test|floor]" >&2 && exit 2 ;;
 esac
 "$python" scripts/check_locks.py
 uv=$(scripts/uv.sh)
 [ -x "$venv/bin/python" ] || "$python" -m venv "$venv"
-"$uv" pip "$command" --quiet --python "$venv/bin/python" --require-hashes "locks/$environment.txt"
+"$uv" pip "${command[@]}" "locks/$environment.txt" --quiet --python "$venv/bin/python" --require-hashes
 "$uv" pip install --quiet --python "$venv/bin/python" --no-deps --no-build-isolation -e .
