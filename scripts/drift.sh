@@ -12,8 +12,9 @@ trap 'rm -f "$newest"' EXIT
 "$uv" pip compile --quiet --python-version 3.11 --find-links /opt/wheels --emit-find-links --no-header \
     --no-annotate -c locks/constraints.txt pyproject.toml --all-extras -o "$newest"
 pins() { grep -E '^[A-Za-z0-9]' "$1" | cut -d' ' -f1 | sort; }
+moved=$(diff <(pins locks/test.txt) <(pins "$newest") | grep '^[<>]' || true)
 echo "Moved since locks/test.txt (< locked, > newest):"
-diff <(pins locks/test.txt) <(pins "$newest") | grep '^[<>]' || echo "  nothing: the lock is the newest"
+echo "${moved:-  nothing: the lock is the newest}"
 [ -x .venv-newest/bin/python ] || python3 -m venv .venv-newest
 "$uv" pip sync --quiet --python .venv-newest/bin/python "$newest"
 "$uv" pip install --quiet --python .venv-newest/bin/python --no-deps --no-build-isolation -e .
