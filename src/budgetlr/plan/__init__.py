@@ -1,0 +1,32 @@
+"""Plan a budget from your own runs: fit a loss-curve law to a few runs and predict any schedule's
+curve (numpy and scipy: ``pip install 'budgetlr[plan]'``).
+
+>>> import numpy as np
+>>> from budgetlr.plan import LAWS, Run, fit
+>>> lrs = np.concatenate([np.linspace(0, 1e-3, 100), np.full(900, 1e-3)])
+>>> steps = np.arange(100, 1000, 50)
+>>> truth = 2.0 + 0.5 * (steps + 1.0) ** -0.5
+>>> result = fit([Run("demo", lrs, steps, truth)], law="power", replicates=0)
+>>> round(result.parameters["L0"], 3), round(result.parameters["alpha"], 3)
+(2.0, 0.5)
+"""
+
+from budgetlr.plan.bound import TunedBound, tuned_bound
+from budgetlr.plan.fitting import Fit, RunFit, fit
+from budgetlr.plan.laws import LAWS, Law, law_named, predicted_loss
+from budgetlr.plan.runs import Run, read_run, run_from_spec
+
+__all__ = [
+    "LAWS",
+    "Fit",
+    "Law",
+    "Run",
+    "RunFit",
+    "TunedBound",
+    "fit",
+    "law_named",
+    "predicted_loss",
+    "read_run",
+    "run_from_spec",
+    "tuned_bound",
+]
