@@ -31,11 +31,20 @@ def test_multi_power_law_matches_the_authors_predictions(run, step, expected):
 
 
 def test_multi_power_law_on_a_tiny_run_by_hand():
-    # LRs 1, 1, 0.5: one drop of 0.5 at step 2, so LD(2) = B * 0.5 * (1 - (1 + C * 0.5^-gamma * 0.5)^-beta).
+    # LRs 1, 1, 0.5 after 0 before step 0: a rise of 1 at step 0 and a drop of 0.5 at step 2.
+    # G(x) = 1 - 1 / (1 + x) with C = beta = gamma = 1; x = S_k(t) / eta_k.
     theta = [1.0, 1.0, 1.0, 2.0, 1.0, 1.0, 1.0]  # L0 A alpha B C beta gamma
     loss = predicted_loss("mpl", theta, np.array([1.0, 1.0, 0.5]), np.array([1, 2]))
-    assert loss[0] == pytest.approx(1 + 1 / 2)
-    assert loss[1] == pytest.approx(1 + 1 / 2.5 - 2 * 0.5 * (1 - 1 / 2))
+    assert loss[0] == pytest.approx(1 + 1 / 2 - 2 * (-1) * (2 / 3))  # x = 2 for the rise
+    assert loss[1] == pytest.approx(1 + 1 / 2.5 - 2 * ((-1) * (5 / 7) + 0.5 * (1 / 2)))  # x = 2.5 and 1
+
+
+def test_multi_power_law_counts_the_rise_from_lr_0_before_step_0():
+    # A warmup from 0.5 to 1 rises 1 in all, 0.5 of it from the LR 0 before step 0: with G = 1,
+    # LD = B * (-1) whatever the LR of step 0.
+    theta = [1.0, 0.0, 1.0, 2.0, 1e6, 1.0, 0.0]  # A = 0 and a huge C: G = 1 after any LR sum
+    from_floor = predicted_loss("mpl", theta, np.array([0.5, 1.0, 1.0, 1.0]), np.array([3]))
+    assert from_floor == pytest.approx([1 + 2 * 1.0], rel=1e-5)
 
 
 def test_annealing_law_by_hand():
@@ -44,6 +53,13 @@ def test_annealing_law_by_hand():
     lrs = np.where(np.arange(40) < 20, 1.0, 0.5)
     loss = predicted_loss("tissue", [1.0, 1.0, 1.0, 0.1], lrs, np.array([19, 21]))
     assert loss == pytest.approx([1 + 1 / 20, 1 + 1 / 21 - 0.1 * 0.75])
+
+
+def test_annealing_law_ignores_the_warmup():
+    # A warmup over steps 0..9, then constant: S2 stays 0, so only the power part remains.
+    lrs = np.concatenate([np.linspace(0.1, 1.0, 10), np.ones(30)])
+    loss = predicted_loss("tissue", [1.0, 1.0, 1.0, 0.1], lrs, np.array([30]))
+    assert loss == pytest.approx([1 + 1 / (5.5 + 21)])
 
 
 def test_reduced_and_step_power_laws_by_hand():

@@ -14,19 +14,26 @@ curve (numpy and scipy: ``pip install 'budgetlr[plan]'``).
 from budgetlr.plan.bound import TunedBound, tuned_bound
 from budgetlr.plan.fitting import Fit, RunFit, fit
 from budgetlr.plan.laws import LAWS, Law, law_named, predicted_loss
+from budgetlr.plan.predict import Prediction, predict_lrs, predict_schedule
 from budgetlr.plan.runs import Run, read_run, run_from_spec
+from budgetlr.plan.storage import load_fit, save_fit
 
 __all__ = [
     "LAWS",
     "Fit",
     "Law",
+    "Prediction",
     "Run",
     "RunFit",
     "TunedBound",
     "fit",
     "law_named",
+    "load_fit",
+    "predict_lrs",
+    "predict_schedule",
     "predicted_loss",
     "read_run",
     "run_from_spec",
+    "save_fit",
     "tuned_bound",
 ]

@@ -173,12 +173,14 @@ def check_identifiable(law: Law, runs: Sequence[Run]) -> None:
 
 def make_problem(law: Law, runs: Sequence[Run]) -> Problem:
     logs = np.array([name in law.log_scaled for name in law.parameters])
-    lowest = min(float(run.losses.min()) for run in runs)
+    # Below L0 only by annealing: a law without a decay term stays above it, one with may not.
+    losses = np.concatenate([run.losses for run in runs])
+    ceiling = losses.max() if law.reads_decay else losses.min() * (1 - 1e-9)
     bounds = [
         (np.log(1e-3), np.log(5.0)) if name in ("alpha", "beta", "gamma") else (-np.log(WIDE), np.log(WIDE))
         for name in law.parameters
     ]
-    bounds[0] = (0.0, lowest * (1 - 1e-9))
+    bounds[0] = (0.0, float(ceiling))
     return Problem(
         law,
         tuple(features(run.lrs, run.steps) for run in runs),

@@ -73,7 +73,10 @@ class MultiPowerLaw(Law):
     ``LD(t) = B * sum_{k=1..t} (eta_{k-1} - eta_k) * G(eta_k^-gamma * S_k(t))``,
     ``S_k(t) = sum_{tau=k..t} eta_tau`` and ``G(x) = 1 - (C x + 1)^-beta`` (Luo et al., arXiv
     2503.12811). Warmup counts inside ``S1`` and inside the sum, where its rising steps enter with
-    the opposite sign, as in the authors' code."""
+    the opposite sign, as in the authors' code. The sum also starts at ``k = 0`` with
+    ``eta_{-1} = 0``: the LR is 0 before training, so a warmup that starts at a floor (as budgetlr's
+    do) rises from 0 like the authors' ``linspace(0, peak, W)`` and shifts no prediction; for a run
+    whose LR starts at 0, as theirs do, the term is 0 and this is exactly their formula."""
 
     name = "mpl"
     parameters = ("L0", "A", "alpha", "B", "C", "beta", "gamma")
@@ -84,8 +87,9 @@ class MultiPowerLaw(Law):
     ) -> tuple[FloatArray, FloatArray | None]:
         base, base_jacobian = self.power_part(theta, run, gradient)
         drop_b, c, beta, gamma = theta[3:]
-        k = np.flatnonzero(np.diff(run.lrs)) + 1  # steps whose LR differs from the step before
-        delta = run.lrs[k - 1] - run.lrs[k]
+        before = np.concatenate([[0.0], run.lrs[:-1]])  # the LR before step 0 is 0
+        k = np.flatnonzero(before != run.lrs)  # steps whose LR differs from the step before
+        delta = before[k] - run.lrs[k]
         log_eta = np.log(np.maximum(run.lrs[k], np.finfo(np.float64).tiny))
         scale = c * np.exp(-gamma * log_eta)
         sums = np.zeros((run.steps.size, 4))
@@ -123,8 +127,9 @@ class MultiPowerLaw(Law):
 class AnnealingLaw(Law):
     """``L(s) = L0 + A * S1^-alpha - C * S2`` with ``S2 = sum_{i <= s} m_i`` and
     ``m_i = lambda * m_{i-1} + (eta_{i-1} - eta_i)`` (Tissue et al., arXiv 2408.11029). The momentum
-    ``lambda = 1 - 1 / (0.05 T)`` remembers the last 5% of a ``T``-step run; the paper's 0.999 is
-    that memory for its 20,000-step runs."""
+    ``lambda = 1 - 1 / (0.05 T)`` remembers the last 5% of a ``T``-step run (the paper's 0.999 is
+    that memory for a 20,000-step run). ``S2`` starts at the end of warmup, where the LR first
+    reaches its peak; ``S1`` counts the warmup, as in the Multi-Power Law."""
 
     name = "tissue"
     parameters = ("L0", "A", "alpha", "C")
@@ -142,9 +147,11 @@ class AnnealingLaw(Law):
 
 
 def annealing_area(lrs: FloatArray) -> FloatArray:
-    """``S2`` at every step of a run, with ``lambda`` scaled to the run's length."""
+    """``S2`` at every step of a run, with ``lambda`` scaled to the run's length. The LR changes
+    count from the step the LR first reaches its peak: the warmup is not annealing."""
     momentum = 1.0 - 1.0 / max(MEMORY_FRACTION * lrs.size, 1.0)
     drops = np.concatenate([[0.0], lrs[:-1] - lrs[1:]])
+    drops[: int(np.argmax(lrs)) + 1] = 0.0
     return np.cumsum(lfilter([1.0], [1.0, -momentum], drops))
 
 

@@ -1,0 +1,191 @@
+"""``budgetlr plan``: fit a loss-curve law to your runs, and predict any schedule's curve from it.
+
+budgetlr plan fit cosine.csv constant.csv --law mpl --out fit.json --plot fit.png
+budgetlr plan predict fit.json --schedule "cosine(warmup_steps=2160, floor=0.1)" --steps 72000 --peak 3e-4
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from budgetlr.cli.arguments import at_least, checked, output_file, plot_file, positive
+from budgetlr.errors import InvalidInput
+from budgetlr.plotting import panels, save
+
+LAW_NAMES = ("mpl", "tissue", "reduced", "power")
+
+
+def add_commands(commands: Any) -> None:
+    """The ``plan`` command group, under the CLI's subcommands."""
+    plan = commands.add_parser(
+        "plan", help="fit a loss-curve law to your runs and predict any schedule's curve"
+    )
+    actions = plan.add_subparsers(dest="plan_command", required=True, parser_class=type(plan))
+    fit = actions.add_parser("fit", help="fit a law to runs and write FIT.json")
+    fit.add_argument(
+        "runs",
+        nargs="*",
+        type=checked(csv_run),
+        metavar="RUN",
+        help="a CSV of step,lr,loss (optional spread)",
+    )
+    fit.add_argument(
+        "--from-spec",
+        nargs=4,
+        action="append",
+        default=[],
+        metavar=("LOSSES", "SPEC", "STEPS", "PEAK"),
+        help="a run whose LR is a budgetlr spec over STEPS at PEAK, with a CSV of step,loss",
+    )
+    fit.add_argument("--law", choices=LAW_NAMES, default="mpl", help="the law to fit (default mpl)")
+    fit.add_argument("--out", type=checked(output_file), required=True, help="where to write the fit (JSON)")
+    fit.add_argument("--plot", type=checked(plot_file), help="observed against fitted, one panel per run")
+    fit.add_argument("--seed", type=checked(at_least(0)), default=0, help="seed of the starts and bootstrap")
+    fit.add_argument(
+        "--replicates",
+        type=checked(at_least(0)),
+        default=20,
+        help="bootstrap refits for the intervals (default 20)",
+    )
+    fit.add_argument("--quiet", action="store_true", help="no progress bar")
+    predict = actions.add_parser("predict", help="predict a schedule's loss curve from FIT.json")
+    predict.add_argument("fit", type=checked(fit_file), metavar="FIT.json")
+    predict.add_argument("--schedule", required=True, help='a budgetlr spec, e.g. "cosine(warmup=0.05)"')
+    predict.add_argument("--steps", type=checked(at_least(1)), required=True, help="the budget T in steps")
+    predict.add_argument("--peak", type=checked(positive), required=True, help="the peak LR")
+    predict.add_argument("--json", action="store_true", help="print the curve as JSON")
+    predict.add_argument("--plot", type=checked(plot_file), help="the predicted curve with its interval")
+
+
+def csv_run(text: str) -> Any:
+    from budgetlr.plan import read_run
+
+    return read_run(existing(text))
+
+
+def fit_file(text: str) -> Any:
+    from budgetlr.plan import load_fit
+
+    return load_fit(existing(text))
+
+
+def existing(text: str) -> Path:
+    path = Path(text)
+    if not path.is_file():
+        raise InvalidInput(f"{text} is not a file")
+    return path
+
+
+def run_command(args: argparse.Namespace) -> None:
+    {"fit": fit_command, "predict": predict_command}[args.plan_command](args)
+
+
+def fit_command(args: argparse.Namespace) -> None:
+    from budgetlr.plan import fit, run_from_spec
+    from budgetlr.plan.storage import fit_to_json
+
+    runs = list(args.runs)
+    for losses, spec, steps, peak in args.from_spec:
+        try:
+            runs.append(run_from_spec(spec, at_least(1)(steps), positive(peak), existing(losses)))
+        except InvalidInput as error:
+            raise InvalidInput(f"--from-spec {losses} {spec} {steps} {peak}: {error}") from None
+    if not runs:
+        raise InvalidInput("plan fit needs at least one RUN (a CSV of step,lr,loss) or --from-spec")
+    if len({run.name for run in runs}) < len(runs):
+        raise InvalidInput("two runs share a name: give each run's CSV its own file name")
+    result = fit(runs, args.law, seed=args.seed, replicates=args.replicates, progress=not args.quiet)
+    write_atomically(args.out, json.dumps(fit_to_json(result), indent=2) + "\n")
+    print(format_fit(result))
+    print(f"wrote {args.out}")
+    if args.plot:
+        plot_fit(result, runs, args.plot)
+        print(f"wrote {args.plot}")
+
+
+def format_fit(result: Any) -> str:
+    lines = [
+        f"{result.law} fitted to {len(result.runs)} runs in {result.seconds:.1f} s (objective {result.objective:.6g})"
+    ]
+    for name, value in result.parameters.items():
+        interval = ""
+        if result.samples:
+            low, high = result.interval(name)
+            interval = f"  95% bootstrap interval {low:.6g} .. {high:.6g} ({len(result.samples)} refits)"
+        lines.append(f"  {name:<6} {value:.6g}{interval}")
+    lines += [f"  run {run.name}: {run.points} points, PredE {100 * run.pred_e:.3f}%" for run in result.runs]
+    return "\n".join(lines)
+
+
+def predict_command(args: argparse.Namespace) -> None:
+    from budgetlr.plan import predict_schedule
+    from budgetlr.schedules import schedule
+
+    schedule(args.schedule, args.steps)  # a bad spec is refused before anything is computed
+    prediction = predict_schedule(args.fit, args.schedule, args.steps, args.peak)
+    if args.json:
+        print(
+            json.dumps(
+                {"law": args.fit.law, "schedule": args.schedule, "total_steps": args.steps, "peak": args.peak}
+                | prediction.to_json()
+            )
+        )
+    else:
+        low, high = prediction.low[-1], prediction.high[-1]
+        print(
+            f"{args.schedule} over {args.steps} steps at peak {args.peak:g}: final loss "
+            f"{prediction.final_loss:.5f} (95% interval {low:.5f} .. {high:.5f}, law {args.fit.law})"
+        )
+        for reason in prediction.extrapolation:
+            print(f"extrapolation: {reason}")
+    if prediction.extrapolation and args.json:
+        print(f"budgetlr: extrapolation: {'; '.join(prediction.extrapolation)}", file=sys.stderr)
+    if args.plot:
+        plot_prediction(prediction, f"{args.schedule}, T={args.steps}, peak {args.peak:g}", args.plot)
+        if not args.json:
+            print(f"wrote {args.plot}")
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file, so a failed write leaves the old file."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        temporary.write_text(text)
+        temporary.replace(path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def plot_fit(result: Any, runs: list, path: Path) -> None:
+    from budgetlr.plan import law_named
+    from budgetlr.plan.laws import features
+
+    figure, axes = panels(len(runs), 3.2)
+    for axis, run, summary in zip(axes, runs, result.runs, strict=True):
+        fitted, _ = law_named(result.law).predict(result.theta, features(run.lrs, run.steps))
+        axis.plot(run.steps, run.losses, ".", markersize=3, color="0.4", label="observed")
+        axis.plot(run.steps, fitted, "-", color="C3", label=f"{result.law} fit")
+        axis.set_title(f"{run.name}: PredE {100 * summary.pred_e:.2f}%", fontsize=9)
+        axis.set_xlabel("step")
+    axes[0].set_ylabel("loss")
+    axes[0].legend(fontsize=8)
+    save(figure, path)
+
+
+def plot_prediction(prediction: Any, title: str, path: Path) -> None:
+    figure, axes = panels(1, 3.5)
+    axis = axes[0]
+    axis.fill_between(
+        prediction.steps, prediction.low, prediction.high, alpha=0.3, color="C0", label="95% interval"
+    )
+    axis.plot(prediction.steps, prediction.loss, color="C0", label="predicted loss")
+    # The first steps' loss is far above the rest: the view starts a tenth of the way in.
+    axis.set_ylim(0.995 * float(prediction.low.min()), float(prediction.high[prediction.steps.size // 10]))
+    axis.set(xlabel="step", ylabel="loss", title=title)
+    axis.legend(fontsize=8)
+    save(figure, path)

@@ -1,0 +1,251 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from benchmarks.plan_mpl import DATA
+
+from budgetlr.cli import main
+from budgetlr.plan import predicted_loss
+
+BUDGETLR = str(Path(sys.executable).parent / "budgetlr")
+TRUE_POWER = [2.0, 3.0, 0.3]  # L0 A alpha
+
+
+def write_run(folder, name, lrs, steps, losses):
+    rows = ["step,lr,loss", f"0,{lrs[0]},"] + [
+        f"{s},{lrs[s]},{loss}" for s, loss in zip(steps, losses, strict=True)
+    ]
+    path = folder / f"{name}.csv"
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+@pytest.fixture
+def power_runs(tmp_path):
+    paths = []
+    for name, lrs in [("constant", np.full(2000, 0.1)), ("linear", np.linspace(0.1, 0.001, 2000))]:
+        steps = np.arange(50, 2000, 50)
+        paths.append(write_run(tmp_path, name, lrs, steps, predicted_loss("power", TRUE_POWER, lrs, steps)))
+    return paths
+
+
+def run_cli(*argv):
+    return subprocess.run([BUDGETLR, *map(str, argv)], capture_output=True, text=True, timeout=600)
+
+
+def test_fit_then_predict_as_a_user_would(tmp_path, power_runs):
+    fit_path, plot = tmp_path / "fit.json", tmp_path / "fit.png"
+    done = run_cli(
+        "plan", "fit", *power_runs, "--law", "power", "--out", fit_path, "--plot", plot, "--replicates", "3"
+    )
+    assert done.returncode == 0, done.stderr
+    stored = json.loads(fit_path.read_text())
+    assert stored["format"] == "budgetlr-fit" and stored["version"] == 1 and stored["law"] == "power"
+    assert [stored["parameters"][k] for k in ("L0", "A", "alpha")] == pytest.approx(TRUE_POWER, rel=1e-3)
+    assert len(stored["samples"]) == 3 and plot.stat().st_size > 1000
+    assert "95% bootstrap interval" in done.stdout and "run linear: 39 points, PredE" in done.stdout
+    curve = tmp_path / "curve.png"
+    done = run_cli(
+        "plan",
+        "predict",
+        fit_path,
+        "--schedule",
+        "cosine",
+        "--steps",
+        "4000",
+        "--peak",
+        "0.1",
+        "--json",
+        "--plot",
+        curve,
+    )
+    assert done.returncode == 0, done.stderr
+    predicted = json.loads(done.stdout)
+    assert predicted["steps"][-1] == 3999 and len(predicted["steps"]) == len(predicted["loss"])
+    assert predicted["loss"][-1] == pytest.approx(2.0 + 3.0 * 4000**-0.3, rel=1e-3)
+    assert predicted["extrapolation"] == ["horizon 4000 steps lies past the longest fitted run (1951 steps)"]
+    assert done.stderr.startswith("budgetlr: extrapolation: horizon 4000") and curve.stat().st_size > 1000
+    done = run_cli("plan", "predict", fit_path, "--schedule", "cosine", "--steps", "1000", "--peak", "0.5")
+    assert (
+        "final loss" in done.stdout
+        and "extrapolation: peak LR 0.5 lies outside the fitted runs' 0.1..0.1" in done.stdout
+    )
+
+
+def test_a_run_from_a_spec_and_a_loss_csv(tmp_path, capsys):
+    lrs = np.linspace(0.1, 0.0001, 1000)  # budgetlr's "linear" at peak 0.1 steps 0..999
+    from budgetlr.schedules import schedule
+
+    lrs = schedule("linear", 1000).lr(np.arange(1000), 0.1)
+    steps = np.arange(20, 1000, 20)
+    losses = tmp_path / "losses.csv"
+    losses.write_text(
+        "step,loss\n"
+        + "".join(
+            f"{s},{v}\n"
+            for s, v in zip(steps, predicted_loss("reduced", [2.0, 1.0, 0.5, 3.0], lrs, steps), strict=True)
+        )
+    )
+    out = tmp_path / "fit.json"
+    assert (
+        main(
+            [
+                "plan",
+                "fit",
+                "--from-spec",
+                str(losses),
+                "linear",
+                "1000",
+                "0.1",
+                "--law",
+                "reduced",
+                "--out",
+                str(out),
+                "--quiet",
+                "--replicates",
+                "0",
+            ]
+        )
+        == 0
+    )
+    assert json.loads(out.read_text())["parameters"]["B"] == pytest.approx(3.0, rel=1e-3)
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["plan", "fit", "--out", "{tmp}/f.json"], "plan fit needs at least one RUN"),
+        (["plan", "fit", "{tmp}/missing.csv", "--out", "{tmp}/f.json"], "missing.csv is not a file"),
+        (
+            ["plan", "fit", "{tmp}/bad.csv", "--out", "{tmp}/f.json"],
+            "bad.csv line 4: step 1 does not increase",
+        ),
+        (
+            ["plan", "fit", "{tmp}/constant.csv", "--out", "{tmp}/f.json"],
+            "mpl cannot tell the LR decay's effect",
+        ),
+        (["plan", "fit", "{tmp}/constant.csv", "--law", "x", "--out", "{tmp}/f.json"], "invalid choice: 'x'"),
+        (
+            [
+                "plan",
+                "fit",
+                "--from-spec",
+                "{tmp}/constant.csv",
+                "cosine(",
+                "10",
+                "1",
+                "--out",
+                "{tmp}/f.json",
+            ],
+            "--from-spec",
+        ),
+        (
+            ["plan", "predict", "{tmp}/bad.csv", "--schedule", "cosine", "--steps", "9", "--peak", "1"],
+            "bad.csv: not a fit",
+        ),
+        (
+            ["plan", "predict", "{tmp}/old.json", "--schedule", "cosine", "--steps", "9", "--peak", "1"],
+            "version 0",
+        ),
+        (
+            ["plan", "predict", "{tmp}/fit.json", "--schedule", "cosine(", "--steps", "9", "--peak", "1"],
+            "cosine(",
+        ),
+        (
+            ["plan", "predict", "{tmp}/fit.json", "--schedule", "cosine", "--steps", "0", "--peak", "1"],
+            "--steps",
+        ),
+        (
+            ["plan", "predict", "{tmp}/fit.json", "--schedule", "cosine", "--steps", "9", "--peak", "nan"],
+            "--peak",
+        ),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, argv, message):
+    (tmp_path / "bad.csv").write_text("step,lr,loss\n0,1,\n1,1,3\n1,1,2\n")
+    (tmp_path / "constant.csv").write_text(
+        "step,lr,loss\n0,1,\n" + "".join(f"{s},1,{3 - s / 100}\n" for s in range(1, 40))
+    )
+    fit = {"format": "budgetlr-fit", "version": 1, "law": "power", "parameters": {"L0": 1.0, "A": 1.0, "alpha": 0.5},
+           "objective": 0.0, "runs": [{"name": "a", "total_steps": 10, "peak": 1.0, "points": 5, "pred_e": 0.0}],
+           "samples": [], "seed": 0, "seconds": 0.0}  # fmt: skip
+    (tmp_path / "fit.json").write_text(json.dumps(fit))
+    (tmp_path / "old.json").write_text(json.dumps(fit | {"version": 0}))
+    argv = [part.replace("{tmp}", str(tmp_path)) for part in argv]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err
+    assert not (tmp_path / "f.json").exists()
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"law": "mpx"}, "unknown law 'mpx'"),
+        ({"parameters": {"L0": 1.0, "A": 1.0}}, "power needs the parameters L0, A, alpha"),
+        ({"parameters": {"L0": 1.0, "A": "x", "alpha": 0.5}}, "A must be a finite number"),
+        ({"samples": [[1.0]]}, "each bootstrap sample needs 3 numbers"),
+        ({"runs": []}, "the fit names no runs"),
+        (
+            {"runs": [{"name": "a", "total_steps": 0, "peak": 1.0, "points": 5, "pred_e": 0.0}]},
+            "must be positive",
+        ),
+        ({"seed": "x"}, "field 'seed' is missing"),
+    ],
+)
+def test_a_damaged_fit_file_is_refused_naming_the_field(tmp_path, change, message):
+    from budgetlr.plan import load_fit
+
+    fit = {"format": "budgetlr-fit", "version": 1, "law": "power", "parameters": {"L0": 1.0, "A": 1.0, "alpha": 0.5},
+           "objective": 0.0, "runs": [{"name": "a", "total_steps": 10, "peak": 1.0, "points": 5, "pred_e": 0.0}],
+           "samples": [], "seed": 0, "seconds": 0.0}  # fmt: skip
+    path = tmp_path / "fit.json"
+    path.write_text(json.dumps(fit | change))
+    with pytest.raises(ValueError, match=message):
+        load_fit(path)
+
+
+def with_warmup_rows(source: Path, target: Path, jump_at: int | None = None) -> Path:
+    """The authors' CSV with the rows their README says to add: the warmup from LR 0 at step 0 to
+    the peak at 2159, the step before a two-stage run's jump, and without the row at step 24000."""
+    lines = source.read_text().splitlines()
+    rows = [lines[0], "0,0,", "2159,0.0003,"]
+    for line in lines[1:]:
+        step = int(line.split(",")[0])
+        if step == jump_at:
+            rows.append(f"{step - 1},0.0003,")
+        if step < 24000:
+            rows.append(line)
+    target.write_text("\n".join(rows) + "\n")
+    return target
+
+
+@pytest.mark.slow
+def test_the_400m_training_runs_predict_the_held_out_final_losses_within_1_percent(tmp_path):
+    runs = [
+        with_warmup_rows(DATA / "400" / "cosine_24000.csv", tmp_path / "cosine_24000.csv"),
+        with_warmup_rows(DATA / "400" / "constant_24000.csv", tmp_path / "constant_24000.csv"),
+        with_warmup_rows(DATA / "400" / "wsdcon_9.csv", tmp_path / "wsdcon_9.csv", jump_at=8000),
+    ]
+    fit_path = tmp_path / "fit.json"
+    done = run_cli("plan", "fit", *runs, "--law", "mpl", "--out", fit_path, "--replicates", "2", "--quiet")
+    assert done.returncode == 0, done.stderr
+    observed = {
+        "constant_72000": 2.7157,
+        "cosine_72000": 2.6154,
+        "wsdld_20000_24000": 2.7251,
+    }  # their last rows
+    for name, spec, steps in [
+        ("constant_72000", "constant(warmup_steps=2160)", 72000),
+        ("cosine_72000", "cosine(warmup_steps=2160, floor=0.1)", 72000),
+        ("wsdld_20000_24000", "wsd(warmup_steps=2160, decay_steps=4000, shape=linear, floor=0.1)", 24000),
+    ]:
+        done = run_cli(
+            "plan", "predict", fit_path, "--schedule", spec, "--steps", steps, "--peak", "3e-4", "--json"
+        )
+        assert done.returncode == 0, done.stderr
+        final = json.loads(done.stdout)["final_loss"]
+        assert abs(final - observed[name]) / observed[name] < 0.01, (name, final)
