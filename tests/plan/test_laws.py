@@ -91,15 +91,15 @@ def test_each_gradient_matches_finite_differences(law):
         assert jacobian[:, index] == pytest.approx(numeric, rel=1e-4, abs=1e-9)
 
 
-def test_a_72000_step_run_is_predicted_at_its_logged_points_quickly():
-    import time
-
+def test_a_72000_step_run_is_predicted_at_each_of_its_logged_points():
+    # The evaluation runs in blocks; a point's loss must not depend on the block it falls in.
     lrs = authors_lrs("cosine_72000")
     steps = np.arange(2176, 72000, 128)
-    started = time.perf_counter()
     predicted = predicted_loss("mpl", AUTHORS_400M, lrs, steps)
-    assert time.perf_counter() - started < 5  # the docs give the measured time; this only catches a blow-up
-    assert predicted.size == 546 and np.isfinite(predicted).all()
+    assert predicted.size == 546
+    for index in (0, 100, 545):
+        alone = predicted_loss("mpl", AUTHORS_400M, lrs, steps[index : index + 1])
+        assert predicted[index] == pytest.approx(alone[0], rel=1e-12)
 
 
 def test_an_unknown_law_is_refused_naming_the_choices():

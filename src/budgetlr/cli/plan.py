@@ -49,8 +49,7 @@ def add_commands(commands: Any) -> None:
     fit.add_argument(
         "--replicates",
         type=checked(at_least(0)),
-        default=20,
-        help="bootstrap refits for the intervals (default 20)",
+        help="bootstrap refits for the intervals (default: budgetlr.plan.fitting.REPLICATES, 10)",
     )
     fit.add_argument("--quiet", action="store_true", help="no progress bar")
     predict = actions.add_parser("predict", help="predict a schedule's loss curve from FIT.json")
@@ -99,7 +98,8 @@ def fit_command(args: argparse.Namespace) -> None:
         raise InvalidInput("plan fit needs at least one RUN (a CSV of step,lr,loss) or --from-spec")
     if len({run.name for run in runs}) < len(runs):
         raise InvalidInput("two runs share a name: give each run's CSV its own file name")
-    result = fit(runs, args.law, seed=args.seed, replicates=args.replicates, progress=not args.quiet)
+    chosen = {} if args.replicates is None else {"replicates": args.replicates}
+    result = fit(runs, args.law, seed=args.seed, progress=not args.quiet, **chosen)
     write_atomically(args.out, json.dumps(fit_to_json(result), indent=2) + "\n")
     print(format_fit(result))
     print(f"wrote {args.out}")

@@ -11,12 +11,17 @@ curve (numpy and scipy: ``pip install 'budgetlr[plan]'``).
 (2.0, 0.5)
 """
 
-from budgetlr.plan.bound import TunedBound, tuned_bound
-from budgetlr.plan.fitting import Fit, RunFit, fit
-from budgetlr.plan.laws import LAWS, Law, law_named, predicted_loss
-from budgetlr.plan.predict import Prediction, predict_lrs, predict_schedule
-from budgetlr.plan.runs import Run, read_run, run_from_spec
-from budgetlr.plan.storage import load_fit, save_fit
+from budgetlr._extras import require
+
+require("scipy", "plan", "budgetlr.plan")
+require("tqdm", "plan", "budgetlr.plan")
+
+from budgetlr.plan.bound import TunedBound, tuned_bound  # noqa: E402
+from budgetlr.plan.fitting import Fit, RunFit, fit  # noqa: E402
+from budgetlr.plan.laws import LAWS, Law, law_named, predicted_loss  # noqa: E402
+from budgetlr.plan.predict import Prediction, predict_lrs, predict_schedule  # noqa: E402
+from budgetlr.plan.runs import Run, read_run, run_from_spec  # noqa: E402
+from budgetlr.plan.storage import load_fit, save_fit  # noqa: E402
 
 __all__ = [
     "LAWS",

@@ -24,9 +24,11 @@ from budgetlr.plan.runs import FloatArray, Run
 HUBER_DELTA = 1e-3
 #: Random starts scored, and the best of them refined with L-BFGS-B.
 CANDIDATES = 64
-REFINED = 4
-#: Bootstrap replicates, and the length of a block of consecutive points resampled together.
-REPLICATES = 20
+REFINED = 3
+#: Bootstrap replicates, the length of a block of consecutive points resampled together, and the
+#: objective evaluations a replicate's refit may take from the fit (its start): a bound on its time.
+REPLICATES = 10
+REPLICATE_EVALUATIONS = 200
 BLOCK_POINTS = 8
 WIDE = 1e12
 
@@ -100,7 +102,11 @@ class Problem:
         scale = 1.0 / (count * HUBER_DELTA**2)  # an objective of order 1 for L-BFGS-B's tolerances
         return total * scale, gradient * np.where(self.logs, theta, 1.0) * scale
 
-    def refine(self, z: FloatArray, weights: Sequence[FloatArray] | None = None) -> tuple[FloatArray, float]:
+    def refine(
+        self, z: FloatArray, weights: Sequence[FloatArray] | None = None, evaluations: int | None = None
+    ) -> tuple[FloatArray, float]:
+        """L-BFGS-B from ``z``: to convergence, or to a looser tolerance within ``evaluations``."""
+        tolerance = {"ftol": 1e-15, "gtol": 1e-12} if evaluations is None else {"ftol": 1e-10, "gtol": 1e-6}
         result = minimize(
             self.objective,
             z,
@@ -108,7 +114,7 @@ class Problem:
             jac=True,
             method="L-BFGS-B",
             bounds=self.bounds,
-            options={"maxiter": 5000, "ftol": 1e-15, "gtol": 1e-12},
+            options={"maxiter": 5000, "maxfun": evaluations or 15000, **tolerance},
         )
         return result.x, float(result.fun)
 
@@ -137,7 +143,7 @@ def fit(
     refined = [problem.refine(z) for z in bar(best, progress, f"fitting {law}: starts")]
     z, objective = min(refined, key=lambda pair: pair[1])
     samples = [
-        problem.theta(sample.refine(z, weights)[0])
+        problem.theta(sample.refine(z, weights, REPLICATE_EVALUATIONS)[0])
         for sample, weights in (
             replicate(problem, runs, rng)
             for _ in bar(range(replicates), progress, f"fitting {law}: bootstrap")
