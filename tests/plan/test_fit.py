@@ -49,7 +49,7 @@ def test_bootstrap_intervals_hold_the_parameters(mpl_fit):
 @pytest.mark.parametrize(
     "law, theta",
     [
-        ("tissue", {"L0": 2.4, "A": 0.6, "alpha": 0.45, "C": 3.0}),
+        ("tissue", {"L0": 2.4, "A": 0.6, "alpha": 0.45, "C": 3.0, "memory": 150.0}),
         ("reduced", {"L0": 2.4, "A": 0.6, "alpha": 0.45, "B": 400.0}),
         ("power", {"L0": 2.4, "A": 3.0, "alpha": 0.3}),
     ],
@@ -63,7 +63,7 @@ def test_each_baseline_law_recovers_its_parameters(law, theta):
 
 def test_a_fit_is_the_same_twice():
     runs = [
-        synthetic(kind, "tissue", {"L0": 2.4, "A": 0.6, "alpha": 0.45, "C": 3.0})
+        synthetic(kind, "tissue", {"L0": 2.4, "A": 0.6, "alpha": 0.45, "C": 3.0, "memory": 150.0})
         for kind in ("cosine", "constant")
     ]
     runs = [Run(r.name, r.lrs, r.steps, r.losses * (1 + 0.002 * np.sin(r.steps))) for r in runs]

@@ -2,13 +2,13 @@ import doctest
 
 import numpy as np
 import pytest
-from benchmarks.plan_mpl import authors_lrs
+from benchmarks.plan_mpl import AUTHORS_PARAMETERS, authors_lrs
 
 from budgetlr.plan import bound, laws, runs
 from budgetlr.plan.laws import LAWS, features, predicted_loss
 
 #: The Multi-Power Law authors' fitted 400M parameters (L0, A, alpha, B, C, beta, gamma).
-AUTHORS_400M = [2.37474466, 0.65421216, 0.42878731, 523.42464371, 2.02462735, 0.59350493, 0.63472457]
+AUTHORS_400M = AUTHORS_PARAMETERS["400"]
 
 
 def test_docstring_examples_run():
@@ -48,17 +48,17 @@ def test_multi_power_law_counts_the_rise_from_lr_0_before_step_0():
 
 
 def test_annealing_law_by_hand():
-    # 40 steps, so lambda = 1 - 1 / (0.05 * 40) = 0.5; the LR halves at step 20:
+    # A memory of 2 steps: lambda = 1 - 1 / 2 = 0.5; the LR halves at step 20:
     # m_20 = 0.5, m_21 = 0.25, so S2(21) = 0.75, and S1(21) = 20 + 2 * 0.5 = 21.
     lrs = np.where(np.arange(40) < 20, 1.0, 0.5)
-    loss = predicted_loss("tissue", [1.0, 1.0, 1.0, 0.1], lrs, np.array([19, 21]))
+    loss = predicted_loss("tissue", [1.0, 1.0, 1.0, 0.1, 2.0], lrs, np.array([19, 21]))
     assert loss == pytest.approx([1 + 1 / 20, 1 + 1 / 21 - 0.1 * 0.75])
 
 
 def test_annealing_law_ignores_the_warmup():
     # A warmup over steps 0..9, then constant: S2 stays 0, so only the power part remains.
     lrs = np.concatenate([np.linspace(0.1, 1.0, 10), np.ones(30)])
-    loss = predicted_loss("tissue", [1.0, 1.0, 1.0, 0.1], lrs, np.array([30]))
+    loss = predicted_loss("tissue", [1.0, 1.0, 1.0, 0.1, 5.0], lrs, np.array([30]))
     assert loss == pytest.approx([1 + 1 / (5.5 + 21)])
 
 
@@ -74,7 +74,7 @@ def test_reduced_and_step_power_laws_by_hand():
 def test_each_gradient_matches_finite_differences(law):
     theta = {
         "mpl": AUTHORS_400M,
-        "tissue": [2.3, 0.6, 0.4, 10.0],
+        "tissue": [2.3, 0.6, 0.4, 10.0, 300.0],
         "reduced": [2.3, 0.6, 0.4, 500.0],
         "power": [2.0, 1.0, 0.5],
     }[law]
@@ -100,6 +100,11 @@ def test_a_72000_step_run_is_predicted_at_each_of_its_logged_points():
     for index in (0, 100, 545):
         alone = predicted_loss("mpl", AUTHORS_400M, lrs, steps[index : index + 1])
         assert predicted[index] == pytest.approx(alone[0], rel=1e-12)
+
+
+def test_a_wrong_number_of_parameters_is_refused_naming_them():
+    with pytest.raises(ValueError, match=r"tissue takes 5 parameters \(L0, A, alpha, C, memory\), got 4"):
+        predicted_loss("tissue", [1.0, 1.0, 1.0, 1.0], np.ones(10), np.array([5]))
 
 
 def test_an_unknown_law_is_refused_naming_the_choices():

@@ -146,7 +146,7 @@ def predict_command(args: argparse.Namespace) -> None:
     if prediction.extrapolation and args.json:
         print(f"budgetlr: extrapolation: {'; '.join(prediction.extrapolation)}", file=sys.stderr)
     if args.plot:
-        plot_prediction(prediction, f"{args.schedule}, T={args.steps}, peak {args.peak:g}", args.plot)
+        plot_prediction(prediction, f"{args.schedule}\nT = {args.steps}, peak {args.peak:g}", args.plot)
         if not args.json:
             print(f"wrote {args.plot}")
 
@@ -186,6 +186,7 @@ def plot_prediction(prediction: Any, title: str, path: Path) -> None:
     axis.plot(prediction.steps, prediction.loss, color="C0", label="predicted loss")
     # The first steps' loss is far above the rest: the view starts a tenth of the way in.
     axis.set_ylim(0.995 * float(prediction.low.min()), float(prediction.high[prediction.steps.size // 10]))
-    axis.set(xlabel="step", ylabel="loss", title=title)
+    axis.set(xlabel="step", ylabel="loss")
+    axis.set_title(title, fontsize=8)
     axis.legend(fontsize=8)
     save(figure, path)

@@ -18,7 +18,7 @@ import numpy as np
 from scipy.optimize import minimize
 
 from budgetlr.errors import InvalidInput
-from budgetlr.plan.laws import Features, Law, annealing_area, features, law_named
+from budgetlr.plan.laws import Features, Law, features, law_named
 from budgetlr.plan.runs import FloatArray, Run
 
 HUBER_DELTA = 1e-3
@@ -187,6 +187,8 @@ def make_problem(law: Law, runs: Sequence[Run]) -> Problem:
         for name in law.parameters
     ]
     bounds[0] = (0.0, float(ceiling))
+    if "memory" in law.parameters:  # at least a step, at most the longest run
+        bounds[law.parameters.index("memory")] = (0.0, float(np.log(max(run.total_steps for run in runs))))
     return Problem(
         law,
         tuple(features(run.lrs, run.steps) for run in runs),
@@ -217,8 +219,10 @@ def initial_guess(problem: Problem, runs: Sequence[Run], rng: np.random.Generato
     guess["gamma"] = log_uniform(0.2, 1.2)
     guess["beta"] = log_uniform(0.2, 2.0)
     drop = log_uniform(0.02, 0.5) * lowest
+    longest = max(run.total_steps for run in runs)
+    guess["memory"] = log_uniform(0.01, 0.3) * longest
     if problem.law.name == "tissue":
-        guess["C"] = drop / max(float(np.ptp(annealing_area(run.lrs))) for run in runs)
+        guess["C"] = drop / (guess["memory"] * peak)
     else:
         guess["C"] = log_uniform(1e-3, 1.0) * peak ** (guess["gamma"] - 1)
     guess["B"] = drop / peak

@@ -20,8 +20,6 @@ from budgetlr.plan.runs import FloatArray, IntArray
 LawName = Literal["mpl", "tissue", "reduced", "power"]
 #: An MPL block holds at most this many (observed step, LR drop) pairs: 400 kB arrays stay in cache.
 BLOCK_ELEMENTS = 50_000
-#: The annealing law's memory as a fraction of the run's length: lambda = 1 - 1 / (0.05 T).
-MEMORY_FRACTION = 0.05
 
 
 @dataclass(frozen=True, eq=False)
@@ -126,33 +124,34 @@ class MultiPowerLaw(Law):
 
 class AnnealingLaw(Law):
     """``L(s) = L0 + A * S1^-alpha - C * S2`` with ``S2 = sum_{i <= s} m_i`` and
-    ``m_i = lambda * m_{i-1} + (eta_{i-1} - eta_i)`` (Tissue et al., arXiv 2408.11029). The momentum
-    ``lambda = 1 - 1 / (0.05 T)`` remembers the last 5% of a ``T``-step run (the paper's 0.999 is
-    that memory for a 20,000-step run). ``S2`` starts at the end of warmup, where the LR first
-    reaches its peak; ``S1`` counts the warmup, as in the Multi-Power Law."""
+    ``m_i = lambda * m_{i-1} + (eta_{i-1} - eta_i)`` (Tissue et al., arXiv 2408.11029). The
+    momentum is fitted as its memory ``M = 1 / (1 - lambda)`` in steps, within the fitted runs'
+    length, so it scales to them (the paper fixes 0.999, a memory of 1,000 steps, which for a
+    1,000-step run would remember the whole run) and stays fixed across runs, as in the paper.
+    ``S2`` starts at the end of warmup, where the LR first reaches its peak; ``S1`` counts the
+    warmup, as in the Multi-Power Law."""
 
     name = "tissue"
-    parameters = ("L0", "A", "alpha", "C")
-    log_scaled = ("A", "alpha", "C")
+    parameters = ("L0", "A", "alpha", "C", "memory")
+    log_scaled = ("A", "alpha", "C", "memory")
 
     def predict(
         self, theta: FloatArray, run: Features, gradient: bool = False
     ) -> tuple[FloatArray, FloatArray | None]:
         base, base_jacobian = self.power_part(theta, run, gradient)
-        s2 = annealing_area(run.lrs)[run.steps]
+        scale, memory = theta[3], theta[4]
+        momentum = 1.0 - 1.0 / memory
+        drops = np.concatenate([[0.0], run.lrs[:-1] - run.lrs[1:]])
+        drops[: int(np.argmax(run.lrs)) + 1] = 0.0
+        moment = lfilter([1.0], [1.0, -momentum], drops[: run.steps[-1] + 1])
+        s2 = np.cumsum(moment)[run.steps]
         if not gradient:
-            return base - theta[3] * s2, None
+            return base - scale * s2, None
         assert base_jacobian is not None
-        return base - theta[3] * s2, np.hstack([base_jacobian, -s2[:, None]])
-
-
-def annealing_area(lrs: FloatArray) -> FloatArray:
-    """``S2`` at every step of a run, with ``lambda`` scaled to the run's length. The LR changes
-    count from the step the LR first reaches its peak: the warmup is not annealing."""
-    momentum = 1.0 - 1.0 / max(MEMORY_FRACTION * lrs.size, 1.0)
-    drops = np.concatenate([[0.0], lrs[:-1] - lrs[1:]])
-    drops[: int(np.argmax(lrs)) + 1] = 0.0
-    return np.cumsum(lfilter([1.0], [1.0, -momentum], drops))
+        # d m_i / d lambda = m_{i-1} + lambda * d m_{i-1} / d lambda, and d lambda / d M = 1 / M^2.
+        by_momentum = np.cumsum(lfilter([0.0, 1.0], [1.0, -momentum], moment))[run.steps]
+        extra = np.stack([-s2, -scale * by_momentum / memory**2], axis=1)
+        return base - scale * s2, np.hstack([base_jacobian, extra])
 
 
 class ReducedLaw(Law):
@@ -211,5 +210,9 @@ def predicted_loss(
     2.1
     """
     law = law_named(law) if isinstance(law, str) else law
+    if len(theta) != len(law.parameters):
+        raise InvalidInput(
+            f"{law.name} takes {len(law.parameters)} parameters ({', '.join(law.parameters)}), got {len(theta)}"
+        )
     loss, _ = law.predict(np.asarray(theta, dtype=np.float64), features(lrs, np.asarray(steps)))
     return loss
