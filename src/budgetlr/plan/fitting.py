@@ -3,9 +3,10 @@ bootstrap intervals.
 
 The objective is the mean Huber loss (delta 1e-3) of ``log L_pred - log L_obs`` over every observed
 point of every run, as the Multi-Power Law authors fit. Positive parameters are optimised on a log
-scale, ``L0`` on a linear one below the smallest observed loss. Many random starts are scored, the
-best few are refined with L-BFGS-B, and the best refinement wins; everything draws from one seeded
-generator, so a fit is the same twice.
+scale, ``L0`` on a linear one: below the largest observed loss, as annealing can take the loss
+below ``L0``, or below the smallest for the power law in steps. Many random starts are scored,
+the best few are refined with L-BFGS-B to convergence, and the best refinement wins; everything
+draws from one seeded generator, so a fit is the same twice.
 """
 
 from __future__ import annotations
