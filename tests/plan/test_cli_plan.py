@@ -47,7 +47,9 @@ def test_fit_then_predict_as_a_user_would(tmp_path, power_runs):
     assert [stored["parameters"][k] for k in ("L0", "A", "alpha")] == pytest.approx(TRUE_POWER, rel=1e-3)
     assert len(stored["samples"]) == 3 and plot.stat().st_size > 1000
     assert "95% bootstrap interval" in done.stdout and "run linear: 39 points, PredE" in done.stdout
-    assert "fitting power: starts" in done.stderr and "fitting power: bootstrap" in done.stderr  # progress bars
+    assert (
+        "fitting power: starts" in done.stderr and "fitting power: bootstrap" in done.stderr
+    )  # progress bars
     curve = tmp_path / "curve.png"
     done = run_cli(
         "plan",
