@@ -68,6 +68,8 @@ def test_schedule_lists_split_on_top_level_commas():
         ("uba(phi=nan)", 100, r"phi='nan' must be a finite number"),
         ("uba(phi=inf)", 100, r"phi='inf' must be a finite number"),
         ("uba(phi=abc)", 100, r"phi='abc' must be a number"),
+        ("uba(phases=0)", 100, r"phases=0 must be between 1 and 1000000"),
+        ("uba(phases=1000001)", 10**12, r"phases=1000001 must be between 1 and 1000000"),
         ("uba", 0, r"total_steps must be > 0, got 0"),
         ("uba", -5, r"total_steps must be > 0"),
         ("uba", 10.5, r"total_steps must be a positive whole number"),

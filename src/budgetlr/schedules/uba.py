@@ -13,6 +13,10 @@ from budgetlr.schedules.registry import register
 MIN_PHI = float(np.finfo(np.float64).tiny)
 
 
+#: The most restarts a UBA schedule takes: each phase's first step is computed (8 bytes a phase).
+MAX_PHASES = 1_000_000
+
+
 def uba_curve(p: FloatArray, phi: float) -> FloatArray:
     """``m = u / (phi/2 + (1 - phi/2) u)`` with the cosine multiplier ``u = (1 + cos(pi p)) / 2``,
     computed as ``u / (u + phi/2 (1 - u))``: the same value, without the cancellation of
@@ -62,8 +66,8 @@ class UBA(Schedule):
     def check(self) -> None:
         if not self.phi >= MIN_PHI:
             raise InvalidInput(f"phi={self.phi!r} must be > 0 (and at least {MIN_PHI:.3g})")
-        if self.phases < 1:
-            raise InvalidInput(f"phases={self.phases!r} must be >= 1")
+        if not 1 <= self.phases <= MAX_PHASES:
+            raise InvalidInput(f"phases={self.phases!r} must be between 1 and {MAX_PHASES}")
 
     def after_warmup(self, t: FloatArray, total_steps: int, warmup_steps: int) -> FloatArray:
         scaled = progress(t, total_steps, warmup_steps) * self.phases
