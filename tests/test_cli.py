@@ -245,3 +245,10 @@ def test_a_bug_keeps_its_traceback_and_debug_shows_every_one(monkeypatch, capsys
     monkeypatch.setenv("BUDGETLR_DEBUG", "1")
     with pytest.raises(ValueError, match="unknown schedule 'ubaa'"):
         main(["show", "ubaa", "--steps", "10"])
+
+
+def test_the_command_line_imports_no_torch_matplotlib_or_scipy_until_a_command_needs_them():
+    # Naming the suites used to import the sweep, the workloads and torch: `budgetlr list` took 3 s.
+    code = "import sys, budgetlr.cli; print(sorted({'torch', 'matplotlib', 'scipy'} & set(sys.modules)))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from budgetlr.bench.sweep import make_plan
-
 BASELINES = (
     "cosine(warmup=0.05)",
     "linear(warmup=0.05)",
@@ -90,6 +88,8 @@ class Suite:
     def planned(self) -> frozenset[tuple[str, str, float]]:
         """(workload, schedule, peak LR) of every trial its sweeps plan, in canonical specs: its
         LR grids, per workload and schedule."""
+        from budgetlr.bench.sweep import make_plan  # here, so naming the suites imports no torch
+
         return frozenset(
             (c.workload, c.schedule, c.lr)
             for part in self.sweeps()
