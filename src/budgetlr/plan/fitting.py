@@ -16,7 +16,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
-from scipy.optimize import minimize
 
 from budgetlr.errors import InvalidInput
 from budgetlr.plan.laws import Features, Law, features, law_named
@@ -107,6 +106,8 @@ class Problem:
         self, z: FloatArray, weights: Sequence[FloatArray] | None = None, evaluations: int | None = None
     ) -> tuple[FloatArray, float]:
         """L-BFGS-B from ``z``: to convergence, or to a looser tolerance within ``evaluations``."""
+        from scipy.optimize import minimize  # here, so that predicting never imports it
+
         tolerance = {"ftol": 1e-15, "gtol": 1e-12} if evaluations is None else {"ftol": 1e-10, "gtol": 1e-6}
         result = minimize(
             self.objective,

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import ClassVar, Literal
 
 import numpy as np
-from scipy.signal import lfilter
 
 from budgetlr.errors import InvalidInput
 from budgetlr.plan.runs import FloatArray, IntArray
@@ -138,6 +137,8 @@ class AnnealingLaw(Law):
     def predict(
         self, theta: FloatArray, run: Features, gradient: bool = False
     ) -> tuple[FloatArray, FloatArray | None]:
+        from scipy.signal import lfilter  # here: scipy.signal takes most of a second to import
+
         base, base_jacobian = self.power_part(theta, run, gradient)
         scale, memory = theta[3], theta[4]
         momentum = 1.0 - 1.0 / memory
