@@ -12,6 +12,9 @@ from budgetlr.plan import predicted_loss
 
 BUDGETLR = str(Path(sys.executable).parent / "budgetlr")
 TRUE_POWER = [2.0, 3.0, 0.3]  # L0 A alpha
+POWER_FIT = {"format": "budgetlr-fit", "version": 1, "law": "power", "parameters": {"L0": 1.0, "A": 1.0, "alpha": 0.5},
+             "objective": 0.0, "runs": [{"name": "a", "total_steps": 10, "peak": 1.0, "points": 5, "pred_e": 0.0}],
+             "samples": [], "seed": 0, "seconds": 0.0}  # fmt: skip
 
 
 def write_run(folder, name, lrs, steps, losses):
@@ -172,9 +175,7 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, argv, message):
     (tmp_path / "constant.csv").write_text(
         "step,lr,loss\n0,1,\n" + "".join(f"{s},1,{3 - s / 100}\n" for s in range(1, 40))
     )
-    fit = {"format": "budgetlr-fit", "version": 1, "law": "power", "parameters": {"L0": 1.0, "A": 1.0, "alpha": 0.5},
-           "objective": 0.0, "runs": [{"name": "a", "total_steps": 10, "peak": 1.0, "points": 5, "pred_e": 0.0}],
-           "samples": [], "seed": 0, "seconds": 0.0}  # fmt: skip
+    fit = dict(POWER_FIT)
     (tmp_path / "fit.json").write_text(json.dumps(fit))
     (tmp_path / "old.json").write_text(json.dumps(fit | {"version": 0}))
     argv = [part.replace("{tmp}", str(tmp_path)) for part in argv]
@@ -202,9 +203,7 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, argv, message):
 def test_a_damaged_fit_file_is_refused_naming_the_field(tmp_path, change, message):
     from budgetlr.plan import load_fit
 
-    fit = {"format": "budgetlr-fit", "version": 1, "law": "power", "parameters": {"L0": 1.0, "A": 1.0, "alpha": 0.5},
-           "objective": 0.0, "runs": [{"name": "a", "total_steps": 10, "peak": 1.0, "points": 5, "pred_e": 0.0}],
-           "samples": [], "seed": 0, "seconds": 0.0}  # fmt: skip
+    fit = dict(POWER_FIT)
     path = tmp_path / "fit.json"
     path.write_text(json.dumps(fit | change))
     with pytest.raises(ValueError, match=message):
