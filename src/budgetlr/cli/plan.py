@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -85,8 +84,7 @@ def run_command(args: argparse.Namespace) -> None:
 
 
 def fit_command(args: argparse.Namespace) -> None:
-    from budgetlr.plan import fit, run_from_spec
-    from budgetlr.plan.storage import fit_to_json
+    from budgetlr.plan import fit, run_from_spec, save_fit
 
     runs = list(args.runs)
     for losses, spec, steps, peak in args.from_spec:
@@ -100,7 +98,7 @@ def fit_command(args: argparse.Namespace) -> None:
         raise InvalidInput("two runs share a name: give each run's CSV its own file name")
     chosen = {} if args.replicates is None else {"replicates": args.replicates}
     result = fit(runs, args.law, seed=args.seed, progress=not args.quiet, **chosen)
-    write_atomically(args.out, json.dumps(fit_to_json(result), indent=2) + "\n")
+    save_fit(result, args.out)
     print(format_fit(result))
     print(f"wrote {args.out}")
     if args.plot:
@@ -124,9 +122,7 @@ def format_fit(result: Any) -> str:
 
 def predict_command(args: argparse.Namespace) -> None:
     from budgetlr.plan import predict_schedule
-    from budgetlr.schedules import schedule
 
-    schedule(args.schedule, args.steps)  # a bad spec is refused before anything is computed
     prediction = predict_schedule(args.fit, args.schedule, args.steps, args.peak)
     if args.json:
         print(
@@ -149,16 +145,6 @@ def predict_command(args: argparse.Namespace) -> None:
         plot_prediction(prediction, f"{args.schedule}\nT = {args.steps}, peak {args.peak:g}", args.plot)
         if not args.json:
             print(f"wrote {args.plot}")
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file, so a failed write leaves the old file."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        temporary.write_text(text)
-        temporary.replace(path)
-    finally:
-        temporary.unlink(missing_ok=True)
 
 
 def plot_fit(result: Any, runs: list, path: Path) -> None:

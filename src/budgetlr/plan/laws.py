@@ -67,11 +67,11 @@ class Law(ABC):
 
 class MultiPowerLaw(Law):
     """``L(t) = L0 + A * S1(t)^-alpha - LD(t)`` with
-    ``LD(t) = B * sum_{k=1..t} (eta_{k-1} - eta_k) * G(eta_k^-gamma * S_k(t))``,
+    ``LD(t) = B * sum_{k=0..t} (eta_{k-1} - eta_k) * G(eta_k^-gamma * S_k(t))`` with ``eta_{-1} = 0``,
     ``S_k(t) = sum_{tau=k..t} eta_tau`` and ``G(x) = 1 - (C x + 1)^-beta`` (Luo et al., arXiv
     2503.12811). Warmup counts inside ``S1`` and inside the sum, where its rising steps enter with
-    the opposite sign, as in the authors' code. The sum also starts at ``k = 0`` with
-    ``eta_{-1} = 0``: the LR is 0 before training, so a warmup that starts at a floor (as budgetlr's
+    the opposite sign, as in the authors' code. The sum starts at ``k = 0`` because the LR is 0
+    before training, so a warmup that starts at a floor (as budgetlr's
     do) rises from 0 like the authors' ``linspace(0, peak, W)`` and shifts no prediction; for a run
     whose LR starts at 0, as theirs do, the term is 0 and this is exactly their formula."""
 

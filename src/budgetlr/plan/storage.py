@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,14 @@ def fit_to_json(fit: Fit) -> dict[str, Any]:
 
 
 def save_fit(fit: Fit, path: str | Path) -> None:
-    Path(path).write_text(json.dumps(fit_to_json(fit), indent=2) + "\n")
+    """Write ``fit`` to ``path`` through a temporary file, so a failed write leaves the old file."""
+    path = Path(path)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        temporary.write_text(json.dumps(fit_to_json(fit), indent=2) + "\n")
+        temporary.replace(path)
+    finally:
+        temporary.unlink(missing_ok=True)
 
 
 def load_fit(path: str | Path) -> Fit:
