@@ -4,6 +4,7 @@
 # the versions already locked where they still fit, and `scripts/lock.sh --upgrade` moves every
 # package to its newest release.
 #   locks/run.txt    what ./run.sh installs: budgetlr[bench]
+#   locks/core.txt   budgetlr with no extra, and the build backend that installs it as `pip install .`
 #   locks/test.txt   what ./test.sh installs: every extra
 #   locks/floor.txt  the floor environment: each direct dependency at the lowest version that
 #                    pyproject.toml allows, so that its lower bounds are the tested floors
@@ -26,6 +27,8 @@ compile() {  # OUTPUT [options of uv pip compile]
 compile locks/test.txt pyproject.toml --all-extras "$@"
 # The run environment takes the test environment's versions: one is a subset of the other.
 compile locks/run.txt pyproject.toml --extra bench -c locks/test.txt "$@"
+grep -m1 -o '"setuptools[^"]*"' pyproject.toml | tr -d '"' |
+    compile locks/core.txt pyproject.toml - -c locks/test.txt "$@"
 # Resolved afresh each time: a lowered bound must reach the floor lock.
 compile locks/floor.txt pyproject.toml --all-extras --resolution lowest-direct --upgrade
 echo "uv==$uv_version" | compile locks/uv.txt - --no-emit-find-links

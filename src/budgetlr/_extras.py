@@ -1,16 +1,26 @@
-"""Optional dependencies: each feature that needs an extra says so in one line when it is missing."""
+"""Optional dependencies: each feature that needs an extra says so in one line when it is missing.
+
+The extras themselves are written once, in pyproject.toml; :func:`require_extra` reads them from
+the installed package's metadata.
+"""
 
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
+import re
 from types import ModuleType
+from typing import Literal
+
+DISTRIBUTION = "budgetlr"
+Extra = Literal["torch", "plot", "plan", "bench", "ray", "lightning", "hf", "jax", "optuna"]
 
 
 class MissingExtra(ImportError):
     """An optional dependency is not installed; the message names the install command."""
 
 
-def require(module: str, extra: str, feature: str) -> ModuleType:
+def require(module: str, extra: Extra, feature: str) -> ModuleType:
     """Import ``module`` or raise :class:`MissingExtra` naming ``pip install 'budgetlr[extra]'``."""
     try:
         return importlib.import_module(module)
@@ -18,3 +28,33 @@ def require(module: str, extra: str, feature: str) -> ModuleType:
         raise MissingExtra(
             f"{feature} needs {module.split('.')[0]}: pip install 'budgetlr[{extra}]'"
         ) from None
+
+
+def require_extra(extra: Extra, feature: str) -> None:
+    """Raise :class:`MissingExtra` unless every package that ``budgetlr[extra]`` lists is installed."""
+    missing = [name for name in extra_packages(extra) if not installed(name)]
+    if missing:
+        raise MissingExtra(f"{feature} needs {', '.join(missing)}: pip install 'budgetlr[{extra}]'")
+
+
+def extra_packages(extra: Extra) -> list[str]:
+    """The distributions that ``budgetlr[extra]`` adds, from the installed metadata (none when
+    budgetlr runs from a source tree that was never installed)."""
+    try:
+        requirements = importlib.metadata.requires(DISTRIBUTION) or []
+    except importlib.metadata.PackageNotFoundError:
+        return []
+    marker = re.compile(rf"""extra\s*==\s*["']{re.escape(extra)}["']""")
+    return [
+        re.match(r"[A-Za-z0-9_.-]+", requirement).group()  # type: ignore[union-attr]
+        for requirement in requirements
+        if marker.search(requirement)
+    ]
+
+
+def installed(distribution: str) -> bool:
+    try:
+        importlib.metadata.distribution(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return False
+    return True

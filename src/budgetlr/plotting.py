@@ -6,14 +6,15 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
+from budgetlr._extras import require
+
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 
 def pyplot() -> ModuleType:
     """``matplotlib.pyplot`` on the Agg backend (files only, no display needed)."""
-    import matplotlib
-
+    matplotlib = require("matplotlib", "plot", "a plot")
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 

@@ -24,15 +24,19 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from torch import Tensor
-from torch.optim import Optimizer
-from torch.optim.lr_scheduler import LRScheduler
 
+from budgetlr._extras import require
 from budgetlr.budgets import REPLAN_THRESHOLD, Clock, Consumption, Deadline
 from budgetlr.schedules.base import FloatArray, Schedule, check_total_steps
 from budgetlr.schedules.budget import Budget, check_fits
 from budgetlr.schedules.registry import parse
 from budgetlr.schedules.shapes import check_shape, decay_shape
+
+require("torch", "torch", "budgetlr.torch")
+
+from torch import Tensor  # noqa: E402
+from torch.optim import Optimizer  # noqa: E402
+from torch.optim.lr_scheduler import LRScheduler  # noqa: E402
 
 POLICIES = ("rescale", "continue", "cooldown")
 

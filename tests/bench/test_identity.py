@@ -12,7 +12,7 @@ from budgetlr.bench.runner import TRIAL_SEMANTICS, CurvePoint, TrialConfig, Tria
 from budgetlr.bench.store import Store
 from budgetlr.bench.sweep import run_configs
 from budgetlr.bench.workloads import resolve_workload
-from budgetlr.cli import not_reused_line
+from budgetlr.cli.bench import not_reused_line
 
 CONFIGS = [TrialConfig("quadratic(dim=8)", "cosine", 0.1, lr, 0) for lr in (0.1, 0.3)]
 

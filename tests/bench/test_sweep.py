@@ -12,7 +12,8 @@ import psutil
 import pytest
 
 from budgetlr.bench.store import Store
-from budgetlr.bench.sweep import make_plan, parse_list, run_sweep
+from budgetlr.bench.sweep import make_plan, run_sweep
+from budgetlr.cli.arguments import number_list
 from tests.bench.gated_workload import GATE, PASSES, tickets_taken
 from tests.helpers import BUDGETLR, GATED, command_env, count_stored, start_and_stop, wait_until
 
@@ -63,10 +64,10 @@ def test_bad_plans_name_the_problem(overrides, message):
         tiny_plan(**overrides)
 
 
-def test_parse_list():
-    assert parse_list("0.1, 0.25,1", float, "budget") == [0.1, 0.25, 1.0]
+def test_number_list():
+    assert number_list("0.1, 0.25,1", float, "budget") == [0.1, 0.25, 1.0]
     with pytest.raises(ValueError, match=r"malformed budget list '0\.1,,0\.5'"):
-        parse_list("0.1,,0.5", float, "budget")
+        number_list("0.1,,0.5", float, "budget")
 
 
 @pytest.mark.slow

@@ -9,7 +9,7 @@ import torch
 from transformers import get_cosine_schedule_with_warmup
 
 import budgetlr
-from budgetlr.cli import format_families
+from budgetlr.cli.schedules import format_families
 from tests.helpers import float64_in_jax
 
 T, W, PEAK = 50, 5, 0.1

@@ -14,11 +14,15 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 import numpy as np
-import torch
-from torch import Tensor, nn
 
+from budgetlr._extras import require
 from budgetlr.errors import InvalidInput
 from budgetlr.schedules.base import FloatArray
+
+require("torch", "torch", "budgetlr.adaptive")
+
+import torch  # noqa: E402
+from torch import Tensor, nn  # noqa: E402
 
 #: A loss's batch: whatever the loss function takes besides the forward function.
 B = TypeVar("B")

@@ -15,10 +15,14 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
-import torch
-from torch import Tensor, nn
-from torch.optim import Optimizer
-from torch.optim.lr_scheduler import LRScheduler
+from budgetlr._extras import require
+
+require("torch", "bench", "budgetlr.bench.loop")
+
+import torch  # noqa: E402
+from torch import Tensor, nn  # noqa: E402
+from torch.optim import Optimizer  # noqa: E402
+from torch.optim.lr_scheduler import LRScheduler  # noqa: E402
 
 #: Steps between two reads of the losses from the device: the latest a divergence is noticed.
 CHECK_EVERY = 64

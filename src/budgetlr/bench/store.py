@@ -31,6 +31,7 @@ import numpy as np
 import budgetlr
 from budgetlr.bench.runner import TRIAL_SEMANTICS, TrialConfig, TrialResult, data_fingerprint, trial_key
 from budgetlr.errors import InvalidInput
+from budgetlr.files import is_sqlite
 from budgetlr.schedules.base import FloatArray
 
 DEFAULT_DIR = Path("budgetlr-results")
@@ -40,7 +41,6 @@ SEMANTICS_OF_VERSION = {"0.2.0": 1}
 DB_NAME = "results.db"
 #: How often (0.1 s apart) a sweep tries to open a database that another is creating.
 OPEN_ATTEMPTS = 300
-SQLITE_HEADER = b"SQLite format 3\x00"
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS trials (
@@ -130,15 +130,6 @@ class Trial:
     val_loss: float | None = None
     test_loss: float | None = None
     test_loss_se: float | None = None
-
-
-def is_sqlite(path: Path) -> bool:
-    """True if ``path`` is a file that starts as every SQLite database does."""
-    try:
-        with Path(path).open("rb") as handle:
-            return handle.read(len(SQLITE_HEADER)) == SQLITE_HEADER
-    except OSError:
-        return False
 
 
 @contextmanager

@@ -21,7 +21,6 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
 
 from budgetlr.bench.methods import method, source_of
 from budgetlr.bench.runner import (
@@ -38,7 +37,6 @@ from budgetlr.bench.workloads import resolve_workload
 from budgetlr.errors import InvalidInput
 from budgetlr.schedules.base import check_total_steps
 
-T = TypeVar("T")
 #: A trial and the gradient norms it refines (None unless it is a ``refined`` trial).
 Job = tuple[TrialConfig, list[float] | None]
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
@@ -121,15 +119,6 @@ def make_plan(
         grids,
         tuple(dict.fromkeys(seeds)),
     )
-
-
-def parse_list(text: str, convert: Callable[[str], T], what: str) -> list[T]:
-    """``"0.1,0.25"`` -> ``[0.1, 0.25]``, with an error naming ``what`` and the bad item."""
-    items = [item.strip() for item in text.split(",")]
-    try:
-        return [convert(item) for item in items]
-    except ValueError:
-        raise InvalidInput(f"malformed {what} list {text!r}: expected comma-separated numbers") from None
 
 
 @dataclass

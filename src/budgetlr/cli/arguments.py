@@ -1,4 +1,8 @@
-"""The validation layer: argparse ``type=`` functions, each refusing bad input in one line."""
+"""The validation layer: argparse ``type=`` functions, each refusing bad input in one line.
+
+These are the library's: they import nothing of the application, so that ``list``, ``show`` and
+``plan`` work without an extra. The trial options' checks are in :mod:`budgetlr.cli.trial_arguments`.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +13,14 @@ from typing import TypeVar
 
 import numpy as np
 
-from budgetlr.bench.runner import MAX_SEED, check_budget, check_lr, check_seed
+from budgetlr._extras import Extra
 from budgetlr.errors import InvalidInput
+from budgetlr.files import is_sqlite
 from budgetlr.schedules import split_specs
 
 PLOT_SUFFIXES = (".png", ".pdf", ".svg")
+#: The largest whole number an option takes: int64's, which numpy and SQLite hold.
+MAX_WHOLE_NUMBER = 2**63 - 1
 T = TypeVar("T")
 
 
@@ -24,6 +31,20 @@ class UsageError(InvalidInput):
 class Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         raise UsageError(message)
+
+
+def add_command(
+    commands: argparse._SubParsersAction,
+    name: str,
+    run: Callable[[argparse.Namespace], None],
+    extras: tuple[Extra, ...] = (),
+    *,
+    help: str,
+) -> Parser:
+    """A sub-command that calls ``run(args)``, once every extra in ``extras`` is installed."""
+    parser: Parser = commands.add_parser(name, help=help)
+    parser.set_defaults(run=run, extras=extras)
+    return parser
 
 
 def checked(convert: Callable[[str], T]) -> Callable[[str], T]:
@@ -42,17 +63,12 @@ def checked(convert: Callable[[str], T]) -> Callable[[str], T]:
 
 
 def number_list(text: str, convert: Callable[[str], T], what: str) -> list[T]:
-    from budgetlr.bench.sweep import parse_list
-
-    return parse_list(text, convert, what)
-
-
-def fraction(text: str) -> float:
-    return check_budget(to_number(text, float))
-
-
-def fractions(text: str) -> list[float]:
-    return [check_budget(value) for value in number_list(text, float, "budget")]
+    """``"0.1,0.25"`` -> ``[0.1, 0.25]``, with an error naming ``what`` and the bad item."""
+    items = [item.strip() for item in text.split(",")]
+    try:
+        return [convert(item) for item in items]
+    except ValueError:
+        raise InvalidInput(f"malformed {what} list {text!r}: expected comma-separated numbers") from None
 
 
 def positive(text: str) -> float:
@@ -62,26 +78,10 @@ def positive(text: str) -> float:
     return value
 
 
-def peak_lr(text: str) -> float:
-    return check_lr(to_number(text, float))
-
-
-def peak_lrs(text: str) -> list[float]:
-    return [check_lr(lr) for lr in number_list(text, float, "peak LR")]
-
-
-def seed(text: str) -> int:
-    return check_seed(to_number(text, int))
-
-
-def seeds(text: str) -> list[int]:
-    return [check_seed(s) for s in number_list(text, int, "seed")]
-
-
 def at_least(minimum: int) -> Callable[[str], int]:
     def whole_number(text: str) -> int:
         value = to_number(text, int)
-        if not minimum <= value <= MAX_SEED:
+        if not minimum <= value <= MAX_WHOLE_NUMBER:
             raise InvalidInput(f"must be a whole number >= {minimum}, got {text}")
         return value
 
@@ -96,13 +96,6 @@ def to_number(text: str, convert: Callable[[str], T]) -> T:
         raise InvalidInput(f"{text!r} is not a {kind}") from None
     if isinstance(value, float) and not np.isfinite(value):
         raise InvalidInput(f"{text!r} must be a finite number")
-    return value
-
-
-def smoothing(text: str) -> float:
-    value = to_number(text, float)
-    if not 0.0 <= value < 1.0:
-        raise InvalidInput(f"--smoothing must lie in [0, 1), got {text}")
     return value
 
 
@@ -125,8 +118,6 @@ def folder(text: str) -> Path:
 def output_file(text: str) -> Path:
     """A file budgetlr may write: in an existing folder, not a folder or a device, and never a
     SQLite database (a results database is never written over)."""
-    from budgetlr.bench.store import is_sqlite
-
     path = Path(text)
     if path.exists() and not path.is_file():
         raise InvalidInput(f"cannot write {text}: it exists and is not a regular file")

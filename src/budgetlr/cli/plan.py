@@ -12,11 +12,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from budgetlr.cli.arguments import at_least, checked, output_file, plot_file, positive
+from budgetlr._extras import Extra
+from budgetlr.cli.arguments import add_command, at_least, checked, output_file, plot_file, positive
 from budgetlr.errors import InvalidInput
 from budgetlr.plotting import panels, save
 
 LAW_NAMES = ("mpl", "tissue", "reduced", "power")
+PLAN: tuple[Extra, ...] = ("plan",)
 
 
 def add_commands(commands: Any) -> None:
@@ -25,11 +27,11 @@ def add_commands(commands: Any) -> None:
         "plan", help="fit a loss-curve law to your runs and predict any schedule's curve"
     )
     actions = plan.add_subparsers(dest="plan_command", required=True, parser_class=type(plan))
-    fit = actions.add_parser("fit", help="fit a law to runs and write FIT.json")
+    fit = add_command(actions, "fit", fit_command, PLAN, help="fit a law to runs and write FIT.json")
     fit.add_argument(
         "runs",
         nargs="*",
-        type=checked(csv_run),
+        type=checked(existing),
         metavar="RUN",
         help="a CSV of step,lr,loss (optional spread)",
     )
@@ -51,25 +53,15 @@ def add_commands(commands: Any) -> None:
         help="bootstrap refits for the intervals (default: budgetlr.plan.fitting.REPLICATES, 10)",
     )
     fit.add_argument("--quiet", action="store_true", help="no progress bar")
-    predict = actions.add_parser("predict", help="predict a schedule's loss curve from FIT.json")
-    predict.add_argument("fit", type=checked(fit_file), metavar="FIT.json")
+    predict = add_command(
+        actions, "predict", predict_command, PLAN, help="predict a schedule's loss curve from FIT.json"
+    )
+    predict.add_argument("fit", type=checked(existing), metavar="FIT.json")
     predict.add_argument("--schedule", required=True, help='a budgetlr spec, e.g. "cosine(warmup=0.05)"')
     predict.add_argument("--steps", type=checked(at_least(1)), required=True, help="the budget T in steps")
     predict.add_argument("--peak", type=checked(positive), required=True, help="the peak LR")
     predict.add_argument("--json", action="store_true", help="print the curve as JSON")
     predict.add_argument("--plot", type=checked(plot_file), help="the predicted curve with its interval")
-
-
-def csv_run(text: str) -> Any:
-    from budgetlr.plan import read_run
-
-    return read_run(existing(text))
-
-
-def fit_file(text: str) -> Any:
-    from budgetlr.plan import load_fit
-
-    return load_fit(existing(text))
 
 
 def existing(text: str) -> Path:
@@ -79,14 +71,10 @@ def existing(text: str) -> Path:
     return path
 
 
-def run_command(args: argparse.Namespace) -> None:
-    {"fit": fit_command, "predict": predict_command}[args.plan_command](args)
-
-
 def fit_command(args: argparse.Namespace) -> None:
-    from budgetlr.plan import fit, run_from_spec, save_fit
+    from budgetlr.plan import fit, read_run, run_from_spec, save_fit
 
-    runs = list(args.runs)
+    runs = [read_run(path) for path in args.runs]
     for losses, spec, steps, peak in args.from_spec:
         try:
             runs.append(run_from_spec(spec, at_least(1)(steps), positive(peak), existing(losses)))
@@ -121,13 +109,14 @@ def format_fit(result: Any) -> str:
 
 
 def predict_command(args: argparse.Namespace) -> None:
-    from budgetlr.plan import predict_schedule
+    from budgetlr.plan import load_fit, predict_schedule
 
-    prediction = predict_schedule(args.fit, args.schedule, args.steps, args.peak)
+    fitted = load_fit(args.fit)
+    prediction = predict_schedule(fitted, args.schedule, args.steps, args.peak)
     if args.json:
         print(
             json.dumps(
-                {"law": args.fit.law, "schedule": args.schedule, "total_steps": args.steps, "peak": args.peak}
+                {"law": fitted.law, "schedule": args.schedule, "total_steps": args.steps, "peak": args.peak}
                 | prediction.to_json()
             )
         )
@@ -135,7 +124,7 @@ def predict_command(args: argparse.Namespace) -> None:
         low, high = prediction.low[-1], prediction.high[-1]
         print(
             f"{args.schedule} over {args.steps} steps at peak {args.peak:g}: final loss "
-            f"{prediction.final_loss:.5f} (95% interval {low:.5f} .. {high:.5f}, law {args.fit.law})"
+            f"{prediction.final_loss:.5f} (95% interval {low:.5f} .. {high:.5f}, law {fitted.law})"
         )
         for reason in prediction.extrapolation:
             print(f"extrapolation: {reason}")

@@ -34,13 +34,14 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from torch.optim import Optimizer
-
 from budgetlr.integrations import require
-from budgetlr.schedules import Schedule, parse
-from budgetlr.torch import BudgetScheduler
 
 transformers = require("transformers", "hf", "budgetlr.integrations.transformers")
+
+from torch.optim import Optimizer  # noqa: E402
+
+from budgetlr.schedules import Schedule, parse  # noqa: E402
+from budgetlr.torch import BudgetScheduler  # noqa: E402
 
 
 def training_steps(args: Any, train_examples: int | None = None) -> int:

@@ -10,13 +10,17 @@ import importlib
 from importlib.metadata import entry_points
 from typing import Any
 
-from budgetlr.bench.workloads.base import ClassificationWorkload, Workload
-from budgetlr.bench.workloads.cifar import CifarResNet
-from budgetlr.bench.workloads.classifiers import DigitsCNN, Mnist1dCNN
-from budgetlr.bench.workloads.gpt import StdlibGPT, TextGPT
-from budgetlr.bench.workloads.quadratic import Quadratic
+from budgetlr._extras import require
 from budgetlr.errors import InvalidInput
 from budgetlr.spec import split_spec
+
+require("torch", "bench", "budgetlr.bench.workloads")
+
+from budgetlr.bench.workloads.base import ClassificationWorkload, Workload  # noqa: E402
+from budgetlr.bench.workloads.cifar import CifarResNet  # noqa: E402
+from budgetlr.bench.workloads.classifiers import DigitsCNN, Mnist1dCNN  # noqa: E402
+from budgetlr.bench.workloads.gpt import StdlibGPT, TextGPT  # noqa: E402
+from budgetlr.bench.workloads.quadratic import Quadratic  # noqa: E402
 
 BUILT_IN: dict[str, type[Workload]] = {
     w.name: w for w in (Quadratic, Mnist1dCNN, DigitsCNN, StdlibGPT, TextGPT, CifarResNet)

@@ -1,0 +1,149 @@
+"""``budgetlr bench``, ``report`` and ``export``: run a sweep into the results database, and read it.
+
+Application commands: they need ``budgetlr[bench]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from budgetlr._extras import require_extra
+from budgetlr.bench.suites import SUITES
+from budgetlr.cli.arguments import UsageError, add_command, at_least, checked, output_file, specs, word
+from budgetlr.cli.trial_arguments import BENCH, add_out, fractions, peak_lrs, seeds
+
+
+def add_commands(commands: Any) -> None:
+    parser = add_command(
+        commands, "bench", bench, BENCH, help="run a budgeted-training sweep and write its report"
+    )
+    parser.add_argument(
+        "--suite", choices=sorted(SUITES), default="quick", help="defaults for every option below"
+    )
+    parser.add_argument(
+        "--workload",
+        type=checked(specs),
+        help="comma-separated workload specs, e.g. mnist1d-cnn or pkg.mod:MyWorkload",
+    )
+    parser.add_argument(
+        "--schedules", type=checked(specs), help='comma-separated schedule specs, e.g. "cosine,uba(phi=0.5)"'
+    )
+    parser.add_argument(
+        "--budgets", type=checked(fractions), help="comma-separated fractions of the full budget in (0, 1]"
+    )
+    parser.add_argument(
+        "--lrs", type=checked(peak_lrs), help="comma-separated peak LRs (default: each workload's own grid)"
+    )
+    parser.add_argument("--seeds", type=checked(seeds), help="comma-separated seeds")
+    add_out(parser)
+    parser.add_argument("--executor", choices=["local", "ray"], default="local")
+    parser.add_argument(
+        "--workers", type=checked(at_least(1)), help="local worker processes (default: one per core)"
+    )
+    parser.add_argument(
+        "--address", type=checked(word), help="Ray cluster address (default: start a local Ray)"
+    )
+    parser.add_argument(
+        "--tuner",
+        choices=["grid", "optuna"],
+        default="grid",
+        help="grid: every LR of --lrs; optuna: a TPE study",
+    )
+    parser.add_argument(
+        "--trials",
+        type=checked(at_least(1)),
+        help="Optuna trials per workload, schedule and budget (default 12)",
+    )
+    parser.add_argument("--no-report", action="store_true", help="only run the sweep")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser = add_command(
+        commands, "report", report, BENCH, help="write report.md, report.html and plots from the database"
+    )
+    add_out(parser)
+    parser = add_command(commands, "export", export, BENCH, help="write every stored trial to a CSV file")
+    add_out(parser)
+    parser.add_argument("file", type=checked(output_file), metavar="FILE.csv")
+
+
+def bench(args: argparse.Namespace) -> None:
+    from budgetlr.bench.sweep import make_plan, run_sweep
+    from budgetlr.study.report import write_report
+
+    suite = SUITES[args.suite]
+    if args.executor == "ray":
+        require_extra("ray", "--executor ray")
+    if args.tuner == "optuna":
+        require_extra("optuna", "--tuner optuna")
+    if args.address and args.executor != "ray":
+        raise UsageError("--address goes with --executor ray")
+    if args.trials is not None and args.tuner != "optuna":
+        raise UsageError("--trials goes with --tuner optuna")
+    plans = [
+        make_plan(
+            workloads=args.workload or part.workloads,
+            schedules=args.schedules or part.schedules,
+            budgets=args.budgets or part.budgets,
+            seeds=args.seeds or part.seeds,
+            lrs=args.lrs,
+            grids=part.lrs,
+        )
+        for part in suite.sweeps()
+    ]
+    if args.tuner == "optuna":
+        from budgetlr.study.tune import tune_with_optuna
+
+        for plan in plans:
+            for study in tune_with_optuna(
+                plan,
+                args.out,
+                12 if args.trials is None else args.trials,
+                args.executor,
+                args.workers,
+                args.address,
+                progress=not args.quiet,
+            ):
+                print(
+                    f"{study.name}: {study.trials} trials, best validation {study.best_value} at {study.best_params}"
+                )
+        print(f"studies in {args.out / 'optuna.db'}; trials in {args.out / 'results.db'}")
+    else:
+        summary = run_sweep(
+            plans, args.out, args.executor, args.workers, args.address, progress=not args.quiet
+        )
+        for semantics, count in sorted(summary.not_reused.items(), key=str):
+            print(not_reused_line(semantics, count))
+        elsewhere = f", {summary.ran_elsewhere} run by another sweep" if summary.ran_elsewhere else ""
+        print(
+            f"{summary.planned} trials planned: {summary.already_stored} already stored, {summary.ran} run now "
+            f"({summary.diverged} diverged){elsewhere}; database {args.out / 'results.db'}"
+        )
+    if not args.no_report:
+        print(f"wrote {write_report(args.out)} (and report.html, plots/)")
+
+
+def not_reused_line(semantics: int | None, count: int) -> str:
+    from budgetlr.bench.runner import TRIAL_SEMANTICS
+
+    if semantics is None:
+        return f"{count} stored trials were run again: their workload's data changed since they were made"
+    made = "stored by an older budgetlr, which did not record them" if semantics == 0 else ""
+    return (
+        f"{count} stored trials were run again: they were made under trial semantics {semantics}"
+        f"{made and ' (' + made + ')'}, and this budgetlr computes trials under semantics {TRIAL_SEMANTICS}, "
+        "so their results would differ (CHANGELOG.md lists each change of trial semantics)"
+    )
+
+
+def report(args: argparse.Namespace) -> None:
+    from budgetlr.study.report import write_report
+
+    print(f"wrote {write_report(args.out)} (and report.html, plots/)")
+
+
+def export(args: argparse.Namespace) -> None:
+    from budgetlr.bench.store import Store
+
+    with Store.existing(args.out) as store:
+        count = store.export_csv(args.file)
+    print(f"wrote {count} trials to {args.file}")
