@@ -148,3 +148,10 @@ def test_a_module_without_its_extra_raises_one_line_naming_it(core_python, tmp_p
     done = run_core(core_python, "-c", code, cwd=tmp_path)
     assert done.returncode == 1
     assert done.stderr.splitlines()[-1] == f"budgetlr._extras.MissingExtra: {message}"
+
+
+def test_a_worker_sets_its_threads_before_torch_is_imported():
+    # A Ray worker imports the sweep module to unpickle run_one, then limit_threads runs.
+    code = "import sys, budgetlr.bench.sweep, budgetlr.bench.runner; print('torch' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout == "False\n"

@@ -4,7 +4,10 @@ Trials already in the store are skipped, so rerunning an interrupted sweep resum
 sharing a results folder claim each trial before running it, so together they run it once; a
 killed sweep's claims expire after ``LEASE_SECONDS`` and the others take its trials over. Workers
 run one trial at a time with one torch thread each, set before torch is imported: two 1-thread
-processes beat one 2-thread process, and oversubscription is many times slower.
+processes beat one 2-thread process, and oversubscription is many times slower. So this module
+imports no torch (the workloads are imported inside the functions that plan): a local worker
+inherits the thread variables from its parent, and a Ray worker, which imports this module to
+unpickle :func:`run_one`, sets them in :func:`limit_threads` before its trial imports torch.
 """
 
 from __future__ import annotations
@@ -33,7 +36,6 @@ from budgetlr.bench.runner import (
     run_trial,
 )
 from budgetlr.bench.store import Store
-from budgetlr.bench.workloads import resolve_workload
 from budgetlr.errors import InvalidInput
 from budgetlr.schedules.base import check_total_steps
 
@@ -83,6 +85,8 @@ def make_plan(
     """Check every part of a plan and put its specs in canonical form; bad input raises
     ``ValueError`` naming it, before anything is run or stored. Each workload's LR grid is
     ``lrs``, else its entry in ``grids`` (keyed by canonical workload spec), else its own."""
+    from budgetlr.bench.workloads import resolve_workload  # torch: see the module's docstring
+
     resolved = [resolve_workload(w) for w in workloads]
     if not resolved:
         raise InvalidInput("a sweep needs at least one workload")
@@ -158,6 +162,8 @@ def run_configs(
     progress: bool = True,
 ) -> SweepSummary:
     """Run the ``configs`` that ``out``'s database lacks, storing each as it finishes."""
+    from budgetlr.bench.workloads import resolve_workload
+
     workloads = {w: resolve_workload(w) for w in {c.workload for c in configs}}
     with Store(out) as store, lease(store) as owner:
         done = store.done_keys()
