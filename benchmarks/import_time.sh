@@ -13,6 +13,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-$PWD/.venv/bin/python}
 RUNS=${RUNS:-20}
+# Compiled modules are cached (__pycache__), as on a user's machine: warm-ups write the caches.
+unset PYTHONDONTWRITEBYTECODE
 repo=$PWD
 work=$(mktemp -d)
 trap 'rm -rf "$work"; git -C "$repo" worktree prune' EXIT

@@ -6,6 +6,7 @@ exits 2, and leave every database unchanged when it fails or only reads. Trainin
 (its correctness is tested elsewhere); everything before it, and every reader, runs for real.
 """
 
+import argparse
 import hashlib
 import json
 import random
@@ -23,7 +24,7 @@ import budgetlr.study.branching
 import budgetlr.study.pbt
 import budgetlr.study.tune
 from budgetlr.bench.sweep import SweepSummary
-from budgetlr.cli import main
+from budgetlr.cli import build_parser, main
 from budgetlr.errors import InvalidInput
 from tests.helpers import store_synthetic_trials
 
@@ -94,6 +95,7 @@ def options(paths: dict[str, str]) -> dict[str, dict[str, list[str]]]:
         },
         "wsd-s": {"--workload": SPECS, "--budgets": LISTS, "--seeds": LISTS, "--lr": NUMBERS, "--out": outs},
         "recommend": {"--budget-fraction": NUMBERS, "--workload": SPECS, "--out": outs},
+        "lr-transfer": {"--out": outs, "--suite": ["study", "quick", "huge", ""], "--workers": NUMBERS},
         "results": {"--out": outs, "--write": files, "--gpu": outs},
         "plan fit": {
             "": [paths["run_csv"], *files, paths["fit_json"]],
@@ -143,6 +145,7 @@ def valid(paths: dict[str, str]) -> dict[str, dict[str, str | None]]:
             "--quiet": None,
         },
         "recommend": {"--budget-fraction": "0.05", "--out": paths["db"]},
+        "lr-transfer": {"--out": paths["db"], "--suite": "quick", "--quiet": None},
         "results": {"--out": paths["db"], "--write": paths["new_md"]},
         "plan fit": {
             "": paths["run_csv"],
@@ -183,6 +186,20 @@ def invocation(
 
 def command_of(argv: list[str]) -> str:
     return " ".join(argv[:2]) if argv[0] == "plan" else argv[0]
+
+
+def parser_commands(parser: argparse.ArgumentParser, prefix: str = "") -> set[str]:
+    """Every command the parser knows, a group's commands as ``group command``."""
+    found = set()
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                found |= parser_commands(sub, f"{prefix}{name} ") or {f"{prefix}{name}"}
+    return found
+
+
+def test_the_fuzzer_knows_every_command(world):
+    assert set(options(world)) == parser_commands(build_parser())
 
 
 def digest(paths: list[Path]) -> dict[Path, str]:
@@ -236,6 +253,9 @@ def no_training(monkeypatch):
         raise InvalidInput("training is stubbed in this test")
 
     monkeypatch.setattr(budgetlr.bench.sweep, "run_sweep", no_sweep)
+    monkeypatch.setattr(
+        budgetlr.bench.sweep, "run_configs", lambda configs, *a, **k: SweepSummary(len(configs), 0, 0, 0)
+    )
     monkeypatch.setattr(budgetlr.study.tune, "tune_with_optuna", refuse)
     monkeypatch.setattr(budgetlr.study.branching, "measure", refuse)
     monkeypatch.setattr(budgetlr.study.pbt, "run_pbt", refuse)

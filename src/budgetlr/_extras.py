@@ -1,13 +1,13 @@
 """Optional dependencies: each feature that needs an extra says so in one line when it is missing.
 
 The extras themselves are written once, in pyproject.toml; :func:`require_extra` reads them from
-the installed package's metadata.
+the installed package's metadata (importlib.metadata, imported only then: it takes a fifth of
+``budgetlr list``'s start-up).
 """
 
 from __future__ import annotations
 
 import importlib
-import importlib.metadata
 import re
 from types import ModuleType
 from typing import Literal
@@ -40,6 +40,8 @@ def require_extra(extra: Extra, feature: str) -> None:
 def extra_packages(extra: Extra) -> list[str]:
     """The distributions that ``budgetlr[extra]`` adds, from the installed metadata (none when
     budgetlr runs from a source tree that was never installed)."""
+    import importlib.metadata
+
     try:
         requirements = importlib.metadata.requires(DISTRIBUTION) or []
     except importlib.metadata.PackageNotFoundError:
@@ -53,6 +55,8 @@ def extra_packages(extra: Extra) -> list[str]:
 
 
 def installed(distribution: str) -> bool:
+    import importlib.metadata
+
     try:
         importlib.metadata.distribution(distribution)
     except importlib.metadata.PackageNotFoundError:
