@@ -107,6 +107,7 @@ def add_commands(commands: Any) -> None:
     parser.add_argument("--lr", type=checked(peak_lr), help="peak LR (default: wsd's tuned LR at the largest budget "
                           "in --out's database, else the middle of the workload's grid)")  # fmt: skip
     add_out(parser)
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser = add_command(
         commands,
         "lr-transfer",
