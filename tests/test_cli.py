@@ -13,6 +13,7 @@ import pytest
 from budgetlr.cli import main
 from budgetlr.schedules import FAMILIES
 
+BUDGETLR = str(Path(sys.executable).parent / "budgetlr")
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
@@ -245,3 +246,10 @@ def test_a_bug_keeps_its_traceback_and_debug_shows_every_one(monkeypatch, capsys
     monkeypatch.setenv("BUDGETLR_DEBUG", "1")
     with pytest.raises(ValueError, match="unknown schedule 'ubaa'"):
         main(["show", "ubaa", "--steps", "10"])
+
+
+def test_a_reader_that_stops_early_gets_no_error():
+    listing = subprocess.Popen([BUDGETLR, "list"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    listing.stdout.close()  # before it starts writing: as `budgetlr list | head` when head is done
+    assert listing.wait(timeout=60) == 141  # as a process killed by SIGPIPE, the shell's convention
+    assert listing.stderr.read() == b""

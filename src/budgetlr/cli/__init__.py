@@ -17,6 +17,7 @@ and the libraries' warnings, which are otherwise silenced.
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import warnings
 from collections.abc import Sequence
@@ -54,6 +55,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             if not debug:  # libraries' warnings (matplotlib's layout, numpy's overflow) are terminal noise
                 warnings.simplefilter("ignore")
             args.run(args)
+    except BrokenPipeError:  # the reader stopped early (`budgetlr list | head`): nothing went wrong
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit's flush is quiet
+        return 128 + signal.SIGPIPE
     except (InvalidInput, MissingExtra, OSError) as error:
         if debug:
             raise
