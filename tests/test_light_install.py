@@ -155,3 +155,18 @@ def test_a_worker_sets_its_threads_before_torch_is_imported():
     code = "import sys, budgetlr.bench.sweep, budgetlr.bench.runner; print('torch' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout == "False\n"
+
+
+def test_the_ray_executor_without_ray_is_one_line_before_anything_is_stored(tmp_path, monkeypatch, capsys):
+    from budgetlr.cli import main
+    from tests.helpers import hide_module
+
+    hide_module(monkeypatch, "ray")
+    out = tmp_path / "out"
+    argv = ["bench", "--workload", "quadratic", "--schedules", "cosine", "--budgets", "0.05", "--lrs", "0.1",
+            "--seeds", "0", "--executor", "ray", "--out", str(out), "--quiet", "--no-report"]  # fmt: skip
+    assert main(argv) == 2
+    assert (
+        capsys.readouterr().err == "budgetlr: error: --executor ray needs ray: pip install 'budgetlr[ray]'\n"
+    )
+    assert not out.exists()

@@ -19,22 +19,24 @@ Extra = Literal["torch", "plot", "plan", "bench", "ray", "lightning", "hf", "jax
 class MissingExtra(ImportError):
     """An optional dependency is not installed; the message names the install command."""
 
+    @classmethod
+    def of(cls, feature: str, packages: list[str], extra: Extra) -> MissingExtra:
+        return cls(f"{feature} needs {', '.join(packages)}: pip install 'budgetlr[{extra}]'")
+
 
 def require(module: str, extra: Extra, feature: str) -> ModuleType:
     """Import ``module`` or raise :class:`MissingExtra` naming ``pip install 'budgetlr[extra]'``."""
     try:
         return importlib.import_module(module)
     except ModuleNotFoundError:
-        raise MissingExtra(
-            f"{feature} needs {module.split('.')[0]}: pip install 'budgetlr[{extra}]'"
-        ) from None
+        raise MissingExtra.of(feature, [module.split(".")[0]], extra) from None
 
 
 def require_extra(extra: Extra, feature: str) -> None:
     """Raise :class:`MissingExtra` unless every package that ``budgetlr[extra]`` lists is installed."""
     missing = [name for name in extra_packages(extra) if not installed(name)]
     if missing:
-        raise MissingExtra(f"{feature} needs {', '.join(missing)}: pip install 'budgetlr[{extra}]'")
+        raise MissingExtra.of(feature, missing, extra)
 
 
 def extra_packages(extra: Extra) -> list[str]:

@@ -25,6 +25,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from budgetlr._extras import require
 from budgetlr.bench.methods import method, source_of
 from budgetlr.bench.runner import (
     TrialConfig,
@@ -164,6 +165,7 @@ def run_configs(
     """Run the ``configs`` that ``out``'s database lacks, storing each as it finishes."""
     from budgetlr.bench.workloads import resolve_workload
 
+    check_executor(executor)
     workloads = {w: resolve_workload(w) for w in {c.workload for c in configs}}
     with Store(out) as store, lease(store) as owner:
         done = store.done_keys()
@@ -339,15 +341,19 @@ def exit_with_parent(parent: int) -> None:
     os._exit(1)
 
 
+def check_executor(executor: str) -> None:
+    """Refuse, before anything is stored, an executor whose extra is missing."""
+    if executor == "ray":
+        require("ray", "ray", "--executor ray")
+
+
 def run_on_ray(jobs: Iterable[Job], record: Callable[[TrialResult], None], address: str | None) -> None:
     """Ray tasks of one CPU each on the cluster at ``address`` (a local one when None)."""
     if address is None:
         # Ray's single-machine mode: every address it uses is loopback, none of this machine's interfaces.
         os.environ.setdefault(RAY_SINGLE_MACHINE, "0")
-    try:
-        import ray
-    except ImportError:
-        raise InvalidInput("the ray executor needs Ray: pip install 'budgetlr[ray]'") from None
+    import ray
+
     jobs = list(jobs)
     if not jobs:
         return

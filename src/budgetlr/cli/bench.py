@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from budgetlr._extras import require_extra
 from budgetlr.bench.suites import SUITES
 from budgetlr.cli.arguments import UsageError, add_command, at_least, checked, output_file, specs, word
 from budgetlr.cli.trial_arguments import BENCH, add_out, fractions, peak_lrs, seeds
@@ -71,10 +70,6 @@ def bench(args: argparse.Namespace) -> None:
     from budgetlr.study.report import write_report
 
     suite = SUITES[args.suite]
-    if args.executor == "ray":
-        require_extra("ray", "--executor ray")
-    if args.tuner == "optuna":
-        require_extra("optuna", "--tuner optuna")
     if args.address and args.executor != "ray":
         raise UsageError("--address goes with --executor ray")
     if args.trials is not None and args.tuner != "optuna":

@@ -18,7 +18,7 @@ from budgetlr._extras import require
 from budgetlr.bench.methods import method
 from budgetlr.bench.runner import TrialConfig
 from budgetlr.bench.store import Store
-from budgetlr.bench.sweep import SweepPlan, run_configs
+from budgetlr.bench.sweep import SweepPlan, check_executor, run_configs
 from budgetlr.bench.workloads import resolve_workload
 from budgetlr.errors import InvalidInput
 from budgetlr.schedules import parse
@@ -51,6 +51,7 @@ def tune_with_optuna(
     """Run ``trials`` Optuna trials per (workload, schedule, budget) of ``plan`` (its LR grid
     gives the search range: a third of its lowest LR to three times its highest)."""
     optuna = require("optuna", "optuna", "--tuner optuna")
+    check_executor(executor)
     if trials < 1:
         raise InvalidInput(f"--trials must be >= 1, got {trials}")
     Path(out).mkdir(parents=True, exist_ok=True)
