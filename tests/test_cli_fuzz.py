@@ -31,7 +31,9 @@ from tests.helpers import store_synthetic_trials
 BUDGETLR = str(Path(sys.executable).parent / "budgetlr")
 INVOCATIONS = 300
 STUBBED = "training is stubbed in this test"
-READ_ONLY = {"list", "show", "report", "export", "recommend", "results", "refine", "plan fit", "plan predict"}
+READ_ONLY = {"list", "show", "report", "export", "recommend", "results", "refine", "plan fit", "plan predict",
+             "plan design", "plan lr"}  # fmt: skip
+BUDGETS = ["2e9 tokens", "3h", "50", "50 samples", "", "x", "1e39 tokens", "0", "-5 steps", "nan"]
 
 #: Values that each option may take: valid ones and ones that must be refused in one line.
 NUMBERS = [
@@ -114,6 +116,27 @@ def options(paths: dict[str, str]) -> dict[str, dict[str, list[str]]]:
             "--peak": NUMBERS,
             "--plot": [*files, paths["new_png"]],
         },
+        "plan design": {
+            "": [paths["fit_json"], paths["run_csv"], *files],
+            "--steps": [*NUMBERS, "1000000000000", "50"],
+            "--budget": BUDGETS,
+            "--tokens-per-step": NUMBERS,
+            "--seconds-per-step": NUMBERS,
+            "--peak": NUMBERS,
+            "--families": ["wsd", "cosine", "power", "x", ""],
+            "--warmup-steps": [*NUMBERS, "9223372036854775807"],
+            "--baseline": SPECS,
+            "--plot": [*files, paths["new_png"]],
+        },
+        "plan lr": {
+            "": [paths["run_csv"], paths["run_csv_2"], paths["fit_json"], *files],
+            "--schedule": SPECS,
+            "--steps": [*NUMBERS, "1000000000000", "50"],
+            "--budget": BUDGETS,
+            "--samples-per-step": NUMBERS,
+            "--seed": NUMBERS,
+            "--plot": [*files, paths["new_png"]],
+        },
     }
 
 
@@ -162,6 +185,15 @@ def valid(paths: dict[str, str]) -> dict[str, dict[str, str | None]]:
             "--peak": "0.1",
             "--json": None,
         },
+        "plan design": {
+            "": paths["fit_json"],
+            "--steps": "50",
+            "--peak": "0.1",
+            "--families": "cosine",
+            "--json": None,
+            "--quiet": None,
+        },
+        "plan lr": {"": paths["run_csv"], "--schedule": "cosine", "--steps": "300", "--json": None},
     }
 
 
@@ -178,7 +210,9 @@ def invocation(
             chosen[option] = rng.choice(table[command][option])
     argv = command.split()
     for option, value in chosen.items():
-        if option == "--from-spec":  # LOSSES SPEC STEPS PEAK
+        if command == "plan lr" and option == "":  # runs at two peak LRs
+            argv += [value, str(Path(str(base[command][""])).with_name("run_2.csv"))]
+        elif option == "--from-spec":  # LOSSES SPEC STEPS PEAK
             argv += [option, value, rng.choice(SPECS), rng.choice(NUMBERS), rng.choice(NUMBERS)]
         else:
             argv += [value] if option == "" else [option] if value is None else [option, value]
@@ -237,6 +271,10 @@ def world(tmp_path_factory) -> dict[str, str]:
         "step,lr,loss\n0,0.1,\n"
         + "".join(f"{s},{0.1 - s / 2500},{2 + s**-0.5}\n" for s in range(10, 200, 10))
     )
+    (root / "run_2.csv").write_text(  # the same run at twice the peak LR
+        "step,lr,loss\n0,0.2,\n"
+        + "".join(f"{s},{0.2 - s / 1250},{2 + s**-0.5 + 0.01 * (s / 200) ** 2}\n" for s in range(10, 200, 10))
+    )
     (root / "losses.csv").write_text(
         "step,loss\n" + "".join(f"{s},{2 + s**-0.5}\n" for s in range(10, 50, 5))
     )
@@ -249,7 +287,7 @@ def world(tmp_path_factory) -> dict[str, str]:
         "empty": str(root / "empty"), "file": str(root / "plain.txt"), "new": str(root / "new"),
         "db_file": str(db / "results.db"), "foreign_file": str(foreign / "results.db"),
         "new_file": str(root / "out.csv"), "new_png": str(root / "out.png"), "new_md": str(root / "page.md"), "dir": str(root),
-        "plain": str(root / "plain.txt"), "key": key, "run_csv": str(root / "run.csv"),
+        "plain": str(root / "plain.txt"), "key": key, "run_csv": str(root / "run.csv"), "run_csv_2": str(root / "run_2.csv"),
         "loss_csv": str(root / "losses.csv"), "fit_json": str(root / "fit.json"), "new_json": str(root / "new.json"),
     }  # fmt: skip
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import math
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +28,7 @@ import numpy as np
 
 from budgetlr._extras import require
 from budgetlr.budgets import REPLAN_THRESHOLD, Clock, Consumption, Deadline
+from budgetlr.recording import RunRecorder
 from budgetlr.schedules.base import FloatArray, Schedule, check_total_steps
 from budgetlr.schedules.budget import Budget, check_fits
 from budgetlr.schedules.registry import parse
@@ -107,6 +109,9 @@ class BudgetScheduler(LRScheduler):
             fraction of the steps left.
         per_step: a budget in tokens or samples: what the first step will consume, if known (the
             first LR of a warmup counts it; without it, that step counts as one token or sample).
+        record: a file to record the run in, as ``budgetlr plan fit`` reads it (a path, or a
+            :class:`~budgetlr.recording.RunRecorder` to choose how often it writes): each
+            :meth:`step` writes the step's LR and the loss given as ``step(loss=loss)``.
         last_epoch: as in PyTorch; leave at -1 and resume with :meth:`load_state_dict`.
     """
 
@@ -124,9 +129,11 @@ class BudgetScheduler(LRScheduler):
         clock: Clock | None = None,
         replan_threshold: float = REPLAN_THRESHOLD,
         per_step: float | None = None,
+        record: str | os.PathLike[str] | RunRecorder | None = None,
         last_epoch: int = -1,
     ) -> None:
         self.spec = parse(spec)
+        self.recorder = record if isinstance(record, RunRecorder) or record is None else RunRecorder(record)
         total_steps = self._start_budget(total_steps, budget, clock, replan_threshold, per_step)
         self.spec.validate(total_steps)
         if on_budget_change is not None:
@@ -229,7 +236,10 @@ class BudgetScheduler(LRScheduler):
 
     # -- checkpoints ---------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
-        """Plain data only (strings, numbers, lists), so ``torch.load(weights_only=True)`` reads it."""
+        """Plain data only (strings, numbers, lists), so ``torch.load(weights_only=True)`` reads it.
+        The recorder writes its rows first, so the recording holds every step of the checkpoint."""
+        if self.recorder is not None:
+            self.recorder.flush()
         return {
             "spec": str(self.spec),
             "plan": self.plan.to_dict(),
@@ -335,18 +345,28 @@ class BudgetScheduler(LRScheduler):
         return PROVISIONAL_STEPS if timed else int(self.budget.amount)
 
     def step(
-        self, epoch: int | None = None, *, tokens: float | None = None, samples: float | None = None
+        self,
+        epoch: int | None = None,
+        *,
+        tokens: float | None = None,
+        samples: float | None = None,
+        loss: Any = None,
     ) -> None:
         """Advance one optimizer step. With a budget in tokens or samples, give what the step
-        consumed: ``step(tokens=n)`` or ``step(samples=n)`` (or :meth:`report` it beforehand)."""
+        consumed: ``step(tokens=n)`` or ``step(samples=n)`` (or :meth:`report` it beforehand).
+        With ``record=``, give the step's loss (a float or a tensor) as ``step(loss=loss)``."""
         if tokens is not None or samples is not None:
             self.report(tokens=tokens, samples=samples)
         if self._step_count > 0:  # not the constructor's own first call
+            if self.recorder is not None:
+                self.recorder.record(self.last_epoch, float(self._last_lr[0]), loss)
             if self.consumption is not None:
                 self.consumption.advance()
             if self.deadline is not None:
                 self._plan_to_deadline()
         super().step(epoch)
+        if self.recorder is not None and self.finished:
+            self.recorder.flush()
 
     def report(self, *, tokens: float | None = None, samples: float | None = None) -> None:
         """Count what the current step consumed towards the next :meth:`step`, for trainers

@@ -1,6 +1,7 @@
 """Lightning: a real Trainer.fit, checkpoint, resume; the LR sequence equals the uninterrupted run's."""
 
 import lightning
+import numpy as np
 import pytest
 import torch
 
@@ -170,3 +171,50 @@ def test_an_unknown_budget_is_refused_in_one_line_saying_how_to_give_one(limits,
     with pytest.raises(ValueError, match=r"needs a finite budget.*max_steps=N.*total_steps=N") as error:
         fit.fit(Model(), data)
     assert "\n" not in str(error.value)
+
+
+class LoggedModel(Model):
+    """Keeps each batch's loss as a float, an independent record of what was trained on."""
+
+    def __init__(self):
+        super().__init__()
+        self.batch_losses = []
+
+    def training_step(self, batch, index):
+        loss = super().training_step(batch, index)
+        self.batch_losses.append(loss.item())
+        return loss
+
+
+class LRBeforeStep(lightning.Callback):
+    def __init__(self):
+        self.lrs = []
+
+    def on_before_optimizer_step(self, trainer, _, optimizer):
+        self.lrs.append(optimizer.param_groups[0]["lr"])
+
+
+def test_record_run_writes_each_optimizer_steps_lr_and_loss_and_resumes(tmp_path):
+    from budgetlr.integrations.lightning import RecordRun
+
+    model, lrs, path = LoggedModel(), LRBeforeStep(), tmp_path / "run.csv"
+    trainer(tmp_path / "a", [RecordRun(path, every=3), lrs], enable_checkpointing=False,
+            accumulate_grad_batches=2).fit(model)  # fmt: skip
+    lines = path.read_text().splitlines()
+    assert lines[0] == "step,lr,loss" and len(lines) == 1 + 16  # 4 epochs x 8 batches / 2
+    steps, recorded_lrs, losses = zip(*(map(float, line.split(",")) for line in lines[1:]), strict=True)
+    assert steps == tuple(range(16)) and list(recorded_lrs) == lrs.lrs
+    # The step's loss is the mean of its two batches' losses.
+    pairs = np.array(model.batch_losses).reshape(16, 2).mean(axis=1)
+    np.testing.assert_allclose(losses, pairs, rtol=1e-6)
+
+    # Stopped after 2 epochs (8 steps), resumed from the checkpoint of epoch 1: steps 4..7 redone.
+    stopped = tmp_path / "resumed.csv"
+    checkpoints = lightning.pytorch.callbacks.ModelCheckpoint(dirpath=tmp_path / "ckpt", save_top_k=-1)
+    trainer(tmp_path / "b", [RecordRun(stopped, every=3), RecordLR(stop_after_epoch=2), checkpoints],
+            accumulate_grad_batches=2).fit(LoggedModel())  # fmt: skip
+    assert len(stopped.read_text().splitlines()) == 1 + 8
+    trainer(tmp_path / "c", [RecordRun(stopped, every=3)], accumulate_grad_batches=2).fit(
+        LoggedModel(), ckpt_path=tmp_path / "ckpt" / "epoch=0-step=4.ckpt"
+    )
+    assert stopped.read_text() == path.read_text()

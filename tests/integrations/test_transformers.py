@@ -10,6 +10,7 @@ from budgetlr import schedule
 from budgetlr.integrations.transformers import (
     BudgetCallback,
     BudgetScheduleMixin,
+    RecordRun,
     make_scheduler,
     training_steps,
 )
@@ -40,7 +41,7 @@ class RecordLR(TrainerCallback):
         self.lrs.append(optimizer.param_groups[0]["lr"])
 
 
-def train(out, resume=None, **overrides):
+def train(out, resume=None, callbacks=(), **overrides):
     settings = dict(output_dir=str(out), num_train_epochs=6, per_device_train_batch_size=8, warmup_steps=3,
                     save_steps=12, logging_steps=100, report_to=[], use_cpu=True, seed=0, disable_tqdm=True)  # fmt: skip
     args = TrainingArguments(**{**settings, **overrides})
@@ -49,7 +50,7 @@ def train(out, resume=None, **overrides):
     scheduler = make_scheduler(optimizer, SPEC, args, train_examples=len(data))
     recorder = RecordLR()
     trainer = Trainer(
-        network, args, train_dataset=data, optimizers=(optimizer, scheduler), callbacks=[recorder]
+        network, args, train_dataset=data, optimizers=(optimizer, scheduler), callbacks=[recorder, *callbacks]
     )
     trainer.train(resume_from_checkpoint=resume)
     return recorder.lrs, trainer, scheduler
@@ -65,6 +66,28 @@ def test_train_checkpoint_and_resume_give_the_uninterrupted_lr_sequence(tmp_path
     # in a fresh Trainer, model, optimizer and scheduler must give the rest of the sequence.
     resumed, _, _ = train(tmp_path / "a", resume=str(tmp_path / "a" / "checkpoint-12"))
     assert resumed == straight[12:]
+
+
+def test_record_run_writes_every_steps_lr_and_the_logged_loss_and_resumes(tmp_path):
+    path = tmp_path / "run.csv"
+    lrs, trainer, _ = train(tmp_path / "a", callbacks=[RecordRun(path)], logging_steps=4)
+    rows = [line.split(",") for line in path.read_text().splitlines()[1:]]
+    assert [int(step) for step, _, _ in rows] == list(range(30))
+    assert [float(lr) for _, lr, _ in rows] == lrs
+    # The Trainer's own log history: the mean loss of steps 1..4 logged at step 4, in row 3.
+    logged = {entry["step"] - 1: entry["loss"] for entry in trainer.state.log_history if "loss" in entry}
+    assert sorted(logged) == [3, 7, 11, 15, 19, 23, 27]
+    assert {int(step): float(loss) for step, _, loss in rows if loss} == logged
+
+    resumed = tmp_path / "resumed.csv"
+    resumed.write_text("".join(path.read_text().splitlines(keepends=True)[:21]))  # a run killed at step 20
+    train(
+        tmp_path / "a",
+        resume=str(tmp_path / "a" / "checkpoint-12"),
+        callbacks=[RecordRun(resumed)],
+        logging_steps=4,
+    )
+    assert resumed.read_text() == path.read_text()
 
 
 class Counted(Exception):

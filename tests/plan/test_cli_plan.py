@@ -251,3 +251,58 @@ def test_the_400m_training_runs_predict_the_held_out_final_losses_within_1_perce
         assert done.returncode == 0, done.stderr
         final = json.loads(done.stdout)["final_loss"]
         assert abs(final - observed[name]) / observed[name] < 0.01, (name, final)
+
+
+REDUCED_FIT = {"format": "budgetlr-fit", "version": 1, "law": "reduced",
+               "parameters": {"L0": 2.0, "A": 1.0, "alpha": 0.5, "B": 0.5}, "objective": 0.0,
+               "runs": [{"name": "a", "total_steps": 1000, "peak": 0.1, "points": 9, "pred_e": 0.0}],
+               "samples": [[2.0, 1.0, 0.5, 0.4], [2.0, 1.0, 0.5, 0.6]], "seed": 0, "seconds": 0.0}  # fmt: skip
+
+
+def test_design_as_a_user_would(tmp_path):
+    fit_path, plot = tmp_path / "fit.json", tmp_path / "candidates.png"
+    fit_path.write_text(json.dumps(REDUCED_FIT))
+    done = run_cli("plan", "design", fit_path, "--steps", "1000", "--peak", "0.1", "--families", "cosine", "linear",
+                   "--plot", plot)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "best: cosine(floor=0.1): final loss 2.08978" in done.stdout
+    assert "gain over cosine: +0.00157 (+0.07%)" in done.stdout and "exceeds the interval" in done.stdout
+    assert plot.stat().st_size > 1000 and "designing: candidates" in done.stderr  # a progress bar
+    done = run_cli("plan", "design", fit_path, "--budget", "2e6 tokens", "--tokens-per-step", "500",
+                   "--peak", "0.1", "--json", "--quiet")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["total_steps"] == 4000 and len(result["candidates"]) == 57  # no power: no batch given
+    assert result["skipped"] == [
+        "power: needs the tokens per step and the batch (tokens_per_step=..., batch=...)"
+    ]
+    assert result["extrapolation"] == ["horizon 4000 steps lies past the longest fitted run (1000 steps)"]
+    assert (
+        done.stderr
+        == "budgetlr: extrapolation: horizon 4000 steps lies past the longest fitted run (1000 steps)\n"
+    )
+    assert [gain["over"] for gain in result["gains"]] == ["cosine", "linear"]
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (
+            ["--budget", "3h"],
+            "a budget of 10800 seconds cannot be translated into steps without the seconds per step",
+        ),
+        (["--steps", "4001"], "a horizon of 4001 steps lies past 4x the longest fitted run (1000 steps)"),
+        (["--steps", "10", "--budget", "10"], "not allowed with argument"),
+        (
+            ["--steps", "100", "--families", "power"],
+            "no family to design from: power: needs the tokens per step",
+        ),
+        (["--steps", "100", "--warmup-steps", "200"], "warmup"),
+    ],
+)
+def test_design_refuses_in_one_line(tmp_path, options, message):
+    fit_path = tmp_path / "fit.json"
+    fit_path.write_text(json.dumps(REDUCED_FIT))
+    done = run_cli("plan", "design", fit_path, "--peak", "0.1", "--quiet", *options)
+    assert done.returncode == 2 and done.stdout == "" and done.stderr.count("\n") == 1, done.stderr
+    assert message in done.stderr

@@ -12,19 +12,29 @@ Checkpoints resume exactly: Lightning saves and restores the scheduler's ``state
 With ``Trainer(max_time=...)`` the time is the budget (:func:`max_time_scheduler`): the schedule
 is planned to the steps that fit before the deadline, on the Trainer's own clock, so the LR
 reaches its floor when Lightning's timer stops the run.
+
+:class:`RecordRun` records any run (with any scheduler) for ``budgetlr plan fit``:
+
+    trainer = lightning.Trainer(max_steps=2000, callbacks=[RecordRun("constant.csv")])
 """
 
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Mapping
 from typing import Any
 
-from torch.optim import Optimizer
+from budgetlr.integrations import require
 
-from budgetlr.schedules import Schedule
-from budgetlr.schedules.budget import Budget
-from budgetlr.torch import BudgetScheduler
+lightning = require("lightning", "lightning", "budgetlr.integrations.lightning")
+
+from torch.optim import Optimizer  # noqa: E402
+
+from budgetlr.recording import RunRecorder  # noqa: E402
+from budgetlr.schedules import Schedule  # noqa: E402
+from budgetlr.schedules.budget import Budget  # noqa: E402
+from budgetlr.torch import BudgetScheduler  # noqa: E402
 
 
 def configure_optimizers(
@@ -74,3 +84,44 @@ def max_time_scheduler(
         return None
     seconds = timer.time_remaining() + timer.time_elapsed()
     return BudgetScheduler(optimizer, spec, budget=Budget(seconds, "seconds"), clock=timer.time_elapsed)
+
+
+class RecordRun(lightning.Callback):  # type: ignore[misc,name-defined]
+    """Records the run in ``path`` as ``budgetlr plan fit`` reads it (``step,lr,loss``): each
+    optimizer step's LR (the first optimizer's first param group) and training loss (the sum of
+    ``training_step``'s losses over the step's accumulated batches, as Lightning scales them). The
+    losses stay on the device until the rows are written, every ``log_every_n_steps`` steps (or
+    ``every``), when Lightning reads its own logged values. A run resumed from a checkpoint keeps
+    the file's rows before the checkpoint's step and replaces the rest."""
+
+    def __init__(self, path: str | os.PathLike[str], every: int | None = None) -> None:
+        self.path, self.every = path, every
+        self.recorder: RunRecorder | None = None
+        self._step = -1
+        self._lr: float | None = None
+        self._loss: Any = None
+
+    def on_train_start(self, trainer: Any, pl_module: Any) -> None:
+        self.recorder = RunRecorder(self.path, self.every or max(1, trainer.log_every_n_steps))
+
+    def on_before_optimizer_step(self, trainer: Any, pl_module: Any, optimizer: Any) -> None:
+        if optimizer is trainer.optimizers[0]:
+            self._step, self._lr = trainer.global_step, float(optimizer.param_groups[0]["lr"])
+
+    def on_train_batch_end(
+        self, trainer: Any, pl_module: Any, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
+        loss = outputs.get("loss") if isinstance(outputs, Mapping) else outputs
+        if loss is not None:
+            self._loss = loss if self._loss is None else self._loss + loss
+        if self._lr is not None and trainer.global_step > self._step and self.recorder is not None:
+            self.recorder.record(self._step, self._lr, self._loss)
+            self._lr, self._loss = None, None
+
+    def on_save_checkpoint(self, trainer: Any, pl_module: Any, checkpoint: dict[str, Any]) -> None:
+        if self.recorder is not None:
+            self.recorder.flush()
+
+    def on_train_end(self, trainer: Any, pl_module: Any) -> None:
+        if self.recorder is not None:
+            self.recorder.close()

@@ -25,12 +25,15 @@ run when the budget is spent, the LR at its floor:
     scheduler = BudgetScheduler(optimizer, "cosine(warmup=0.05)", budget="2e9 tokens")  # or "3h"
     trainer = Trainer(model, args, train_dataset=data, optimizers=(optimizer, scheduler),
                       callbacks=[BudgetCallback(scheduler)])
+
+:class:`RecordRun` records any run (with any scheduler) for ``budgetlr plan fit``.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -40,6 +43,7 @@ transformers = require("transformers", "hf", "budgetlr.integrations.transformers
 
 from torch.optim import Optimizer  # noqa: E402
 
+from budgetlr.recording import RunRecorder  # noqa: E402
 from budgetlr.schedules import Schedule, parse  # noqa: E402
 from budgetlr.torch import BudgetScheduler  # noqa: E402
 
@@ -165,3 +169,44 @@ class BudgetCallback(transformers.TrainerCallback):  # type: ignore[misc,name-de
     def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         if self.scheduler.finished:
             control.should_training_stop = True
+
+
+class RecordRun(transformers.TrainerCallback):  # type: ignore[misc,name-defined]
+    """Records the run in ``path`` as ``budgetlr plan fit`` reads it (``step,lr,loss``): every
+    optimizer step's LR (first param group), and the loss the Trainer logs every
+    ``logging_steps``, the mean over those steps, in the row of the last of them, as the
+    Trainer's own log history has it. It reads nothing the Trainer does not already read: log
+    often enough for the fit (``logging_steps`` at most about 1% of the run). A run resumed from a
+    checkpoint keeps the file's rows before the checkpoint's step and replaces the rest."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = path
+        self.recorder: RunRecorder | None = None
+        self._row: tuple[int, float] | None = None
+        self._loss: float | None = None
+
+    def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        self.recorder = RunRecorder(self.path, max(1, int(state.logging_steps or 1)))
+
+    def on_optimizer_step(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        self._write_row()  # the previous step's: its logged loss came after its step ended
+        self._row = (state.global_step, float(kwargs["optimizer"].param_groups[0]["lr"]))
+
+    def on_log(self, args: Any, state: Any, control: Any, logs: Any = None, **kwargs: Any) -> None:
+        if self._row is not None and logs and "loss" in logs and self._row[0] == state.global_step - 1:
+            self._loss = float(logs["loss"])
+
+    def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        self._write_row()
+        if self.recorder is not None:
+            self.recorder.flush()
+
+    def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        self._write_row()
+        if self.recorder is not None:
+            self.recorder.close()
+
+    def _write_row(self) -> None:
+        if self._row is not None and self.recorder is not None:
+            self.recorder.record(*self._row, self._loss)
+        self._row, self._loss = None, None

@@ -17,6 +17,7 @@ require("scipy", "plan", "budgetlr.plan")
 require("tqdm", "plan", "budgetlr.plan")
 
 from budgetlr.plan.bound import TunedBound, tuned_bound  # noqa: E402
+from budgetlr.plan.designing import FAMILIES, Candidate, Design, Gain, budget_steps, design  # noqa: E402
 from budgetlr.plan.fitting import Fit, RunFit, fit  # noqa: E402
 from budgetlr.plan.laws import LAWS, Law, law_named, predicted_loss  # noqa: E402
 from budgetlr.plan.predict import Prediction, predict_lrs, predict_schedule  # noqa: E402
@@ -24,13 +25,19 @@ from budgetlr.plan.runs import Run, read_run, run_from_spec  # noqa: E402
 from budgetlr.plan.storage import load_fit, save_fit  # noqa: E402
 
 __all__ = [
+    "FAMILIES",
     "LAWS",
+    "Candidate",
+    "Design",
     "Fit",
+    "Gain",
     "Law",
     "Prediction",
     "Run",
     "RunFit",
     "TunedBound",
+    "budget_steps",
+    "design",
     "fit",
     "law_named",
     "load_fit",

@@ -34,21 +34,23 @@ def tuned_bound(multipliers: ArrayLike, distance: float = 1.0, gradient_bound: f
     >>> round(result.base_lr, 5), round(result.bound, 5)
     (0.04023, 0.24854)
     """
+    if distance <= 0 or gradient_bound <= 0:
+        raise InvalidInput("the convex bound needs a positive distance D and gradient bound G")
+    a, b = bound_terms(multipliers)
+    t1, t2_t3 = distance**2 * a, gradient_bound**2 * b
+    return TunedBound(float(np.sqrt(t1 / t2_t3)), float(2 * np.sqrt(t1 * t2_t3)))
+
+
+def bound_terms(multipliers: ArrayLike) -> tuple[float, float]:
+    """``(a, b)`` with ``bound(gamma) = D^2 a / gamma + gamma G^2 b``: ``a = 1 / (2 sum s)`` and
+    ``b = (t2 + t3) / G^2``."""
     s = np.asarray(multipliers, dtype=np.float64)
     if s.ndim != 1 or s.size == 0 or not np.isfinite(s).all() or (s < 0).any() or s.sum() <= 0:
         raise InvalidInput("the convex bound needs one or more finite, non-negative multipliers, not all 0")
-    if distance <= 0 or gradient_bound <= 0:
-        raise InvalidInput("the convex bound needs a positive distance D and gradient bound G")
     total = s.sum()
     from_k = np.cumsum(s[::-1])[::-1]  # sum_{t >= k} s_t
     squares_from_k = np.cumsum((s**2)[::-1])[::-1]
     after_k = from_k[1:]  # sum_{t > k} s_t, for k < T
     live = after_k > 0
-    t1 = distance**2 / (2 * total)
-    t2 = gradient_bound**2 * (s**2).sum() / (2 * total)
-    t3 = 0.5 * float(
-        np.sum(
-            s[:-1][live] / after_k[live] * gradient_bound**2 * squares_from_k[:-1][live] / from_k[:-1][live]
-        )
-    )
-    return TunedBound(float(np.sqrt(t1 / (t2 + t3))), float(2 * np.sqrt(t1 * (t2 + t3))))
+    t3 = 0.5 * float(np.sum(s[:-1][live] / after_k[live] * squares_from_k[:-1][live] / from_k[:-1][live]))
+    return float(1 / (2 * total)), float((s**2).sum() / (2 * total) + t3)
