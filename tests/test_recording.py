@@ -119,9 +119,10 @@ def test_a_killed_run_leaves_a_file_that_reads_up_to_its_last_write(tmp_path):
     process = subprocess.Popen(
         [sys.executable, "-c", textwrap.dedent(KILLED), str(path)], stdout=subprocess.PIPE, text=True
     )
-    assert process.stdout.readline().strip() == "ready"
-    os.kill(process.pid, signal.SIGKILL)
-    process.wait()
+    with process.stdout:
+        assert process.stdout.readline().strip() == "ready"
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
     run = read_run(path)
     assert run.steps.tolist() == list(range(100))  # two writes of 50 rows; the rest was in memory
     assert run.lrs[0] == pytest.approx(0.1) and run.lrs[99] == pytest.approx(0.1 * (1 - 99 / 10_000))
@@ -165,8 +166,8 @@ class OnDevice(torch.Tensor):
     """A loss that says it lives on a GPU, where reading it alone would wait for the device."""
 
     @property
-    def device(self):
-        return torch.device("cuda")
+    def is_cpu(self):
+        return False
 
     def item(self):
         raise AssertionError("a loss on a device was read on its own")

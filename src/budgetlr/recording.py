@@ -76,7 +76,7 @@ class RunRecorder:
                     f"a recorded loss must be one number, got a tensor of shape {tuple(loss.shape)}"
                 )
             # A CPU tensor's value is there already; a device's waits for the next write.
-            loss = loss.item() if loss.device.type == "cpu" else loss.detach()
+            loss = loss.detach().item() if loss.is_cpu else loss.detach()
         self._rows.append((step, float(lr), loss))
         if len(self._rows) >= self.every:
             write_rows(self._file, self._rows)

@@ -251,6 +251,15 @@ def test_the_400m_training_runs_predict_the_held_out_final_losses_within_1_perce
         assert done.returncode == 0, done.stderr
         final = json.loads(done.stdout)["final_loss"]
         assert abs(final - observed[name]) / observed[name] < 0.01, (name, final)
+    # The design for their 24k budget, with its gain over their cosine (to 0.1 x peak).
+    done = run_cli("plan", "design", fit_path, "--steps", "24000", "--peak", "3e-4", "--warmup-steps", "2160",
+                   "--baseline", "cosine(floor=0.1)", "--json", "--quiet")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    design = json.loads(done.stdout)
+    assert design["best"]["spec"].startswith("wsd(") and design["extrapolation"] == []
+    gain = design["gains"][0]
+    assert gain["over"] == "cosine(warmup_steps=2160, floor=0.1)" and gain["gain"] > 0
+    assert gain["interval"][0] < gain["interval"][1] and isinstance(gain["exceeds_interval"], bool)
 
 
 REDUCED_FIT = {"format": "budgetlr-fit", "version": 1, "law": "reduced",

@@ -166,6 +166,10 @@ def test_plan_lr_as_a_user_would(tmp_path):
         and answer["law"] == "bound"
         and answer["peak"] == pytest.approx(0.32, abs=0.01)
     )
+    done = run_cli("plan", "lr", *paths[:2], "--schedule", "cosine", "--steps", "1000", "--json")  # two peaks
+    assert done.returncode == 0, done.stderr
+    answer = json.loads(done.stdout)
+    assert answer["interval"][0] < answer["peak"] < answer["interval"][1]
     done = run_cli("plan", "lr", paths[0], "--schedule", "cosine", "--steps", "1000")
     assert (
         done.returncode == 2

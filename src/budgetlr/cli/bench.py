@@ -1,4 +1,5 @@
-"""``budgetlr bench``, ``report`` and ``export``: run a sweep into the results database, and read it.
+"""``budgetlr bench``, ``report``, ``export`` and ``export-runs``: run a sweep into the results
+database, and read it.
 
 Application commands: they need ``budgetlr[bench]``.
 """
@@ -9,8 +10,17 @@ import argparse
 from typing import Any
 
 from budgetlr.bench.suites import SUITES
-from budgetlr.cli.arguments import UsageError, add_command, at_least, checked, output_file, specs, word
-from budgetlr.cli.trial_arguments import BENCH, add_out, fractions, peak_lrs, seeds
+from budgetlr.cli.arguments import (
+    UsageError,
+    add_command,
+    at_least,
+    checked,
+    folder,
+    output_file,
+    specs,
+    word,
+)
+from budgetlr.cli.trial_arguments import BENCH, add_out, fraction, fractions, peak_lr, peak_lrs, seed, seeds
 
 
 def add_commands(commands: Any) -> None:
@@ -63,6 +73,18 @@ def add_commands(commands: Any) -> None:
     parser = add_command(commands, "export", export, BENCH, help="write every stored trial to a CSV file")
     add_out(parser)
     parser.add_argument("file", type=checked(output_file), metavar="FILE.csv")
+    parser = add_command(
+        commands, "export-runs", export_runs, BENCH, help="write stored trials as runs for budgetlr plan fit"
+    )
+    add_out(parser)
+    parser.add_argument(
+        "folder", type=checked(folder), metavar="FOLDER", help="where to write one CSV per run"
+    )
+    parser.add_argument("--workload", type=checked(word), help="only this workload (as stored)")
+    parser.add_argument("--schedule", type=checked(word), help="only this schedule spec (as stored)")
+    parser.add_argument("--budget", type=checked(fraction), help="only this budget fraction")
+    parser.add_argument("--lr", type=checked(peak_lr), help="only this peak LR")
+    parser.add_argument("--seed", type=checked(seed), help="only this seed (default: every seed, averaged)")
 
 
 def bench(args: argparse.Namespace) -> None:
@@ -142,3 +164,26 @@ def export(args: argparse.Namespace) -> None:
     with Store.existing(args.out) as store:
         count = store.export_csv(args.file)
     print(f"wrote {count} trials to {args.file}")
+
+
+def export_runs(args: argparse.Namespace) -> None:
+    from budgetlr.bench.runs import Selection, stored_runs
+    from budgetlr.bench.store import Store
+    from budgetlr.errors import InvalidInput
+    from budgetlr.plan.runs import write_run
+
+    selection = Selection(args.workload, args.schedule, args.budget, args.lr, args.seed)
+    with Store.existing(args.out) as store:
+        runs, skipped = stored_runs(store, selection)
+    if not runs:
+        raise InvalidInput(f"no run to write: {len(skipped)} settings left out, the first: {skipped[0]}")
+    paths = [args.folder / f"{run.name}.csv" for run in runs]
+    existing = [path for path in paths if path.exists()]
+    if existing:
+        raise InvalidInput(f"{existing[0]} exists: budgetlr never writes over a run; choose another folder")
+    args.folder.mkdir(parents=True, exist_ok=True)
+    for run, path in zip(runs, paths, strict=True):
+        write_run(run, path)
+    for line in skipped:
+        print(f"left out {line}")
+    print(f"wrote {len(runs)} runs to {args.folder}")

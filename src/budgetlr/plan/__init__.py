@@ -21,7 +21,7 @@ from budgetlr.plan.designing import FAMILIES, Candidate, Design, Gain, budget_st
 from budgetlr.plan.fitting import Fit, RunFit, fit  # noqa: E402
 from budgetlr.plan.laws import LAWS, Law, law_named, predicted_loss  # noqa: E402
 from budgetlr.plan.predict import Prediction, predict_lrs, predict_schedule  # noqa: E402
-from budgetlr.plan.runs import Run, read_run, run_from_spec  # noqa: E402
+from budgetlr.plan.runs import Run, read_run, run_from_spec, write_run  # noqa: E402
 from budgetlr.plan.storage import load_fit, save_fit  # noqa: E402
 
 __all__ = [
@@ -48,4 +48,5 @@ __all__ = [
     "run_from_spec",
     "save_fit",
     "tuned_bound",
+    "write_run",
 ]

@@ -111,6 +111,33 @@ def read_run(path: str | Path, name: str | None = None) -> Run:
     return make_run(path, name, np.interp(np.arange(steps[-1] + 1), steps, lrs), observed)
 
 
+def write_run(run: Run, path: str | Path) -> None:
+    """Write ``run`` as the CSV :func:`read_run` reads: a row for every step, the loss (and
+    spread) on the observed ones. The file must not exist: a run is never written over.
+
+    >>> import tempfile
+    >>> path = Path(tempfile.mkdtemp()) / "demo.csv"
+    >>> write_run(Run("demo", [0.5, 1.0, 1.0], [1, 2], [3.0, 2.5], spread=[0.1, 0.1]), path)
+    >>> print(path.read_text(), end="")
+    step,lr,loss,spread
+    0,0.5,,
+    1,1.0,3.0,0.1
+    2,1.0,2.5,0.1
+    >>> read_run(path).losses.tolist()
+    [3.0, 2.5]
+    """
+    observed = dict(zip(run.steps.tolist(), range(run.steps.size), strict=True))
+    spread = run.spread
+    lines = ["step,lr,loss" + (",spread" if spread is not None else "")]
+    for step, lr in enumerate(run.lrs.tolist()):
+        index = observed.get(step)
+        loss = "" if index is None else repr(float(run.losses[index]))
+        extra = "" if spread is None else "," + ("" if index is None else repr(float(spread[index])))
+        lines.append(f"{step},{lr!r},{loss}{extra}")
+    with Path(path).open("x") as handle:
+        handle.write("\n".join(lines) + "\n")
+
+
 def run_from_spec(
     spec: str, total_steps: int, peak: float, losses: str | Path, name: str | None = None
 ) -> Run:
