@@ -117,7 +117,7 @@ def options(paths: dict[str, str]) -> dict[str, dict[str, list[str]]]:
             "--plot": [*files, paths["new_png"]],
         },
         "plan design": {
-            "": [paths["fit_json"], paths["run_csv"], *files],
+            "": [paths["reduced_json"], paths["fit_json"], paths["run_csv"], *files],
             "--steps": [*NUMBERS, "1000000000000", "50"],
             "--budget": BUDGETS,
             "--tokens-per-step": NUMBERS,
@@ -195,7 +195,7 @@ def valid(paths: dict[str, str]) -> dict[str, dict[str, str | None]]:
             "--json": None,
         },
         "plan design": {
-            "": paths["fit_json"],
+            "": paths["reduced_json"],
             "--steps": "50",
             "--peak": "0.1",
             "--families": "cosine",
@@ -293,13 +293,16 @@ def world(tmp_path_factory) -> dict[str, str]:
            "objective": 0.0, "runs": [{"name": "run", "total_steps": 200, "peak": 0.1, "points": 19, "pred_e": 0.0}],
            "samples": [[2.0, 1.0, 0.5], [2.1, 1.0, 0.5]], "seed": 0, "seconds": 0.0}  # fmt: skip
     (root / "fit.json").write_text(json.dumps(fit))
+    reduced = fit | {"law": "reduced", "parameters": {"L0": 2.0, "A": 1.0, "alpha": 0.5, "B": 0.5},
+                     "samples": [[2.0, 1.0, 0.5, 0.4], [2.1, 1.0, 0.5, 0.6]]}  # fmt: skip
+    (root / "reduced.json").write_text(json.dumps(reduced))
     return {
         "root": str(root), "db": str(db), "foreign": str(foreign), "junk": str(junk),
         "empty": str(root / "empty"), "file": str(root / "plain.txt"), "new": str(root / "new"),
         "db_file": str(db / "results.db"), "foreign_file": str(foreign / "results.db"),
         "new_file": str(root / "out.csv"), "new_png": str(root / "out.png"), "new_md": str(root / "page.md"), "dir": str(root),
         "plain": str(root / "plain.txt"), "key": key, "run_csv": str(root / "run.csv"), "run_csv_2": str(root / "run_2.csv"),
-        "loss_csv": str(root / "losses.csv"), "fit_json": str(root / "fit.json"), "new_json": str(root / "new.json"),
+        "loss_csv": str(root / "losses.csv"), "fit_json": str(root / "fit.json"), "reduced_json": str(root / "reduced.json"), "new_json": str(root / "new.json"),
     }  # fmt: skip
 
 

@@ -80,6 +80,14 @@ def test_a_horizon_past_4x_the_longest_run_is_refused_and_up_to_it_labelled():
         design(REDUCED, 4001, 0.1, ["linear"])
 
 
+def test_a_law_blind_to_the_lr_is_refused():
+    blind = Fit("power", {"L0": 2.0, "A": 1.0, "alpha": 0.5}, 0.0, REDUCED.runs, (), 0, 0.0)
+    with pytest.raises(
+        InvalidInput, match="the power law does not read the LR, so it predicts every schedule alike"
+    ):
+        design(blind, 1000, 0.1)
+
+
 def test_the_power_family_needs_its_tokens_per_step_and_batch():
     pairs, skipped = candidate_specs(["power"])
     assert pairs == [] and skipped == [
@@ -142,7 +150,9 @@ def test_the_authors_400m_law_gives_their_optimum_about_11_percent_wsd_decay():
     # predicted 2.689 against 2.757 for their cosine (to 0.1 x peak), 24,000 steps at 3e-4.
     from benchmarks.plan_mpl import AUTHORS_PARAMETERS
 
-    parameters = dict(zip(("L0", "A", "alpha", "B", "C", "beta", "gamma"), AUTHORS_PARAMETERS["400"], strict=True))
+    parameters = dict(
+        zip(("L0", "A", "alpha", "B", "C", "beta", "gamma"), AUTHORS_PARAMETERS["400"], strict=True)
+    )
     authors = Fit("mpl", parameters, 0.0, (RunFit("cosine_24000", 24000, 3e-4, 1, 0.0),), (), 0, 0.0)
     result = design(authors, 24000, 3e-4, ["wsd"], warmup_steps=2160, baselines=["cosine(floor=0.1)"])
     assert result.best.spec == "wsd(decay=0.1, shape=1-sqrt, warmup_steps=2160)"

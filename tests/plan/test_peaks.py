@@ -84,7 +84,7 @@ def test_with_three_horizons_both_laws_are_checked_on_held_out_horizons_and_the_
     runs = runs_of("cosine", 500) + runs_of("cosine", 1000) + runs_of("cosine", 2000)
     result = peak_lr(runs, "cosine", 4000)
     bound, power = result.laws
-    assert set(bound.held_out) == set(power.held_out) == {500, 1000, 2000}
+    assert set(bound.held_out) == set(power.held_out) == {"500 steps", "1000 steps", "2000 steps"}
     better = min(result.laws, key=lambda law: law.held_out_error)
     assert result.chosen == better.law
     assert result.widened == pytest.approx(2 ** max(better.held_out.values()))

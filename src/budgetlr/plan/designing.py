@@ -194,6 +194,11 @@ def design(
     >>> result.best.spec, round(result.gains[0].gain, 4)
     ('cosine(floor=0.1)', 0.0016)
     """
+    if not law_named(fit.law).reads_decay:
+        raise InvalidInput(
+            f"the {fit.law} law does not read the LR, so it predicts every schedule alike: "
+            "fit mpl, tissue or reduced to design a schedule"
+        )
     longest = max(run.total_steps for run in fit.runs)
     if total_steps > MAX_EXTRAPOLATION * longest:
         raise InvalidInput(

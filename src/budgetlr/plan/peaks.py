@@ -25,7 +25,7 @@ larger of the two. Without a held-out horizon it is the bootstrap interval alone
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +38,12 @@ from budgetlr.plan.fitting import BLOCK_POINTS
 from budgetlr.plan.runs import FloatArray, Run
 from budgetlr.schedules import schedule
 
+#: Runs of one schedule and length at two or more peaks, by (length, shape), with the tuned LR
+#: observed among them.
+Groups = dict[tuple[int, bytes], tuple[list[Run], float]]
+#: ``(runs, groups, targets, rng, replicates)`` -> a law's tuned peak for each target (columns),
+#: fitted to the runs (row 0) and to each bootstrap replicate (rows 1..).
+PeaksOf = Callable[[Sequence[Run], Groups, Sequence[FloatArray], np.random.Generator, int], FloatArray]
 #: A peak LR up to this factor beyond the runs' peaks is given, labelled an extrapolation.
 MAX_PEAK_EXTRAPOLATION = 2.0
 #: Observed points each run gives the bound's fit, at most (evenly spaced, the last one always).
@@ -54,7 +60,7 @@ class LawPeak:
     peak: float | None
     low: float | None
     high: float | None
-    held_out: dict[int, float] = field(default_factory=dict)
+    held_out: dict[str, float] = field(default_factory=dict)
     reason: str = ""
 
     @property
@@ -91,7 +97,7 @@ class PeakLR:
                     "peak": law.peak,
                     "interval": None if law.low is None else [law.low, law.high],
                     "held_out_error": law.held_out_error,
-                    "held_out": {str(steps): error for steps, error in law.held_out.items()},
+                    "held_out": law.held_out,
                     "reason": law.reason,
                 }
                 for law in self.laws
@@ -163,31 +169,38 @@ def choose(laws: Sequence[LawPeak]) -> LawPeak:
     shared = set.intersection(*(set(law.held_out) for law in fitted))
     if len(fitted) == 1 or not shared:
         return next((law for law in fitted if law.held_out), fitted[0])
-    return min(fitted, key=lambda law: float(np.median([law.held_out[steps] for steps in shared])))
+    return min(fitted, key=lambda law: float(np.median([law.held_out[label] for label in shared])))
 
 
 def law_peak(
-    name: str, peaks_of: Any, runs: Sequence[Run], groups: dict, target: FloatArray, rng: Any
+    name: str,
+    peaks_of: PeaksOf,
+    runs: Sequence[Run],
+    groups: Groups,
+    target: FloatArray,
+    rng: np.random.Generator,
 ) -> LawPeak:
-    """A law's peak for ``target`` (one per bootstrap replicate after the first) and its held-out
-    errors, with ``peaks_of(runs, groups, targets, rng, replicates)`` giving the law's peaks."""
+    """A law's peak for ``target``, its bootstrap interval and its errors on held-out horizons."""
     try:
         estimates = peaks_of(runs, groups, [target], rng, REPLICATES)
     except InvalidInput as error:
         return LawPeak(name, None, None, None, reason=str(error))
     held_out = {}
-    for key, (members, observed) in groups.items():
+    lengths = [length for length, _ in groups]
+    for (length, _), (members, observed) in groups.items():
         rest = [run for run in runs if run not in members]
         try:
             predicted = peaks_of(rest, horizon_groups(rest), [members[0].lrs / members[0].peak], rng, 0)[0][0]
         except InvalidInput:
             continue
-        held_out[key[0]] = abs(float(np.log2(predicted / observed)))
-    low, high = interval(estimates[1:, 0])
-    return LawPeak(name, float(estimates[0, 0]), low, high, held_out)
+        label = f"{length} steps" if lengths.count(length) == 1 else f"{length} steps, {members[0].name}"
+        held_out[label] = abs(float(np.log2(predicted / observed)))
+    peak = float(estimates[0, 0])
+    low, high = interval(estimates[1:, 0]) if len(estimates) > 1 else (peak, peak)
+    return LawPeak(name, peak, low, high, held_out)
 
 
-def horizon_groups(runs: Sequence[Run]) -> dict[tuple[int, bytes], tuple[list[Run], float]]:
+def horizon_groups(runs: Sequence[Run]) -> Groups:
     """Runs of one schedule and length at two or more peaks, with the tuned LR observed among them."""
     grouped: dict[tuple[int, bytes], list[Run]] = {}
     for run in runs:
@@ -232,7 +245,11 @@ def bound_points(runs: Sequence[Run]) -> Points:
 
 
 def bound_peaks(
-    runs: Sequence[Run], groups: dict, targets: Sequence[FloatArray], rng: Any, replicates: int
+    runs: Sequence[Run],
+    groups: Groups,
+    targets: Sequence[FloatArray],
+    rng: np.random.Generator,
+    replicates: int,
 ) -> FloatArray:
     """The bound's tuned peak for each target (columns), fitted to the runs (row 0) and to
     ``replicates`` block-bootstrap resamples of their points (rows 1..)."""
@@ -266,7 +283,7 @@ def bound_peaks(
     return np.array(estimates)
 
 
-def block_weights(owner: np.ndarray, rng: Any) -> FloatArray:
+def block_weights(owner: np.ndarray, rng: np.random.Generator) -> FloatArray:
     """Weights of a bootstrap resample of each run's points, in blocks of consecutive points."""
     weights = np.zeros(owner.size)
     for index in np.unique(owner):
@@ -278,7 +295,11 @@ def block_weights(owner: np.ndarray, rng: Any) -> FloatArray:
 
 
 def power_peaks(
-    runs: Sequence[Run], groups: dict, targets: Sequence[FloatArray], rng: Any, replicates: int
+    runs: Sequence[Run],
+    groups: Groups,
+    targets: Sequence[FloatArray],
+    rng: np.random.Generator,
+    replicates: int,
 ) -> FloatArray:
     """``lr*(T) = c T^b`` fitted to the tuned LR of each horizon (row 0) and of ``replicates``
     resamples of the runs within each horizon (rows 1..), at each target's length (columns)."""
