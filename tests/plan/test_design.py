@@ -140,7 +140,7 @@ def test_a_budget_the_fit_cannot_translate_is_refused(budget, rates, message):
 
 
 def test_the_cli_offers_every_family():
-    from budgetlr.cli.plan import FAMILY_NAMES
+    from budgetlr.cli.plan_design import FAMILY_NAMES
 
     assert FAMILY_NAMES == FAMILIES
 

@@ -115,6 +115,13 @@ def folder(text: str) -> Path:
     return path
 
 
+def existing(text: str) -> Path:
+    path = Path(text)
+    if not path.is_file():
+        raise InvalidInput(f"{text} is not a file")
+    return path
+
+
 def output_file(text: str) -> Path:
     """A file budgetlr may write: in an existing folder, not a folder or a device, and never a
     SQLite database (a results database is never written over)."""
