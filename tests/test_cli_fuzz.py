@@ -113,6 +113,8 @@ def options(paths: dict[str, str]) -> dict[str, dict[str, list[str]]]:
             "": [paths["fit_json"], paths["run_csv"], *files],
             "--schedule": SPECS,
             "--steps": [*NUMBERS, "1000000000000", "50"],
+            "--budget": BUDGETS,
+            "--tokens-per-step": NUMBERS,
             "--peak": NUMBERS,
             "--plot": [*files, paths["new_png"]],
         },

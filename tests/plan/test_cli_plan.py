@@ -74,9 +74,10 @@ def test_fit_then_predict_as_a_user_would(tmp_path, power_runs):
     assert predicted["loss"][-1] == pytest.approx(2.0 + 3.0 * 4000**-0.3, rel=1e-3)
     assert predicted["extrapolation"] == ["horizon 4000 steps lies past the longest fitted run (1951 steps)"]
     assert done.stderr.startswith("budgetlr: extrapolation: horizon 4000") and curve.stat().st_size > 1000
-    done = run_cli("plan", "predict", fit_path, "--schedule", "cosine", "--steps", "1000", "--peak", "0.5")
+    done = run_cli("plan", "predict", fit_path, "--schedule", "cosine", "--budget", "64000 samples",
+                   "--samples-per-step", "64", "--peak", "0.5")  # fmt: skip
     assert (
-        "final loss" in done.stdout
+        "cosine over 1000 steps at peak 0.5: final loss" in done.stdout
         and "extrapolation: peak LR 0.5 lies outside the fitted runs' 0.1..0.1" in done.stdout
     )
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from budgetlr._extras import Extra
 from budgetlr.cli.arguments import add_command, at_least, checked, existing, output_file, plot_file, positive
-from budgetlr.cli.plan_design import add_design, add_lr
+from budgetlr.cli.plan_design import add_budget, add_design, add_lr, steps_of
 from budgetlr.errors import InvalidInput
 from budgetlr.plotting import panels, save
 
@@ -62,7 +62,7 @@ def add_commands(commands: Any) -> None:
     )
     predict.add_argument("fit", type=checked(existing), metavar="FIT.json")
     predict.add_argument("--schedule", required=True, help='a budgetlr spec, e.g. "cosine(warmup=0.05)"')
-    predict.add_argument("--steps", type=checked(at_least(1)), required=True, help="the budget T in steps")
+    add_budget(predict)
     predict.add_argument("--peak", type=checked(positive), required=True, help="the peak LR")
     predict.add_argument("--json", action="store_true", help="print the curve as JSON")
     predict.add_argument("--plot", type=checked(plot_file), help="the predicted curve with its interval")
@@ -111,18 +111,19 @@ def predict_command(args: argparse.Namespace) -> None:
     from budgetlr.plan import load_fit, predict_schedule
 
     fitted = load_fit(args.fit)
-    prediction = predict_schedule(fitted, args.schedule, args.steps, args.peak)
+    total_steps = steps_of(args)
+    prediction = predict_schedule(fitted, args.schedule, total_steps, args.peak)
     if args.json:
         print(
             json.dumps(
-                {"law": fitted.law, "schedule": args.schedule, "total_steps": args.steps, "peak": args.peak}
+                {"law": fitted.law, "schedule": args.schedule, "total_steps": total_steps, "peak": args.peak}
                 | prediction.to_json()
             )
         )
     else:
         low, high = prediction.low[-1], prediction.high[-1]
         print(
-            f"{args.schedule} over {args.steps} steps at peak {args.peak:g}: final loss "
+            f"{args.schedule} over {total_steps} steps at peak {args.peak:g}: final loss "
             f"{prediction.final_loss:.5f} (95% interval {low:.5f} .. {high:.5f}, law {fitted.law})"
         )
         for reason in prediction.extrapolation:
@@ -130,7 +131,7 @@ def predict_command(args: argparse.Namespace) -> None:
     if prediction.extrapolation and args.json:
         print(f"budgetlr: extrapolation: {'; '.join(prediction.extrapolation)}", file=sys.stderr)
     if args.plot:
-        plot_prediction(prediction, f"{args.schedule}\nT = {args.steps}, peak {args.peak:g}", args.plot)
+        plot_prediction(prediction, f"{args.schedule}\nT = {total_steps}, peak {args.peak:g}", args.plot)
         if not args.json:
             print(f"wrote {args.plot}")
 
