@@ -301,7 +301,7 @@ def test_design_as_a_user_would(tmp_path):
     [
         (
             ["--budget", "3h"],
-            "a budget of 10800 seconds cannot be translated into steps without the seconds per step",
+            "a budget of 10800 seconds cannot be translated into optimizer steps, which the laws count, without the seconds per step",
         ),
         (["--steps", "4001"], "a horizon of 4001 steps lies past 4x the longest fitted run (1000 steps)"),
         (["--steps", "10", "--budget", "10"], "not allowed with argument"),

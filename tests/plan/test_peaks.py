@@ -80,6 +80,12 @@ def test_the_bound_fitted_on_one_horizon_moves_the_peak_with_the_schedule_and_ho
     assert power.peak is None and "needs the tuned LR at two or more horizons" in power.reason
 
 
+def test_the_bounds_final_loss_curve_is_lowest_at_the_chosen_peak():
+    result = peak_lr(runs_of("cosine", 1000), "cosine", 2000)
+    grid = np.geomspace(0.05, 1.0, 2001)
+    assert grid[np.argmin(result.bound_final_loss(grid))] == pytest.approx(result.peak, rel=2e-3)
+
+
 def test_with_three_horizons_both_laws_are_checked_on_held_out_horizons_and_the_better_one_answers():
     runs = runs_of("cosine", 500) + runs_of("cosine", 1000) + runs_of("cosine", 2000)
     result = peak_lr(runs, "cosine", 4000)

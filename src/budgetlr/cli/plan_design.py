@@ -233,17 +233,24 @@ def format_peak(result: Any) -> str:
 
 
 def plot_peak(runs: list, result: Any, path: Path) -> None:
+    import numpy as np
+
     figure, axes = panels(1, 3.5)
     axis = axes[0]
     for horizon in sorted({run.total_steps for run in runs}):
         same = sorted((run for run in runs if run.total_steps == horizon), key=lambda run: run.peak)
         axis.plot(
-            [run.peak for run in same], [run.losses[-1] for run in same], "o-", label=f"runs, {horizon} steps"
+            [run.peak for run in same], [run.losses[-1] for run in same], "o", label=f"runs, {horizon} steps"
         )
-    axis.axvline(result.peak, color="C3", label=f"chosen for {result.total_steps} steps ({result.chosen})")
+    if result.bound_curve is not None:
+        peaks = [run.peak for run in runs] + [result.low, result.high]
+        grid = np.geomspace(min(peaks) / 1.5, max(peaks) * 1.5, 200)
+        axis.plot(grid, result.bound_final_loss(grid), "--", color="0.3",
+                  label=f"bound's final loss, {result.total_steps} steps")  # fmt: skip
+    axis.axvline(result.peak, color="C3", label=f"chosen ({result.chosen})")
     axis.axvspan(result.low, result.high, color="C3", alpha=0.15, label="interval")
     axis.set_xscale("log")
     axis.set(xlabel="peak LR", ylabel="final loss")
-    axis.set_title(f"{result.schedule}: observed final losses, chosen peak LR", fontsize=8)
+    axis.set_title(f"{result.schedule}, {result.total_steps} steps: final loss against peak LR", fontsize=8)
     axis.legend(fontsize=7)
     save(figure, path)

@@ -142,8 +142,8 @@ def budget_steps(
     }[parsed.unit]
     if rate is None:
         raise InvalidInput(
-            f"the fit counts optimizer steps, and a budget of {parsed} cannot be translated into steps "
-            f"without the {parsed.unit} per step: give {option}"
+            f"a budget of {parsed} cannot be translated into optimizer steps, which the laws count, "
+            f"without the {parsed.unit} per step: give {option} (--{option.replace('_', '-')})"
         )
     if not 0 < rate < float("inf"):
         raise InvalidInput(f"{option} must be a positive number, got {rate!r}")

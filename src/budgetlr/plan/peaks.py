@@ -82,6 +82,16 @@ class PeakLR:
     widened: float
     laws: tuple[LawPeak, ...]
     extrapolation: tuple[str, ...]
+    #: The bound's final loss for the target at peak LR ``lr``: ``L* + D^2 a / lr + lr G^2 b``, as
+    #: ``(L*, D^2, G^2, a, b)``; ``None`` where the bound could not be fitted.
+    bound_curve: tuple[float, float, float, float, float] | None = None
+
+    def bound_final_loss(self, lr: FloatArray) -> FloatArray:
+        """The bound's predicted final loss for the target schedule and budget at each peak ``lr``."""
+        if self.bound_curve is None:
+            raise InvalidInput("the convex bound could not be fitted to these runs")
+        floor, distance, gradient, a, b = self.bound_curve
+        return floor + distance * a / lr + lr * gradient * b
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -149,6 +159,7 @@ def peak_lr(runs: Sequence[Run], spec: str, total_steps: int, seed: int = 0) -> 
     if not peaks[0] <= chosen.peak <= peaks[-1]:
         reasons.append(f"peak LR {chosen.peak:.4g} lies outside the runs' {peaks[0]:.4g}..{peaks[-1]:.4g}")
     widened = float(2 ** max(chosen.held_out.values(), default=0.0))
+    curve = None if laws[0].peak is None else (*fit_bound(runs), *bound_terms(target))
     return PeakLR(
         spec,
         total_steps,
@@ -159,6 +170,7 @@ def peak_lr(runs: Sequence[Run], spec: str, total_steps: int, seed: int = 0) -> 
         widened,
         laws,
         tuple(reasons),
+        curve,
     )
 
 
@@ -253,34 +265,38 @@ def bound_peaks(
 ) -> FloatArray:
     """The bound's tuned peak for each target (columns), fitted to the runs (row 0) and to
     ``replicates`` block-bootstrap resamples of their points (rows 1..)."""
-    from scipy.optimize import lsq_linear
-
-    if len({run.peak for run in runs}) < 2:
-        raise InvalidInput("the convex bound needs runs at two or more peak LRs")
     points = bound_points(runs)
     terms = np.array([bound_terms(target) for target in targets])
-    scale = np.abs(points.rows).max(axis=0)
     estimates = []
     for replicate in range(replicates + 1):
-        weights = np.ones(points.losses.size) if replicate == 0 else block_weights(points.run, rng)
-        root = np.sqrt(weights)
-        solution = (
-            lsq_linear(
-                points.rows / scale * root[:, None], points.losses * root, bounds=([-np.inf, 0, 0], np.inf)
-            ).x
-            / scale
-        )
-        _, distance, gradient = solution
-        if distance <= 0 or gradient <= 0:
-            if replicate == 0:
-                side = "higher" if gradient <= 0 else "lower"
-                raise InvalidInput(
-                    "the runs do not bracket the best peak LR: the convex bound puts it at "
-                    f"{'infinity' if gradient <= 0 else '0'}; add a run at a {side} peak LR"
-                )
-            continue
-        estimates.append(np.sqrt(distance * terms[:, 0] / (gradient * terms[:, 1])))
+        weights = None if replicate == 0 else block_weights(points.run, rng)
+        _, distance, gradient = solve_bound(points, weights)
+        if distance > 0 and gradient > 0:
+            estimates.append(np.sqrt(distance * terms[:, 0] / (gradient * terms[:, 1])))
+        elif replicate == 0:
+            side = "higher" if gradient <= 0 else "lower"
+            raise InvalidInput(
+                "the runs do not bracket the best peak LR: the convex bound puts it at "
+                f"{'infinity' if gradient <= 0 else '0'}; add a run at a {side} peak LR"
+            )
     return np.array(estimates)
+
+
+def fit_bound(runs: Sequence[Run]) -> tuple[float, float, float]:
+    """The bound's ``(L*, D^2, G^2)`` fitted to the runs' observed losses after their warmup."""
+    return solve_bound(bound_points(runs))
+
+
+def solve_bound(points: Points, weights: FloatArray | None = None) -> tuple[float, float, float]:
+    from scipy.optimize import lsq_linear
+
+    root = np.ones(points.losses.size) if weights is None else np.sqrt(weights)
+    scale = np.abs(points.rows).max(axis=0)
+    solution = lsq_linear(
+        points.rows / scale * root[:, None], points.losses * root, bounds=([-np.inf, 0, 0], np.inf)
+    ).x
+    floor, distance, gradient = solution / scale
+    return float(floor), float(distance), float(gradient)
 
 
 def block_weights(owner: np.ndarray, rng: np.random.Generator) -> FloatArray:
