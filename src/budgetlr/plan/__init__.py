@@ -20,6 +20,7 @@ from budgetlr.plan.bound import TunedBound, tuned_bound  # noqa: E402
 from budgetlr.plan.designing import FAMILIES, Candidate, Design, Gain, budget_steps, design  # noqa: E402
 from budgetlr.plan.fitting import Fit, RunFit, fit  # noqa: E402
 from budgetlr.plan.laws import LAWS, Law, law_named, predicted_loss  # noqa: E402
+from budgetlr.plan.peaks import LawPeak, PeakLR, peak_lr  # noqa: E402
 from budgetlr.plan.predict import Prediction, predict_lrs, predict_schedule  # noqa: E402
 from budgetlr.plan.runs import Run, read_run, run_from_spec, write_run  # noqa: E402
 from budgetlr.plan.storage import load_fit, save_fit  # noqa: E402
@@ -32,6 +33,8 @@ __all__ = [
     "Fit",
     "Gain",
     "Law",
+    "LawPeak",
+    "PeakLR",
     "Prediction",
     "Run",
     "RunFit",
@@ -41,6 +44,7 @@ __all__ = [
     "fit",
     "law_named",
     "load_fit",
+    "peak_lr",
     "predict_lrs",
     "predict_schedule",
     "predicted_loss",

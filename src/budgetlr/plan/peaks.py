@@ -18,9 +18,10 @@ law with the smaller median error on the horizons both could be checked on gives
 bound where neither could be checked, as it reads the schedule too.
 
 A peak LR up to 2x beyond the runs' peaks is labelled an extrapolation; further out it is
-refused, naming the run to add. The answer's interval is the chosen law's bootstrap interval (the fit's uncertainty) widened by
-its largest held-out error, a factor ``2^error`` on each side: a law's own error is usually the
-larger of the two. Without a held-out horizon it is the bootstrap interval alone, and says so.
+refused, naming the run to add. The answer's interval is the chosen law's bootstrap interval (the
+fit's uncertainty) widened by its largest held-out error, a factor ``2^error`` on each side: a
+law's own error is usually the larger of the two. Without a held-out horizon it is the bootstrap
+interval alone, and says so.
 """
 
 from __future__ import annotations
