@@ -318,3 +318,17 @@ def test_design_refuses_in_one_line(tmp_path, options, message):
     done = run_cli("plan", "design", fit_path, "--peak", "0.1", "--quiet", *options)
     assert done.returncode == 2 and done.stdout == "" and done.stderr.count("\n") == 1, done.stderr
     assert message in done.stderr
+
+
+@pytest.mark.parametrize("command", ["fit", "lr"])
+def test_two_runs_of_one_name_are_refused_in_one_line(tmp_path, power_runs, command):
+    (tmp_path / "again").mkdir()
+    copy = tmp_path / "again" / power_runs[0].name
+    copy.write_text(power_runs[0].read_text())
+    options = (
+        ["--out", tmp_path / "fit.json"] if command == "fit" else ["--schedule", "cosine", "--steps", "100"]
+    )
+    done = run_cli("plan", command, power_runs[0], copy, *options)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr == "budgetlr: error: two runs share a name: give each run's CSV its own file name\n"
+    assert not (tmp_path / "fit.json").exists()

@@ -17,7 +17,7 @@ from typing import Any
 
 from budgetlr._extras import Extra
 from budgetlr.cli.arguments import add_command, at_least, checked, existing, output_file, plot_file, positive
-from budgetlr.cli.plan_design import add_budget, add_design, add_lr, steps_of
+from budgetlr.cli.plan_design import add_budget, add_design, add_lr, distinct, steps_of
 from budgetlr.errors import InvalidInput
 from budgetlr.plotting import panels, save
 
@@ -81,8 +81,7 @@ def fit_command(args: argparse.Namespace) -> None:
             raise InvalidInput(f"--from-spec {losses} {spec} {steps} {peak}: {error}") from None
     if not runs:
         raise InvalidInput("plan fit needs at least one RUN (a CSV of step,lr,loss) or --from-spec")
-    if len({run.name for run in runs}) < len(runs):
-        raise InvalidInput("two runs share a name: give each run's CSV its own file name")
+    distinct(runs)
     chosen = {} if args.replicates is None else {"replicates": args.replicates}
     result = fit(runs, args.law, seed=args.seed, progress=not args.quiet, **chosen)
     save_fit(result, args.out)

@@ -21,6 +21,13 @@ from budgetlr.plotting import panels, save
 FAMILY_NAMES = ("wsd", "linear", "polynomial", "cosine", "uba", "rex", "power")
 
 
+def distinct(runs: list) -> list:
+    """``runs``, refused in one line if two share a name (a fit and its output tell runs by name)."""
+    if len({run.name for run in runs}) < len(runs):
+        raise InvalidInput("two runs share a name: give each run's CSV its own file name")
+    return runs
+
+
 def print_answer(
     result: Any, args: argparse.Namespace, text: Callable[[Any], str], plot: Callable[[Path], None]
 ) -> None:
@@ -200,9 +207,7 @@ def lr_command(args: argparse.Namespace) -> None:
     from budgetlr.plan import read_run
     from budgetlr.plan.peaks import peak_lr
 
-    runs = [read_run(path) for path in args.runs]
-    if len({run.name for run in runs}) < len(runs):
-        raise InvalidInput("two runs share a name: give each run's CSV its own file name")
+    runs = distinct([read_run(path) for path in args.runs])
     result = peak_lr(runs, args.schedule, steps_of(args), seed=args.seed)
     print_answer(result, args, format_peak, lambda path: plot_peak(runs, result, path))
 
