@@ -10,14 +10,12 @@ budgetlr plan lr lr_0.1.csv lr_0.3.csv lr_1.csv --schedule cosine --steps 4000 -
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from pathlib import Path
 from typing import Any
 
 from budgetlr._extras import Extra
 from budgetlr.cli.arguments import add_command, at_least, checked, existing, output_file, plot_file, positive
-from budgetlr.cli.plan_design import add_budget, add_design, add_lr, distinct, steps_of
+from budgetlr.cli.plan_design import add_budget, add_design, add_lr, distinct, print_answer, steps_of
 from budgetlr.errors import InvalidInput
 from budgetlr.plotting import panels, save
 
@@ -112,27 +110,22 @@ def predict_command(args: argparse.Namespace) -> None:
     fitted = load_fit(args.fit)
     total_steps = steps_of(args)
     prediction = predict_schedule(fitted, args.schedule, total_steps, args.peak)
-    if args.json:
-        print(
-            json.dumps(
-                {"law": fitted.law, "schedule": args.schedule, "total_steps": total_steps, "peak": args.peak}
-                | prediction.to_json()
-            )
-        )
-    else:
-        low, high = prediction.low[-1], prediction.high[-1]
-        print(
-            f"{args.schedule} over {total_steps} steps at peak {args.peak:g}: final loss "
-            f"{prediction.final_loss:.5f} (95% interval {low:.5f} .. {high:.5f}, law {fitted.law})"
-        )
-        for reason in prediction.extrapolation:
-            print(f"extrapolation: {reason}")
-    if prediction.extrapolation and args.json:
-        print(f"budgetlr: extrapolation: {'; '.join(prediction.extrapolation)}", file=sys.stderr)
-    if args.plot:
-        plot_prediction(prediction, f"{args.schedule}\nT = {total_steps}, peak {args.peak:g}", args.plot)
-        if not args.json:
-            print(f"wrote {args.plot}")
+    low, high = prediction.low[-1], prediction.high[-1]
+    text = [
+        f"{args.schedule} over {total_steps} steps at peak {args.peak:g}: final loss "
+        f"{prediction.final_loss:.5f} (95% interval {low:.5f} .. {high:.5f}, law {fitted.law})",
+        *(f"extrapolation: {reason}" for reason in prediction.extrapolation),
+    ]
+    print_answer(
+        args,
+        {"law": fitted.law, "schedule": args.schedule, "total_steps": total_steps, "peak": args.peak}
+        | prediction.to_json(),
+        "\n".join(text),
+        prediction.extrapolation,
+        lambda path: plot_prediction(
+            prediction, f"{args.schedule}\nT = {total_steps}, peak {args.peak:g}", path
+        ),
+    )
 
 
 def plot_fit(result: Any, runs: list, path: Path) -> None:

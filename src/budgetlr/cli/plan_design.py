@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,12 +29,17 @@ def distinct(runs: list) -> list:
 
 
 def print_answer(
-    result: Any, args: argparse.Namespace, text: Callable[[Any], str], plot: Callable[[Path], None]
+    args: argparse.Namespace,
+    data: dict[str, Any],
+    text: str,
+    extrapolation: Sequence[str],
+    plot: Callable[[Path], None],
 ) -> None:
-    """``result`` as text (extrapolations included) or as JSON (extrapolations on stderr), and its plot."""
-    print(json.dumps(result.to_json()) if args.json else text(result))
+    """``text`` (its extrapolations written in it) or, with ``--json``, ``data`` with each
+    extrapolation on stderr; then the plot, where ``--plot`` asks for one."""
+    print(json.dumps(data) if args.json else text)
     if args.json:
-        for reason in result.extrapolation:
+        for reason in extrapolation:
             print(f"budgetlr: extrapolation: {reason}", file=sys.stderr)
     if args.plot:
         plot(args.plot)
@@ -133,7 +138,8 @@ def design_command(args: argparse.Namespace) -> None:
         baselines=args.baseline or BASELINES,
         progress=not args.quiet,
     )
-    print_answer(result, args, format_design, lambda path: plot_design(fitted, result, path))
+    print_answer(args, result.to_json(), format_design(result), result.extrapolation,
+                 lambda path: plot_design(fitted, result, path))  # fmt: skip
 
 
 def format_design(result: Any) -> str:
@@ -209,7 +215,8 @@ def lr_command(args: argparse.Namespace) -> None:
 
     runs = distinct([read_run(path) for path in args.runs])
     result = peak_lr(runs, args.schedule, steps_of(args), seed=args.seed)
-    print_answer(result, args, format_peak, lambda path: plot_peak(runs, result, path))
+    print_answer(args, result.to_json(), format_peak(result), result.extrapolation,
+                 lambda path: plot_peak(runs, result, path))  # fmt: skip
 
 
 def format_peak(result: Any) -> str:
