@@ -122,3 +122,15 @@ def float64_in_jax():
         yield
     finally:
         jax.config.update("jax_enable_x64", before)
+
+
+def store_and_die(out: Path) -> None:
+    """The eight synthetic trials of :func:`store_synthetic_trials`, stored by a process that dies
+    (as kill -9 leaves it) before it closes the database: they are in its write-ahead log alone."""
+    script = (
+        "import os, sys, budgetlr.bench.store as store\n"
+        "store.Store.close = lambda self: os._exit(0)\n"
+        "from tests.helpers import store_synthetic_trials\n"
+        "store_synthetic_trials(sys.argv[1])\n"
+    )
+    subprocess.run([sys.executable, "-c", script, str(out)], check=True, cwd=Path(__file__).parents[1])

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from budgetlr.errors import InvalidInput
+
 SQLITE_HEADER = b"SQLite format 3\x00"
+#: The files SQLite keeps beside a database: its write-ahead log, the log's index, and its
+#: rollback journal. Until a checkpoint, a database's latest trials live in its ``-wal`` alone.
+SIDE_FILE_SUFFIXES = ("-wal", "-shm", "-journal")
 
 
 def is_sqlite(path: Path) -> bool:
@@ -15,3 +20,37 @@ def is_sqlite(path: Path) -> bool:
             return handle.read(len(SQLITE_HEADER)) == SQLITE_HEADER
     except OSError:
         return False
+
+
+def database_of(path: str | Path) -> Path | None:
+    """The SQLite database that ``path`` is part of, whatever path (relative, ``..``, a symlink)
+    leads to it: a database itself, one whose log or journal is beside it (its content may be
+    there alone), or a database's side file (``-wal``, ``-shm``, ``-journal``). None otherwise.
+
+    >>> import sqlite3, tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> sqlite3.connect(folder / "results.db").execute("CREATE TABLE t (x)").connection.close()
+    >>> database_of(folder / "results.db-wal") == (folder / "results.db").resolve()
+    True
+    >>> database_of(folder / "notes.csv") is None
+    True
+    """
+    resolved = Path(path).resolve()
+    if is_sqlite(resolved) or any(resolved.with_name(resolved.name + s).exists() for s in SIDE_FILE_SUFFIXES):
+        return resolved
+    for suffix in SIDE_FILE_SUFFIXES:
+        if resolved.name.endswith(suffix):
+            base = resolved.with_name(resolved.name.removesuffix(suffix))
+            if base.exists() or resolved.exists():
+                return base
+    return None
+
+
+def refuse_database_file(path: str | Path) -> None:
+    """Raise :class:`InvalidInput` if writing ``path`` would write over part of a database."""
+    database = database_of(path)
+    if database is None:
+        return
+    if database == Path(path).resolve():
+        raise InvalidInput(f"refusing to write over {path}: it is a SQLite database")
+    raise InvalidInput(f"refusing to write over {path}: it belongs to the SQLite database {database}")

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from budgetlr.errors import InvalidInput
+from budgetlr.files import refuse_database_file
 
 HEADER = "step,lr,loss"
 #: Rows kept in memory between writes, by default.
@@ -136,6 +137,7 @@ def loss_values(losses: list[Any]) -> list[float | None]:
 def keep_rows_before(path: Path, step: int) -> None:
     """Make ``path`` a recording holding only its rows before ``step`` (a new file holding the
     header when there is none); refuse to touch a file that is not a recording."""
+    refuse_database_file(path)
     if not path.exists() or path.stat().st_size == 0:
         path.write_text(HEADER + "\n")
         return

@@ -16,12 +16,14 @@ import csv
 import itertools
 import json
 import os
+import shutil
 import socket
 import sqlite3
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import astuple, dataclass
 from pathlib import Path
 from typing import Any
@@ -151,11 +153,14 @@ class Store:
     def __init__(self, out: Path = DEFAULT_DIR, *, read_only: bool = False) -> None:
         self.path = Path(out) / DB_NAME
         self.read_only = read_only
-        if read_only or self.path.exists():
-            check_budgetlr_database(self.path, read_only)
+        self.resources = ExitStack()
         if read_only:
-            self.connection = open_read_only(self.path)
+            check_database_file(self.path, read_only=True)
+            self.connection = open_read_only(self.path, self.resources)
+            check_tables(self.connection, self.path, read_only=True)
             return
+        if self.path.exists():
+            check_budgetlr_database(self.path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with database_errors(self.path):
             for attempt in itertools.count():
@@ -196,7 +201,15 @@ class Store:
         return cls(out, read_only=True)
 
     def close(self) -> None:
-        self.connection.close()
+        """Close the database; a writer first moves its write-ahead log into the database file, so
+        that a reader that cannot write the folder (and so cannot read the log) sees every trial."""
+        try:
+            if not self.read_only:
+                with database_errors(self.path):
+                    self.connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            self.connection.close()
+            self.resources.close()
 
     def __enter__(self) -> Store:
         return self
@@ -399,24 +412,35 @@ def is_alive(owner: str) -> bool:
     return True
 
 
-def check_budgetlr_database(path: Path, read_only: bool = False) -> None:
+def check_budgetlr_database(path: Path) -> None:
     """Refuse ``path`` unless it is empty or a SQLite file whose tables are budgetlr's; reads only."""
+    check_database_file(path)
+    if path.exists() and (path.stat().st_size > 0 or has_pending_log(path)):
+        with ExitStack() as resources:
+            check_tables(open_read_only(path, resources), path)
+
+
+def check_database_file(path: Path, read_only: bool = False) -> None:
+    """Refuse a ``path`` that is not a file or not SQLite's; a reader also refuses one that holds
+    nothing (absent, or empty with no log beside it)."""
     if path.exists() and not path.is_file():
         raise InvalidInput(f"{path} is not a file")
-    if not path.exists() or path.stat().st_size == 0:
-        return
-    if not is_sqlite(path):
+    empty = not path.exists() or path.stat().st_size == 0
+    if empty and read_only and not has_pending_log(path):
+        raise InvalidInput(
+            f"{path} is an empty file, not a results database: 'budgetlr bench --out {path.parent}' stores trials there"
+        )
+    if not empty and not is_sqlite(path):
         raise InvalidInput(f"{path} is not a budgetlr results database (not a SQLite file)")
-    connection = open_read_only(path)
-    try:
-        with database_errors(path):
-            tables = {
-                row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type='table'")
-            }
-            columns = {row[1] for row in connection.execute("PRAGMA table_info(trials)")}
-            health = connection.execute("PRAGMA quick_check(1)").fetchone()[0]
-    finally:
-        connection.close()
+
+
+def check_tables(connection: sqlite3.Connection, path: Path, read_only: bool = False) -> None:
+    """Refuse a database that is corrupt or another program's; a reader also refuses one without
+    trials, or one that an older budgetlr wrote."""
+    with database_errors(path):
+        tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        columns = {row[1] for row in connection.execute("PRAGMA table_info(trials)")}
+        health = connection.execute("PRAGMA quick_check(1)").fetchone()[0]
     if health != "ok":
         raise InvalidInput(f"{path} is a corrupt SQLite database ({health})")
     if tables and not columns >= LEGACY_COLUMNS:
@@ -424,21 +448,59 @@ def check_budgetlr_database(path: Path, read_only: bool = False) -> None:
             f"{path} is another program's SQLite database (tables: {', '.join(sorted(tables))}); "
             "budgetlr leaves it alone"
         )
-    if tables and read_only and not set(COLUMNS) - set(LOSS_COLUMNS) <= columns:
+    if read_only and not tables:
+        raise InvalidInput(
+            f"{path} holds no trials yet (a database without tables): 'budgetlr bench --out {path.parent}' stores some"
+        )
+    if read_only and not set(COLUMNS) - set(LOSS_COLUMNS) <= columns:
         raise InvalidInput(
             f"{path} was written by an older budgetlr; 'budgetlr bench --out {path.parent}' upgrades it in place"
         )
 
 
-def open_read_only(path: Path) -> sqlite3.Connection:
-    """A connection that cannot change ``path``. On a read-only file system, where SQLite cannot
-    make the WAL's shared-memory file, the database is read as immutable."""
+def has_pending_log(path: Path) -> bool:
+    """True if ``path``'s write-ahead log holds anything: trials not yet in the database file."""
+    log = Path(f"{path}-wal")
+    return log.is_file() and log.stat().st_size > 0
+
+
+def open_read_only(path: Path, resources: ExitStack) -> sqlite3.Connection:
+    """A connection that cannot change ``path`` and sees every trial stored there.
+
+    SQLite reads a database's write-ahead log through a shared-memory file beside it, which it
+    cannot make in a folder this process may not write (a shared results folder). There, a
+    database with an empty log is read as immutable, and one whose log holds trials (a killed
+    sweep's) is read from a private copy of the two files, made in a temporary folder that
+    ``resources`` removes.
+    """
     absolute = Path(path).resolve()
     uri = f"{absolute.as_uri()}?mode=ro"
     if not os.access(absolute.parent, os.W_OK):
-        uri += "&immutable=1"
+        if has_pending_log(absolute):
+            absolute = private_copy(absolute, resources)
+            uri = f"{absolute.as_uri()}?mode=ro"
+        else:
+            uri += "&immutable=1"
     with database_errors(path):
-        return sqlite3.connect(uri, uri=True, timeout=30)
+        connection = sqlite3.connect(uri, uri=True, timeout=30)
+    resources.callback(connection.close)
+    return connection
+
+
+def private_copy(database: Path, resources: ExitStack) -> Path:
+    """``database`` and its write-ahead log copied into a temporary folder that ``resources``
+    removes; one line saying why and what to do when they cannot be read."""
+    folder = Path(resources.enter_context(tempfile.TemporaryDirectory(prefix="budgetlr-read-")))
+    try:
+        for source in (database, Path(f"{database}-wal")):
+            shutil.copyfile(source, folder / source.name.replace(database.name, DB_NAME))
+    except OSError as error:
+        raise InvalidInput(
+            f"cannot read the trials in the write-ahead log beside {database} ({error.strerror or error}) from "
+            f"this read-only folder: ask its owner to rerun the sweep there, which moves them into the database when "
+            "it ends, or copy the folder somewhere you can write"
+        ) from None
+    return folder / DB_NAME
 
 
 def trial_row(trial: Trial) -> Iterable[object]:

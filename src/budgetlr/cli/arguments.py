@@ -15,7 +15,7 @@ import numpy as np
 
 from budgetlr._extras import Extra
 from budgetlr.errors import InvalidInput
-from budgetlr.files import is_sqlite
+from budgetlr.files import refuse_database_file
 from budgetlr.schedules import split_specs
 
 PLOT_SUFFIXES = (".png", ".pdf", ".svg")
@@ -123,13 +123,12 @@ def existing(text: str) -> Path:
 
 
 def output_file(text: str) -> Path:
-    """A file budgetlr may write: in an existing folder, not a folder or a device, and never a
-    SQLite database (a results database is never written over)."""
+    """A file budgetlr may write: in an existing folder, not a folder or a device, and never part
+    of a SQLite database (a results database and its log are never written over)."""
     path = Path(text)
     if path.exists() and not path.is_file():
         raise InvalidInput(f"cannot write {text}: it exists and is not a regular file")
-    if path.is_file() and is_sqlite(path):
-        raise InvalidInput(f"refusing to write over {text}: it is a SQLite database")
+    refuse_database_file(path)
     if not path.parent.is_dir():
         raise InvalidInput(f"cannot write {text}: folder {path.parent} does not exist")
     return path

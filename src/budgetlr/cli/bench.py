@@ -70,6 +70,9 @@ def add_commands(commands: Any) -> None:
         commands, "report", report, BENCH, help="write report.md, report.html and plots from the database"
     )
     add_out(parser)
+    parser.add_argument(
+        "--to", type=checked(folder), help="the folder to write the report into (default: the results folder)"
+    )
     parser = add_command(commands, "export", export, BENCH, help="write every stored trial to a CSV file")
     add_out(parser)
     parser.add_argument("file", type=checked(output_file), metavar="FILE.csv")
@@ -155,7 +158,7 @@ def not_reused_line(semantics: int | None, count: int) -> str:
 def report(args: argparse.Namespace) -> None:
     from budgetlr.study.report import write_report
 
-    print(f"wrote {write_report(args.out)} (and report.html, plots/)")
+    print(f"wrote {write_report(args.out, args.to)} (and report.html, plots/)")
 
 
 def export(args: argparse.Namespace) -> None:

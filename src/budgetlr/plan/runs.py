@@ -18,6 +18,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from budgetlr.errors import InvalidInput
+from budgetlr.files import refuse_database_file
 from budgetlr.schedules import schedule
 
 FloatArray = NDArray[np.float64]
@@ -126,6 +127,7 @@ def write_run(run: Run, path: str | Path) -> None:
     >>> read_run(path).losses.tolist()
     [3.0, 2.5]
     """
+    refuse_database_file(path)
     observed = dict(zip(run.steps.tolist(), range(run.steps.size), strict=True))
     spread = run.spread
     lines = ["step,lr,loss" + (",spread" if spread is not None else "")]

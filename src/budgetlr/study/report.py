@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import math
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,21 +47,27 @@ class Image:
 Block = Heading | Paragraph | Table | Image
 
 
-def write_report(out: Path) -> Path:
-    """Write ``report.md``, ``report.html`` and ``plots/*.png`` into ``out``; returns report.md."""
+def write_report(out: Path, to: Path | None = None) -> Path:
+    """Write ``report.md``, ``report.html`` and ``plots/*.png`` of the results in ``out`` into
+    folder ``to`` (default ``out``); returns report.md."""
     out = Path(out)
+    to = out if to is None else Path(to)
+    if to.is_dir() and not os.access(to, os.W_OK):
+        raise InvalidInput(
+            f"cannot write the report into {to} (not writable): give 'budgetlr report --to FOLDER'"
+        )
     with Store.existing(out) as store:
         trials = store.trials()
         if not trials:
             raise InvalidInput(f"the results database in {str(out)!r} holds no trials yet")
         all_cells = analysis.cells(analysis.on_grid(trials)[0])  # the lr-transfer runs tune nothing
         curves = {key: store.curve(key) for cell in all_cells for key in cell.keys}
-    plots = out / "plots"
-    plots.mkdir(exist_ok=True)
+    plots = to / "plots"
+    plots.mkdir(parents=True, exist_ok=True)
     blocks = build(all_cells, curves, plots, len(trials), store.path)
-    (out / "report.md").write_text(to_markdown(blocks))
-    (out / "report.html").write_text(to_html(blocks))
-    return out / "report.md"
+    (to / "report.md").write_text(to_markdown(blocks))
+    (to / "report.html").write_text(to_html(blocks))
+    return to / "report.md"
 
 
 def build(
