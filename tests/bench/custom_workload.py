@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 from budgetlr.bench.workloads import ClassificationWorkload
+from budgetlr.bench.workloads.quadratic import Quadratic
 
 
 @dataclass(frozen=True)
@@ -31,3 +32,11 @@ class Blobs(ClassificationWorkload):
 
 def make_blobs(centres: str = "4") -> Blobs:
     return Blobs(centres=int(centres))
+
+
+@dataclass(frozen=True)
+class ShortQuadratic(Quadratic):
+    """The built-in quadratic with a budget of its own; its ``name`` is still ``quadratic``."""
+
+    full_budget: ClassVar[int] = 100
+    eval_every: ClassVar[int] = 5

@@ -48,8 +48,7 @@ def pass_gate() -> None:
 
 @dataclass(frozen=True)
 class GatedQuadratic(Quadratic):
-    # A sweep writes a workload by its name and resolves that again: here, module:attr.
-    name: ClassVar[str] = f"{__name__}:GatedQuadratic"
+    name: ClassVar[str] = "gated-quadratic"
 
     def batches(self, generator: torch.Generator) -> Iterator[Batch]:
         pass_gate()

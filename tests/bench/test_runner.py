@@ -153,15 +153,27 @@ def test_third_party_workload_by_entry_point(monkeypatch):
     monkeypatch.setattr(
         workloads, "entry_points", lambda group: [entry] if group == workloads.ENTRY_POINT_GROUP else []
     )
-    assert "blobs" in workloads.available()
-    assert resolve_workload("blobs(centres=2)").centres == 2
+    workloads.origin.cache_clear()  # the registry changed
+    try:
+        assert "blobs" in workloads.available()
+        assert resolve_workload("blobs(centres=2)").centres == 2
+        assert str(resolve_workload("tests.bench.custom_workload:Blobs(centres=2)")) == "blobs(centres=2)"
+    finally:
+        workloads.origin.cache_clear()
 
 
 @pytest.mark.parametrize(
     ("spec", "message"),
     [
         ("imagenet", r"unknown workload 'imagenet'; valid workloads: quadratic, mnist1d-cnn"),
-        ("quadratic(kappa=0.5)", r"quadratic needs kappa >= 1"),
+        ("quadratic(kappa=0.5)", r"quadratic: kappa must be in \[1, 1e\+12\] \(its bound\), got 0.5"),
+        ("quadratic(dim=1e9)", r"quadratic: dim must be in \[1, 100000\] \(its bound\), got 1e\+09"),
+        ("mnist1d-cnn(samples=1e12)", r"mnist1d-cnn: samples must be in \[100, 1e\+06\]"),
+        ("stdlib-gpt(layers=1000)", r"stdlib-gpt: layers must be in \[1, 48\]"),
+        ("text-gpt(train_bytes=1e12)", r"text-gpt: train_bytes must be in \[1024, 1e\+09\]"),
+        (":", r"workload ':' must be module:attr, e.g. mypackage.blobs:Blobs"),
+        ("os.path:", r"workload 'os.path:' must be module:attr"),
+        (".relative:X", r"workload '.relative:X' must be module:attr"),
         ("quadratic(kappa=abc)", r"kappa='abc' must be a number"),
         ("quadratic(kapa=2)", r"unexpected keyword argument 'kapa'"),
         ("stdlib-gpt(width=10, heads=4)", r"width=10 must be a multiple of heads=4"),

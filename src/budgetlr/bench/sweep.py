@@ -86,11 +86,13 @@ def make_plan(
     """Check every part of a plan and put its specs in canonical form; bad input raises
     ``ValueError`` naming it, before anything is run or stored. Each workload's LR grid is
     ``lrs``, else its entry in ``grids`` (keyed by canonical workload spec), else its own."""
-    from budgetlr.bench.workloads import resolve_workload  # torch: see the module's docstring
+    from budgetlr.bench.workloads import check_findable, resolve_workload  # torch: see the docstring
 
     resolved = [resolve_workload(w) for w in workloads]
     if not resolved:
         raise InvalidInput("a sweep needs at least one workload")
+    for workload in resolved:
+        check_findable(workload)
     parsed = [method(s) for s in schedules]
     if not parsed:
         raise InvalidInput("a sweep needs at least one schedule")

@@ -83,7 +83,7 @@ def add_commands(commands: Any) -> None:
     parser.add_argument(
         "folder", type=checked(folder), metavar="FOLDER", help="where to write one CSV per run"
     )
-    parser.add_argument("--workload", type=checked(word), help="only this workload (as stored)")
+    parser.add_argument("--workload", type=checked(word), help="only this workload (a workload spec)")
     parser.add_argument("--schedule", type=checked(word), help="only this schedule spec (as stored)")
     parser.add_argument("--budget", type=checked(fraction), help="only this budget fraction")
     parser.add_argument("--lr", type=checked(peak_lr), help="only this peak LR")
@@ -172,10 +172,12 @@ def export(args: argparse.Namespace) -> None:
 def export_runs(args: argparse.Namespace) -> None:
     from budgetlr.bench.runs import Selection, stored_runs
     from budgetlr.bench.store import Store
+    from budgetlr.bench.workloads import stored_spec
     from budgetlr.errors import InvalidInput
     from budgetlr.plan.runs import write_run
 
-    selection = Selection(args.workload, args.schedule, args.budget, args.lr, args.seed)
+    workload = None if args.workload is None else stored_spec(args.workload)
+    selection = Selection(workload, args.schedule, args.budget, args.lr, args.seed)
     with Store.existing(args.out) as store:
         runs, skipped = stored_runs(store, selection)
     if not runs:

@@ -288,15 +288,17 @@ def default_wsd_lr(out: Path, workload: str, budget: float) -> float | None:
 
 def recommend(args: argparse.Namespace) -> None:
     from budgetlr.bench.store import Store
+    from budgetlr.bench.workloads import stored_spec
     from budgetlr.study.analysis import cells, on_grid
     from budgetlr.study.recommend import peak_lr, recommend
 
+    workload = None if args.workload is None else stored_spec(args.workload)
     with Store.existing(args.out) as store:
         trials, _ = on_grid(store.trials())  # the lr-transfer runs tune nothing
-    recommendation = recommend(cells(trials), args.budget_fraction, args.workload)
+    recommendation = recommend(cells(trials), args.budget_fraction, workload)
     print(recommendation.explain())
-    if args.workload is not None:
-        print(peak_lr(trials, args.workload, recommendation.choice.schedule, args.budget_fraction).explain())
+    if workload is not None:
+        print(peak_lr(trials, workload, recommendation.choice.schedule, args.budget_fraction).explain())
 
 
 def lr_transfer(args: argparse.Namespace) -> None:

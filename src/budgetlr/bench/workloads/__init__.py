@@ -1,12 +1,19 @@
 """Workloads: the built-in ones, and third-party ones by ``module:attr`` or the entry-point group
 ``budgetlr.workloads`` (see docs/workloads.md).
 
-A workload spec is ``name`` or ``name(key=value, ...)``, like a schedule spec.
+A workload spec is ``name`` or ``name(key=value, ...)``, like a schedule spec, where ``name`` is
+a registered name or ``module:attr``. A workload's spec (``str(workload)``) is its identity in the
+results database: its registered name when the registry resolves that name to its class, else
+the ``module:Class`` it came from, so that every command finds its trials again.
 """
 
 from __future__ import annotations
 
 import importlib
+import os
+import re
+import sys
+from functools import cache
 from importlib.metadata import entry_points
 from typing import Any
 
@@ -26,6 +33,7 @@ BUILT_IN: dict[str, type[Workload]] = {
     w.name: w for w in (Quadratic, Mnist1dCNN, DigitsCNN, StdlibGPT, TextGPT, CifarResNet)
 }
 ENTRY_POINT_GROUP = "budgetlr.workloads"
+DOTTED_NAME = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
 
 
 def available() -> dict[str, Any]:
@@ -47,13 +55,8 @@ def resolve_workload(spec: str | Workload) -> Workload:
     text = spec.strip()
     if ":" in text.partition("(")[0]:
         target, _, rest = text.partition("(")
-        module_name, _, attr = target.partition(":")
         args = split_spec("x(" + rest, "workload")[1] if rest else {}
-        try:
-            factory = getattr(importlib.import_module(module_name.strip()), attr.strip())
-        except (ImportError, AttributeError) as error:
-            raise InvalidInput(f"cannot load workload {text!r}: {error}") from None
-        return instantiate(factory, args, text)
+        return instantiate(load(target.strip()), args, text)
     name, args = split_spec(text, "workload")
     known = available()
     if name not in known:
@@ -62,6 +65,63 @@ def resolve_workload(spec: str | Workload) -> Workload:
     if not isinstance(factory, type):
         factory = factory.load()
     return instantiate(factory, args, text)
+
+
+def load(target: str) -> Any:
+    """The object ``module:attr`` names. The module is imported as Python imports it, and from the
+    current folder when Python's path lacks it (as ``python -m`` would): the console script's path
+    holds only its own folder."""
+    module_name, _, attr = (part.strip() for part in target.partition(":"))
+    if not (DOTTED_NAME.fullmatch(module_name) and DOTTED_NAME.fullmatch(attr)):
+        raise InvalidInput(f"workload {target!r} must be module:attr, e.g. mypackage.blobs:Blobs")
+    here = os.getcwd()
+    try:
+        try:
+            found: Any = importlib.import_module(module_name)
+        except ModuleNotFoundError as error:
+            if here in sys.path or error.name != module_name.partition(".")[0]:
+                raise
+            sys.path.append(here)
+            found = importlib.import_module(module_name)
+        for part in attr.split("."):
+            found = getattr(found, part)
+    except (ImportError, AttributeError) as error:
+        raise InvalidInput(f"cannot load workload {target!r}: {error}") from None
+    return found
+
+
+@cache
+def origin(cls: type) -> str:
+    """The name a spec gives ``cls``: the name under which the registry resolves it (built-in or
+    registered by an entry point), else ``module:Class``."""
+    name = getattr(cls, "name", "")
+    if BUILT_IN.get(name) is cls:
+        return name
+    where = f"{cls.__module__}:{cls.__qualname__}"
+    for entry in entry_points(group=ENTRY_POINT_GROUP):
+        if entry.name not in BUILT_IN and "".join(entry.value.split()) == where:
+            return entry.name
+    return where
+
+
+def check_findable(workload: Workload) -> None:
+    """Refuse a workload whose class no other process can import: its trials could not be read."""
+    where = origin(type(workload))
+    if where.startswith("__main__:") or "<locals>" in where:
+        raise InvalidInput(
+            f"workload class {type(workload).__qualname__} is defined in {where.partition(':')[0]}, where "
+            "no other command can find it: define it in a module (see docs/workloads.md)"
+        )
+
+
+def stored_spec(text: str) -> str:
+    """The spec under which trials of workload ``text`` are stored (``quadratic(kappa=1e4)`` ->
+    ``quadratic(kappa=10000.0)``); ``text`` itself when this process cannot resolve it, so that a
+    stored workload is still selected by the spec it was stored under."""
+    try:
+        return str(resolve_workload(text))
+    except InvalidInput:
+        return text.strip()
 
 
 def instantiate(factory: Any, args: dict[str, str], text: str) -> Workload:
@@ -80,4 +140,4 @@ def instantiate(factory: Any, args: dict[str, str], text: str) -> Workload:
     return workload
 
 
-__all__ = ["BUILT_IN", "ClassificationWorkload", "Workload", "available", "resolve_workload"]
+__all__ = ["BUILT_IN", "ClassificationWorkload", "Workload", "available", "resolve_workload", "stored_spec"]

@@ -16,6 +16,7 @@ from typing import Any, ClassVar, NamedTuple
 import torch
 from torch import Tensor, nn
 
+from budgetlr.errors import InvalidInput
 from budgetlr.spec import coerce, format_value
 
 Batch = tuple[Tensor, Tensor]
@@ -59,6 +60,9 @@ class Workload:
     lrs: ClassVar[tuple[float, ...]] = (1e-3, 3e-3, 1e-2)
     #: Built-in workloads of the GPU tier are left out of the CPU suites.
     gpu_tier: ClassVar[bool] = False
+    #: The range of each numeric key, ``{"dim": (1, 100_000)}``: a workload's size is bounded
+    #: before anything is made, so that a typo cannot ask for more memory than a machine has.
+    bounds: ClassVar[dict[str, tuple[float, float]]] = {}
 
     def __post_init__(self) -> None:
         hints = typing.get_type_hints(type(self))
@@ -66,14 +70,25 @@ class Workload:
             object.__setattr__(
                 self, field.name, coerce(field.name, getattr(self, field.name), hints[field.name])
             )
+        for key, (low, high) in self.bounds.items():
+            value = getattr(self, key)
+            if not low <= value <= high:
+                raise InvalidInput(
+                    f"{self.name}: {key} must be in [{low:g}, {high:g}] (its bound), got {value:g}"
+                )
 
     def __str__(self) -> str:
+        """The workload's spec, its identity in the results database (see
+        :func:`budgetlr.bench.workloads.origin`)."""
+        from budgetlr.bench.workloads import origin
+
         items = [
             f"{f.name}={format_value(getattr(self, f.name))}"
             for f in dataclasses.fields(self)
             if getattr(self, f.name) != f.default
         ]
-        return f"{self.name}({', '.join(items)})" if items else self.name
+        name = origin(type(self))
+        return f"{name}({', '.join(items)})" if items else name
 
     # -- what a workload implements --------------------------------------------------------
     def data_fingerprint(self) -> str:

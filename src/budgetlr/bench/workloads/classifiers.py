@@ -46,6 +46,7 @@ class Mnist1dCNN(ClassificationWorkload):
     optimizer_settings: ClassVar[dict[str, float]] = {"weight_decay": 0.01}
     eval_every: ClassVar[int] = 100
     lrs: ClassVar[tuple[float, ...]] = (1e-2, 3e-2, 1e-1)
+    bounds: ClassVar[dict[str, tuple[float, float]]] = {"samples": (100, 1_000_000), "width": (1, 1024)}
 
     samples: int = 20000
     width: int = 32

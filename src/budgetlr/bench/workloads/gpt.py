@@ -116,6 +116,11 @@ class StdlibGPT(Workload):
     higher_is_better: ClassVar[bool] = False
     eval_every: ClassVar[int] = 100
     lrs: ClassVar[tuple[float, ...]] = (1e-3, 3e-3, 1e-2)
+    #: Up to about 2.4 billion parameters over a corpus of up to 1 GB held in memory.
+    bounds: ClassVar[dict[str, tuple[float, float]]] = {
+        "width": (1, 2048), "layers": (1, 48), "heads": (1, 64), "context": (1, 2048),
+        "train_bytes": (1024, 10**9), "eval_windows": (1, 100_000), "held_out_bytes": (2, 10**8),
+    }  # fmt: skip
 
     path: str = ""
     width: int = 64

@@ -10,7 +10,6 @@ import torch
 from torch import Tensor, nn
 
 from budgetlr.bench.workloads.base import Batch, Evaluation, Workload
-from budgetlr.errors import InvalidInput
 
 
 @dataclass(frozen=True)
@@ -33,15 +32,13 @@ class Quadratic(Workload):
     higher_is_better: ClassVar[bool] = False
     eval_every: ClassVar[int] = 50
     lrs: ClassVar[tuple[float, ...]] = (0.1, 0.3, 1.0)
+    bounds: ClassVar[dict[str, tuple[float, float]]] = {
+        "kappa": (1, 1e12), "noise": (0, 1e6), "dim": (1, 100_000)
+    }  # fmt: skip
 
     kappa: float = 100.0
     noise: float = 0.5
     dim: int = 50
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if self.kappa < 1 or self.noise < 0 or self.dim < 1:
-            raise InvalidInput(f"quadratic needs kappa >= 1, noise >= 0, dim >= 1; got {self}")
 
     @cached_property
     def spectrum(self) -> Tensor:
