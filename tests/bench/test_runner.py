@@ -153,13 +153,13 @@ def test_third_party_workload_by_entry_point(monkeypatch):
     monkeypatch.setattr(
         workloads, "entry_points", lambda group: [entry] if group == workloads.ENTRY_POINT_GROUP else []
     )
-    workloads.origin.cache_clear()  # the registry changed
+    workloads.registered_name.cache_clear()  # the registry changed
     try:
         assert "blobs" in workloads.available()
         assert resolve_workload("blobs(centres=2)").centres == 2
         assert str(resolve_workload("tests.bench.custom_workload:Blobs(centres=2)")) == "blobs(centres=2)"
     finally:
-        workloads.origin.cache_clear()
+        workloads.registered_name.cache_clear()
 
 
 @pytest.mark.parametrize(

@@ -90,14 +90,18 @@ def load(target: str) -> Any:
     return found
 
 
-@cache
 def origin(cls: type) -> str:
     """The name a spec gives ``cls``: the name under which the registry resolves it (built-in or
     registered by an entry point), else ``module:Class``."""
-    name = getattr(cls, "name", "")
-    if BUILT_IN.get(name) is cls:
+    return registered_name(f"{cls.__module__}:{cls.__qualname__}", getattr(cls, "name", ""))
+
+
+@cache
+def registered_name(where: str, name: str) -> str:
+    """The registry's name for the class at ``where`` (``module:Class``) named ``name``, else ``where``."""
+    built_in = BUILT_IN.get(name)
+    if built_in is not None and f"{built_in.__module__}:{built_in.__qualname__}" == where:
         return name
-    where = f"{cls.__module__}:{cls.__qualname__}"
     for entry in entry_points(group=ENTRY_POINT_GROUP):
         if entry.name not in BUILT_IN and "".join(entry.value.split()) == where:
             return entry.name
