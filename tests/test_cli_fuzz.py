@@ -9,7 +9,9 @@ exits 2, and leave every database unchanged when it fails or only reads. Trainin
 import argparse
 import hashlib
 import json
+import os
 import random
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -26,7 +28,7 @@ import budgetlr.study.tune
 from budgetlr.bench.sweep import SweepSummary
 from budgetlr.cli import build_parser, main
 from budgetlr.errors import InvalidInput
-from tests.helpers import store_synthetic_trials
+from tests.helpers import store_and_die, store_synthetic_trials
 
 BUDGETLR = str(Path(sys.executable).parent / "budgetlr")
 INVOCATIONS = 300
@@ -54,13 +56,18 @@ NUMBERS = [
 LISTS = ["0.1,0.5", "", ",", "0.1,,0.5", "0.1,x", "-1", "0", "1e39", "9223372036854775808", "nan", "1,2"]
 SPECS = ["cosine", "uba(phi=1e17)", "uba(phi=0)", "cosine,ubaa", "", "array(file=/dev/urandom)",
          "cosine(", "refined", "wsd(decay=2)", "array(values=[1, nan])", "quadratic", "nope"]  # fmt: skip
+#: Workload specs: the schedule specs' kinds of damage, plug-ins (module:attr) and sizes past a bound.
+WORKLOADS = [*SPECS, "tests.bench.custom_workload:ShortQuadratic(dim=8)", "tests.bench.custom_workload:Blobs(centres=2)",
+             "tests.bench.custom_workload:make_blobs", ":", " : ", "nope.mod:X", "os:path", "quadratic(dim=1e9)",
+             "stdlib-gpt(layers=1000)"]  # fmt: skip
 
 
 def options(paths: dict[str, str]) -> dict[str, dict[str, list[str]]]:
     """Per subcommand, its options and the values the fuzzer picks from (``""`` key: positionals)."""
-    outs = [paths["db"], paths["foreign"], paths["junk"], paths["empty"], paths["file"], "", paths["new"]]
+    outs = [paths["db"], paths["foreign"], paths["junk"], paths["empty"], paths["file"], "", paths["new"],
+            paths["killed"], paths["zero"], paths["read_only"]]  # fmt: skip
     files = [paths["db_file"], paths["foreign_file"], paths["new_file"], "/dev/full", paths["dir"],
-             "/nonexistent/x.csv", "", paths["plain"]]  # fmt: skip
+             "/nonexistent/x.csv", "", paths["plain"], *paths["side_files"].split("|")]  # fmt: skip
     return {
         "list": {},
         "show": {
@@ -71,7 +78,7 @@ def options(paths: dict[str, str]) -> dict[str, dict[str, list[str]]]:
             "--plot": [*files, paths["new_png"]],
         },
         "bench": {
-            "--workload": [*SPECS, "quadratic"],
+            "--workload": [*WORKLOADS, "quadratic"],
             "--schedules": SPECS,
             "--budgets": LISTS,
             "--lrs": LISTS,
@@ -82,12 +89,12 @@ def options(paths: dict[str, str]) -> dict[str, dict[str, list[str]]]:
             "--out": outs,
             "--tuner": ["grid", "optuna", "x"],
         },
-        "report": {"--out": outs},
+        "report": {"--out": outs, "--to": [paths["new"], paths["read_only"], paths["file"], ""]},
         "export": {"": files, "--out": outs},
         "refine": {"--out": outs, "--trial": ["", "zz", paths["key"][:6]], "--smoothing": NUMBERS},
-        "suggest-phi": {"--workload": SPECS, "--budget": NUMBERS, "--seed": NUMBERS},
+        "suggest-phi": {"--workload": WORKLOADS, "--budget": NUMBERS, "--seed": NUMBERS, "--out": outs},
         "pbt": {
-            "--workload": SPECS,
+            "--workload": WORKLOADS,
             "--budget": NUMBERS,
             "--population": NUMBERS,
             "--interval": NUMBERS,
@@ -96,8 +103,14 @@ def options(paths: dict[str, str]) -> dict[str, dict[str, list[str]]]:
             "--replay-seeds": LISTS,
             "--out": outs,
         },
-        "wsd-s": {"--workload": SPECS, "--budgets": LISTS, "--seeds": LISTS, "--lr": NUMBERS, "--out": outs},
-        "recommend": {"--budget-fraction": NUMBERS, "--workload": SPECS, "--out": outs},
+        "wsd-s": {
+            "--workload": WORKLOADS,
+            "--budgets": LISTS,
+            "--seeds": LISTS,
+            "--lr": NUMBERS,
+            "--out": outs,
+        },
+        "recommend": {"--budget-fraction": NUMBERS, "--workload": WORKLOADS, "--out": outs},
         "lr-transfer": {"--out": outs, "--suite": ["study", "quick", "huge", ""], "--workers": NUMBERS},
         "results": {"--out": outs, "--write": files, "--gpu": outs},
         "plan fit": {
@@ -133,7 +146,7 @@ def options(paths: dict[str, str]) -> dict[str, dict[str, list[str]]]:
         "export-runs": {
             "": [paths["new"], *outs, *files],
             "--out": outs,
-            "--workload": SPECS,
+            "--workload": WORKLOADS,
             "--schedule": SPECS,
             "--budget": NUMBERS,
             "--lr": NUMBERS,
@@ -279,6 +292,12 @@ def world(tmp_path_factory) -> dict[str, str]:
     junk.mkdir()
     (junk / "results.db").write_bytes(bytes(range(256)) * 8)
     (root / "empty").mkdir()
+    store_and_die(root / "killed")  # a sweep killed with -9: its trials are in the log alone
+    shutil.copytree(root / "killed", root / "read_only")  # read through read_only_folders()
+    (root / "zero").mkdir()
+    (root / "zero" / "results.db").write_bytes(b"")
+    (root / "wal-link.csv").symlink_to(root / "killed" / "results.db-wal")
+    side_files = [root / "killed" / f"results.db{side}" for side in ("-wal", "-shm", "-journal")]
     (root / "plain.txt").write_text("not a database\n")
     (root / "run.csv").write_text(
         "step,lr,loss\n0,0.1,\n"
@@ -304,6 +323,8 @@ def world(tmp_path_factory) -> dict[str, str]:
         "db_file": str(db / "results.db"), "foreign_file": str(foreign / "results.db"),
         "new_file": str(root / "out.csv"), "new_png": str(root / "out.png"), "new_md": str(root / "page.md"), "dir": str(root),
         "plain": str(root / "plain.txt"), "key": key, "run_csv": str(root / "run.csv"), "run_csv_2": str(root / "run_2.csv"),
+        "killed": str(root / "killed"), "zero": str(root / "zero"), "read_only": str(root / "read_only"),
+        "side_files": "|".join(map(str, [*side_files, root / "wal-link.csv", root / "killed" / ".." / "killed" / "results.db-wal"])),
         "loss_csv": str(root / "losses.csv"), "fit_json": str(root / "fit.json"), "reduced_json": str(root / "reduced.json"), "new_json": str(root / "new.json"),
     }  # fmt: skip
 
@@ -328,12 +349,28 @@ def no_training(monkeypatch):
     monkeypatch.setattr(budgetlr.bench.curvature, "estimate_for_workload", refuse)
 
 
+@pytest.fixture
+def read_only_folders(world, monkeypatch):
+    """The ``read_only`` folder is one this process cannot write (root writes anywhere, so it is
+    what os.access reports)."""
+    access = os.access
+    read_only = Path(world["read_only"]).resolve()
+
+    def writable(path, mode):
+        return access(path, mode) and (
+            mode != os.W_OK or read_only not in (Path(path).resolve(), *Path(path).resolve().parents)
+        )
+
+    monkeypatch.setattr(os, "access", writable)
+
+
 def databases(world: dict[str, str]) -> list[Path]:
-    return sorted(Path(world["root"]).rglob("results.db"))
+    """Every database and its log (a reader may update the log's index, ``-shm``, as SQLite does)."""
+    return sorted(p for p in Path(world["root"]).rglob("results.db*") if not p.name.endswith("-shm"))
 
 
 def test_hundreds_of_invocations_exit_0_or_2_in_one_line_and_change_no_database(
-    world, no_training, capsys, monkeypatch
+    world, no_training, read_only_folders, capsys, monkeypatch
 ):
     monkeypatch.chdir(world["root"])  # defaults such as --write docs/results.md land there
     rng = random.Random(13)
@@ -373,12 +410,18 @@ def test_hundreds_of_invocations_exit_0_or_2_in_one_line_and_change_no_database(
         ),
         (["export", "--out", "{db}", "{db}/results.db"], "refusing to write over"),
         (["bench", "--workload", "quadratic", "--out", "{foreign}"], "is another program's SQLite database"),
+        (["export", "--out", "{killed}", "{killed}/results.db-wal"], "belongs to the SQLite database"),
+        (["report", "--out", "{zero}"], "is an empty file, not a results database"),
+        (
+            ["bench", "--workload", "quadratic(dim=1e9)", "--out", "{root}/new-big"],
+            "dim must be in [1, 100000]",
+        ),
     ],
 )
 def test_real_processes_refuse_in_one_line_and_leave_the_files_alone(world, argv, message):
     argv = [a.format(**world) for a in argv]
-    before = digest(databases(world))
+    before, entries = digest(databases(world)), sorted(os.listdir(world["root"]))
     result = subprocess.run([BUDGETLR, *argv], capture_output=True, text=True, timeout=60, cwd=world["root"])
     assert result.returncode == 2 and result.stdout == ""
     assert result.stderr.count("\n") == 1 and message in result.stderr
-    assert digest(databases(world)) == before
+    assert digest(databases(world)) == before and sorted(os.listdir(world["root"])) == entries

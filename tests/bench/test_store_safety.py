@@ -148,6 +148,8 @@ def test_claims_are_exclusive_until_their_lease_expires_and_a_stored_trial_frees
         assert store.claim(["f"], "seven", 60) == ["f"]  # ...one of a process here that is gone is not
         stored = store.trials()[0].key
         assert store.claim([stored, "d"], "five", 60) == ["d"]  # stored trials are never claimed
+        assert store.claim(["g", "d", "h", "i"], "eight", 60, limit=2) == ["g", "h"]  # a few at a time
+        assert store.claim(["g", "h", "i"], "nine", 60, limit=2) == ["i"]
 
 
 def test_no_stored_spec_names_an_absolute_path():

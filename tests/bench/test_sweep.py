@@ -129,9 +129,28 @@ def test_ctrl_c_stops_the_sweep_with_exit_130_and_a_rerun_completes_it(tmp_path)
         "budgetlr: interrupted; finished trials are stored: rerun the same command to resume"
     )
     assert len(stored(out)) == 3
+    assert log_is_empty(out), "an interrupted sweep moves its log into the database"
     rerun = subprocess.run(args, capture_output=True, text=True, timeout=600, env=command_env())
     assert rerun.returncode == 0, rerun.stderr
     assert "24 trials planned: 3 already stored, 21 run now" in rerun.stdout
+
+
+def log_is_empty(out: Path) -> bool:
+    log = out / "results.db-wal"
+    return not log.exists() or log.stat().st_size == 0
+
+
+@pytest.mark.slow
+def test_sigterm_stops_a_sweep_as_ctrl_c_does(tmp_path):
+    out = tmp_path / "out"
+    args = [BUDGETLR, "bench", "--workload", GATED, "--schedules", "cosine", "--budgets", "0.5",
+            "--lrs", "0.1,0.3", "--seeds", "0,1", "--workers", "1", "--out", str(out), "--no-report", "--quiet"]  # fmt: skip
+    process = start_and_stop(args, out, 1, signal.SIGTERM, tmp_path / "gate")  # a scheduler ending a job
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err
+    assert len(stored(out)) == 1 and log_is_empty(out)
+    with closing(sqlite3.connect(out / "results.db")) as connection:
+        assert connection.execute("SELECT count(*) FROM claims").fetchone() == (0,)
 
 
 @pytest.mark.slow
@@ -155,16 +174,26 @@ def ran_now(stdout: str) -> int:
 
 
 @pytest.mark.slow
-def test_two_concurrent_sweeps_on_one_folder_run_every_trial_once_in_total(tmp_path):
-    args = [BUDGETLR, *CONCURRENT, "--out", str(tmp_path)]
-    first = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    second = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    outputs = [p.communicate(timeout=300) for p in (first, second)]
-    assert [p.returncode for p in (first, second)] == [0, 0], outputs
-    assert sum(ran_now(out) for out, _ in outputs) == 12
-    assert len(stored(tmp_path)) == 12
-    waited = [out for out, _ in outputs if ran_now(out) < 12]
-    assert all(f"{12 - ran_now(out)} run by another sweep" in out for out in waited)
+def test_two_concurrent_sweeps_on_one_folder_share_the_trials_and_run_each_once(tmp_path):
+    gate = tmp_path / "gate"
+    gate.mkdir()
+    args = [BUDGETLR, *CONCURRENT, "--out", str(tmp_path / "out")]
+    args[args.index("quadratic(dim=8)")] = GATED
+    # Every trial waits at the gate: a sweep with one worker claims one trial and waits with it,
+    # so the second ticket is the other sweep's. A sweep that claimed every trial would starve it.
+    env = command_env(**{GATE: str(gate), PASSES: "0"})
+    sweeps = [
+        subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        for _ in range(2)
+    ]
+    wait_until(lambda: tickets_taken(gate) >= 2, sweeps[0], "both sweeps running a trial")
+    (gate / "open").touch()
+    outputs = [p.communicate(timeout=300) for p in sweeps]
+    assert [p.returncode for p in sweeps] == [0, 0], outputs
+    ran = [ran_now(out) for out, _ in outputs]
+    assert sum(ran) == 12 and min(ran) >= 1, ran
+    assert len(stored(tmp_path / "out")) == 12
+    assert all(f"{12 - ran_now(out)} run by another sweep" in out for out, _ in outputs)
 
 
 @pytest.mark.slow

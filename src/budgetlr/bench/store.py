@@ -220,10 +220,13 @@ class Store:
     def done_keys(self) -> set[str]:
         return {row[0] for row in self.connection.execute("SELECT key FROM trials")}
 
-    def claim(self, keys: Iterable[str], owner: str, lease_seconds: float) -> list[str]:
-        """Claim for ``owner`` those of ``keys`` that are neither stored nor claimed by a live owner
-        (expired claims, and those of a process of this machine that is gone, are taken over), in
-        one transaction; returns the keys claimed. Owners are named ``host:pid:...``."""
+    def claim(
+        self, keys: Iterable[str], owner: str, lease_seconds: float, limit: int | None = None
+    ) -> list[str]:
+        """Claim for ``owner`` the first ``limit`` (default: all) of ``keys`` that are neither
+        stored nor claimed by a live owner (expired claims, and those of a process of this machine
+        that is gone, are taken over), in one transaction; returns the keys claimed. Owners are
+        named ``host:pid:...``."""
         now = time.time()
         with database_errors(self.path):
             self.connection.execute("BEGIN IMMEDIATE")
@@ -235,7 +238,7 @@ class Store:
                     )
                     if is_alive(other)
                 }
-                mine = [k for k in dict.fromkeys(keys) if k not in taken]
+                mine = [k for k in dict.fromkeys(keys) if k not in taken][:limit]
                 self.connection.executemany(
                     "INSERT OR REPLACE INTO claims (key, owner, expires) VALUES (?, ?, ?)",
                     [(k, owner, now + lease_seconds) for k in mine],

@@ -13,17 +13,20 @@ unpickle :func:`run_one`, sets them in :func:`limit_threads` before its trial im
 from __future__ import annotations
 
 import multiprocessing
+import multiprocessing.pool
 import os
+import queue
 import signal
 import socket
 import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from budgetlr._extras import require
 from budgetlr.bench.methods import method, source_of
@@ -48,6 +51,8 @@ RAY_SINGLE_MACHINE = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
 #: ``BUDGETLR_LEASE_SECONDS`` overrides it (tests shorten it to see a killed sweep's trials freed).
 LEASE_SECONDS = 60.0
 LEASE_VARIABLE = "BUDGETLR_LEASE_SECONDS"
+#: How often a sweep with idle workers looks for trials that other sweeps have freed.
+CLAIM_POLL_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -169,7 +174,7 @@ def run_configs(
 
     check_executor(executor)
     workloads = {w: resolve_workload(w) for w in {c.workload for c in configs}}
-    with Store(out) as store, lease(store) as owner:
+    with stop_on_sigterm(), Store(out) as store, lease(store) as owner:
         done = store.done_keys()
         todo = [c for c in configs if c.key() not in done]
         summary = SweepSummary(len(configs), len(configs) - len(todo), 0, 0, store.not_reused(todo))
@@ -210,6 +215,25 @@ def run_configs(
     return summary
 
 
+@contextmanager
+def stop_on_sigterm() -> Iterator[None]:
+    """Take SIGTERM (``kill``, a cluster's scheduler at the end of a job) as Ctrl-C while the block
+    runs, so that a terminated sweep stops as an interrupted one does: its claims released and its
+    log moved into the database."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def lease_seconds() -> float:
     return float(os.environ.get(LEASE_VARIABLE, LEASE_SECONDS))
 
@@ -246,34 +270,141 @@ def claim_and_run(
     workers: int | None,
     address: str | None,
 ) -> int:
-    """Run those of ``jobs`` this sweep can claim; wait for those another live sweep holds (and
-    take them over if its lease expires). Returns how many the other sweeps stored."""
+    """Run those of ``jobs`` this sweep can claim, claiming only as many as it has idle workers,
+    so that other sweeps on the folder (on this machine or another) take their share as they
+    go; wait for those another live sweep holds, and take them over if its lease expires.
+    Returns how many the other sweeps stored."""
     pending = {config.key(): (config, norms) for config, norms in jobs}
     elsewhere = 0
-    while pending:
-        stored = store.done_keys() & pending.keys()
-        elsewhere += len(stored)
-        for key in stored:
-            del pending[key]
-        mine = store.claim(pending, owner, lease_seconds())
-        if mine:
-            run_jobs([pending.pop(key) for key in mine], record, executor, workers, address)
-        elif pending:
-            time.sleep(min(1.0, lease_seconds() / 3))
+    if not pending:
+        return elsewhere
+    pool = (
+        RayPool(address)
+        if executor == "ray"
+        else LocalPool(min(workers or os.cpu_count() or 1, len(pending)))
+    )
+    with pool:
+        while pending or pool.running:
+            if pending and pool.idle:
+                stored = store.done_keys() & pending.keys()
+                elsewhere += len(stored)
+                for key in stored:
+                    del pending[key]
+                for key in store.claim(pending, owner, lease_seconds(), limit=pool.idle):
+                    pool.submit(pending.pop(key))
+            if pool.running:
+                # While other sweeps hold the rest, look again each second for any they free.
+                result = pool.next_result(CLAIM_POLL_SECONDS if pending and pool.idle else None)
+                if result is not None:
+                    record(result)
+            elif pending:
+                time.sleep(min(CLAIM_POLL_SECONDS, lease_seconds() / 3))
     return elsewhere
 
 
-def run_jobs(
-    jobs: list[Job],
-    record: Callable[[TrialResult], None],
-    executor: str,
-    workers: int | None,
-    address: str | None,
-) -> None:
-    if executor == "ray":
-        run_on_ray(jobs, record, address)
-    else:
-        run_locally(jobs, record, workers or os.cpu_count() or 1)
+class LocalPool:
+    """``workers`` fresh (spawned) processes of one torch thread, started at the first job; the
+    parent stores results as they arrive. Workers ignore Ctrl-C: the parent alone takes it and
+    terminates them, so the sweep stops cleanly."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self.running = 0
+        self.results: queue.Queue[TrialResult | BaseException] = queue.Queue()
+        self.pool: multiprocessing.pool.Pool | None = None
+        self.saved = {v: os.environ.get(v) for v in THREAD_VARIABLES}
+
+    @property
+    def idle(self) -> int:
+        return self.workers - self.running
+
+    def submit(self, job: Job) -> None:
+        if self.pool is None:
+            os.environ.update({v: "1" for v in THREAD_VARIABLES})  # inherited by the spawned workers
+            self.pool = multiprocessing.get_context("spawn").Pool(self.workers, initializer=start_worker)
+        self.pool.apply_async(run_one, (job,), callback=self.results.put, error_callback=self.results.put)
+        self.running += 1
+
+    def next_result(self, timeout: float | None) -> TrialResult | None:
+        """The next finished trial, or None if none finishes within ``timeout`` seconds."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while deadline is None or time.monotonic() < deadline:
+            try:  # short waits: Ctrl-C is taken between them
+                result = self.results.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            self.running -= 1
+            if isinstance(result, BaseException):
+                raise result
+            return result
+        return None
+
+    def __enter__(self) -> LocalPool:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *exc: object) -> None:
+        try:
+            if self.pool is not None:
+                if kind is None:
+                    self.pool.close()
+                else:
+                    self.pool.terminate()
+                self.pool.join()
+        finally:
+            for variable, value in self.saved.items():
+                if value is None:
+                    os.environ.pop(variable, None)
+                else:
+                    os.environ[variable] = value
+
+
+class RayPool:
+    """Ray tasks of one CPU each on the cluster at ``address`` (a local one when None), as many at
+    once as the cluster has CPUs; connected at the first job."""
+
+    def __init__(self, address: str | None) -> None:
+        self.address = address
+        self.pending: list[Any] = []
+        self.task: Any = None
+        self.cpus = 0
+
+    @property
+    def running(self) -> int:
+        return len(self.pending)
+
+    @property
+    def idle(self) -> int:
+        if self.task is None:
+            self.connect()
+        return max(self.cpus - self.running, 0)
+
+    def connect(self) -> None:
+        if self.address is None:
+            # Ray's single-machine mode: every address it uses is loopback, none of this machine's interfaces.
+            os.environ.setdefault(RAY_SINGLE_MACHINE, "0")
+        import ray
+
+        connect_ray(self.address)
+        self.task = ray.remote(num_cpus=1)(run_one)
+        self.cpus = max(int(ray.cluster_resources().get("CPU", 1)), 1)
+
+    def submit(self, job: Job) -> None:
+        self.pending.append(self.task.remote(job))
+
+    def next_result(self, timeout: float | None) -> TrialResult | None:
+        import ray
+
+        finished, self.pending = ray.wait(self.pending, num_returns=1, timeout=timeout)
+        return ray.get(finished[0]) if finished else None
+
+    def __enter__(self) -> RayPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.task is not None:
+            import ray
+
+            ray.shutdown()
 
 
 def progress_bar(total: int, enabled: bool, desc: str = "budgetlr bench", unit: str = "trial"):
@@ -303,31 +434,6 @@ def run_one(job: Job) -> TrialResult:
     return run_trial(*job)
 
 
-def run_locally(jobs: Iterable[Job], record: Callable[[TrialResult], None], workers: int) -> None:
-    """A pool of fresh (spawned) processes; the parent stores results as they arrive. Workers
-    ignore Ctrl-C: the parent alone takes it and terminates them, so the sweep stops cleanly."""
-    jobs = list(jobs)
-    if not jobs:
-        return
-    saved = {v: os.environ.get(v) for v in THREAD_VARIABLES}
-    os.environ.update({v: "1" for v in THREAD_VARIABLES})  # inherited by the spawned workers
-    pool = multiprocessing.get_context("spawn").Pool(min(workers, len(jobs)), initializer=start_worker)
-    try:
-        for result in pool.imap_unordered(run_one, jobs, chunksize=1):
-            record(result)
-        pool.close()
-    except BaseException:
-        pool.terminate()
-        raise
-    finally:
-        pool.join()
-        for variable, value in saved.items():
-            if value is None:
-                os.environ.pop(variable, None)
-            else:
-                os.environ[variable] = value
-
-
 def start_worker() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     parent = os.getppid()
@@ -347,28 +453,6 @@ def check_executor(executor: str) -> None:
     """Refuse, before anything is stored, an executor whose extra is missing."""
     if executor == "ray":
         require("ray", "ray", "--executor ray")
-
-
-def run_on_ray(jobs: Iterable[Job], record: Callable[[TrialResult], None], address: str | None) -> None:
-    """Ray tasks of one CPU each on the cluster at ``address`` (a local one when None)."""
-    if address is None:
-        # Ray's single-machine mode: every address it uses is loopback, none of this machine's interfaces.
-        os.environ.setdefault(RAY_SINGLE_MACHINE, "0")
-    import ray
-
-    jobs = list(jobs)
-    if not jobs:
-        return
-    connect_ray(address)
-    try:
-        task = ray.remote(num_cpus=1)(run_one)
-        pending = [task.remote(job) for job in jobs]
-        while pending:
-            finished, pending = ray.wait(pending, num_returns=1)
-            for ref in finished:
-                record(ray.get(ref))
-    finally:
-        ray.shutdown()
 
 
 def connect_ray(address: str | None) -> None:
