@@ -205,8 +205,9 @@ class Store:
         that a reader that cannot write the folder (and so cannot read the log) sees every trial."""
         try:
             if not self.read_only:
-                with database_errors(self.path):
-                    self.connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                self.connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.OperationalError:
+            pass  # another sweep is busy with the database: the trials stay in the log, whole, until a sweep ends
         finally:
             self.connection.close()
             self.resources.close()
