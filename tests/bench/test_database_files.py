@@ -60,11 +60,16 @@ def test_no_command_writes_over_a_databases_log_index_or_journal(killed, side, c
     assert count(killed) == KILLED_TRIALS
 
 
-@pytest.mark.parametrize("how", ["symlink", "dot-dot", "relative", "empty database beside its log"])
+@pytest.mark.parametrize(
+    "how", ["symlink", "hard link", "dot-dot", "relative", "empty database beside its log"]
+)
 def test_every_path_to_the_log_is_refused(killed, tmp_path, monkeypatch, how, capsys):
     if how == "symlink":
         target = tmp_path / "innocent.csv"
         target.symlink_to(killed / "results.db-wal")
+    elif how == "hard link":
+        target = tmp_path / "innocent.csv"
+        target.hardlink_to(killed / "results.db-wal")
     elif how == "dot-dot":
         (killed / "sub").mkdir()
         target = killed / "sub" / ".." / "results.db-wal"
