@@ -4,6 +4,7 @@ folder still sees the trials a killed sweep left in the log; an empty file is re
 
 import hashlib
 import os
+import shutil
 import sqlite3
 from pathlib import Path
 
@@ -17,13 +18,18 @@ from tests.helpers import store_and_die
 KILLED_TRIALS = 8
 
 
-@pytest.fixture
-def killed(tmp_path) -> Path:
-    """A results folder as a sweep killed with -9 leaves it: every trial in the log."""
-    out = tmp_path / "w"
+@pytest.fixture(scope="module")
+def killed_once(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("killed") / "w"
     store_and_die(out)
     assert (out / "results.db-wal").stat().st_size > 0
     return out
+
+
+@pytest.fixture
+def killed(killed_once, tmp_path) -> Path:
+    """A results folder as a sweep killed with -9 leaves it: every trial in the log."""
+    return Path(shutil.copytree(killed_once, tmp_path / "w"))
 
 
 def digests(folder: Path) -> dict[str, str]:
