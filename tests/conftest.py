@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from budgetlr.bench.sweep import RAY_SINGLE_MACHINE
+from budgetlr.bench.executors import RAY_SINGLE_MACHINE
 
 #: Ray reads these when first imported, and some tests import it in this process before a fixture
 #: could set them: loopback addresses only and no auth token, whatever an earlier Ray left in ~/.ray.

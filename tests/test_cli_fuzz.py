@@ -376,28 +376,57 @@ def test_hundreds_of_invocations_exit_0_or_2_in_one_line_and_change_no_database(
     rng = random.Random(13)
     table, base = options(world), valid(world)
     start = time.monotonic()
-    seen = set()
-    for _ in range(INVOCATIONS):
-        argv = invocation(rng, table, base)
-        before = digest(databases(world))
-        try:
-            code = main(argv)
-        except SystemExit as exit:  # argparse's --help
-            code = exit.code
-        captured = capsys.readouterr()
-        assert code in (0, 2), (argv, code, captured.err)
-        assert "Traceback" not in captured.err, (argv, captured.err)
-        if code == 2:
-            assert captured.err.count("\n") == 1 and captured.err.startswith("budgetlr: error: "), (
-                argv,
-                captured.err,
-            )
-        if code == 2 or command_of(argv) in READ_ONLY:
-            assert digest(databases(world)) == before, argv
-        seen.add((command_of(argv), code))
+    seen = {run_and_check(invocation(rng, table, base), world, capsys) for _ in range(INVOCATIONS)}
     assert {command for command, _ in seen} == set(table), "every subcommand was tried"
     assert {code for _, code in seen} == {0, 2}
     assert time.monotonic() - start < 120
+
+
+def run_and_check(argv: list[str], world: dict[str, str], capsys) -> tuple[str, int]:
+    """Run ``argv``: it exits 0 or 2, never with a traceback, says one line when it exits 2, and
+    changes no database when it fails or only reads. Returns its command and exit code."""
+    before = digest(databases(world))
+    try:
+        code = main(argv)
+    except SystemExit as exit:  # argparse's --help
+        code = exit.code
+    captured = capsys.readouterr()
+    assert code in (0, 2), (argv, code, captured.err)
+    assert "Traceback" not in captured.err, (argv, captured.err)
+    if code == 2:
+        assert captured.err.count("\n") == 1 and captured.err.startswith("budgetlr: error: "), (
+            argv,
+            captured.err,
+        )
+    if code == 2 or command_of(argv) in READ_ONLY:
+        assert digest(databases(world)) == before, argv
+    return command_of(argv), code
+
+
+def test_every_database_part_and_workload_value_is_tried_with_every_option_that_takes_it(
+    world, no_training, read_only_folders, capsys, monkeypatch
+):
+    """Beyond the random sample: each database side file, killed, empty or read-only results
+    folder, plug-in and oversized workload, once in every option that may receive it."""
+    monkeypatch.chdir(world["root"])
+    targets = {
+        world["killed"],
+        world["zero"],
+        world["read_only"],
+        *world["side_files"].split("|"),
+        *WORKLOADS[len(SPECS) :],
+    }
+    table, base = options(world), valid(world)
+    tried = 0
+    for command, choices in sorted(table.items()):
+        for option, values in sorted(choices.items()):
+            for value in sorted(targets & set(values)):
+                argv = invocation(
+                    random.Random(0), {command: {}}, {command: {**base[command], option: value}}
+                )
+                run_and_check(argv, world, capsys)
+                tried += 1
+    assert tried > 100
 
 
 @pytest.mark.parametrize(

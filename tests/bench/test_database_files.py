@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+import budgetlr.bench.database
 import budgetlr.bench.store
 from budgetlr.bench.store import Store
 from budgetlr.cli import main
@@ -137,7 +138,7 @@ def test_a_log_that_cannot_be_read_from_a_read_only_folder_is_one_line_saying_wh
     def unreadable(source, target):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(budgetlr.bench.store.shutil, "copyfile", unreadable)
+    monkeypatch.setattr(budgetlr.bench.database.shutil, "copyfile", unreadable)
     assert main(["export", "--out", str(killed), str(killed.parent / "t.csv")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "write-ahead log" in err and "rerun the sweep there" in err

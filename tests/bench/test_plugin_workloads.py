@@ -66,7 +66,7 @@ def test_a_workload_class_no_other_process_can_import_is_refused_before_anything
         full_budget: ClassVar[int] = 10
 
     with pytest.raises(
-        ValueError, match=r"defined in tests\.bench\.test_plugin_workloads, where no other command"
+        ValueError, match=r"class Local is defined inside a function, where no other command can import it"
     ):
         make_plan([Local()], ["cosine"], [1.0], [0])
 

@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from budgetlr.bench.sweep import RAY_SINGLE_MACHINE
+from budgetlr.bench.executors import RAY_SINGLE_MACHINE
 from budgetlr.cli import main
 from tests.conftest import free_port, local_ray_head
 from tests.helpers import BUDGETLR

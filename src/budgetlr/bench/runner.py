@@ -1,7 +1,7 @@
 """One trial: a workload trained for a fraction of its full budget under one schedule, LR and seed.
 
 This module imports torch only inside :func:`run_trial`, so a worker process can limit torch to
-one thread before torch is first imported (see :func:`budgetlr.bench.sweep.limit_threads`).
+one thread before torch is first imported (see :func:`budgetlr.bench.executors.limit_threads`).
 """
 
 from __future__ import annotations

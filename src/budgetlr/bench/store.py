@@ -3,9 +3,8 @@
 transaction per finished trial, so an interrupted sweep loses at most the trials in flight. Each
 trial records the package version that ran it and the trial semantics it was made under.
 
-Commands that only read open the file read-only (:meth:`Store.existing`) and never change it. A
-file that is not budgetlr's (another program's SQLite, junk bytes) is refused before anything is
-written to it. Sweeps sharing a folder claim trials before running them (:meth:`Store.claim`): a
+Commands that only read open the file read-only (:meth:`Store.existing`) and never change it; the
+file's schema and the checks made before opening it are in :mod:`budgetlr.bench.database`. Sweeps sharing a folder claim trials before running them (:meth:`Store.claim`): a
 claim is a lease that its owner renews while it lives, so a killed sweep's trials are free again
 once its lease expires.
 """
@@ -16,14 +15,12 @@ import csv
 import itertools
 import json
 import os
-import shutil
 import socket
 import sqlite3
-import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import Iterable
+from contextlib import ExitStack
 from dataclasses import astuple, dataclass
 from pathlib import Path
 from typing import Any
@@ -31,76 +28,27 @@ from typing import Any
 import numpy as np
 
 import budgetlr
+from budgetlr.bench.database import (
+    COLUMNS,
+    DB_NAME,
+    LOSS_COLUMNS,
+    SCHEMA,
+    check_budgetlr_database,
+    check_database_file,
+    check_tables,
+    database_errors,
+    open_read_only,
+)
 from budgetlr.bench.runner import TRIAL_SEMANTICS, TrialConfig, TrialResult, data_fingerprint, trial_key
 from budgetlr.errors import InvalidInput
-from budgetlr.files import is_sqlite
 from budgetlr.schedules.base import FloatArray
 
 DEFAULT_DIR = Path("budgetlr-results")
 #: Before trial semantics were recorded, keys hashed the package version. Trials stored by these
 #: versions were made under these semantics (budgetlr 0.2.0 defined semantics 1).
 SEMANTICS_OF_VERSION = {"0.2.0": 1}
-DB_NAME = "results.db"
 #: How often (0.1 s apart) a sweep tries to open a database that another is creating.
 OPEN_ATTEMPTS = 300
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS trials (
-    key TEXT PRIMARY KEY,
-    version TEXT NOT NULL,
-    semantics INTEGER NOT NULL,
-    workload TEXT NOT NULL,
-    schedule TEXT NOT NULL,
-    budget REAL NOT NULL,
-    lr REAL NOT NULL,
-    seed INTEGER NOT NULL,
-    steps INTEGER NOT NULL,
-    status TEXT NOT NULL,
-    metric TEXT NOT NULL,
-    higher_is_better INTEGER NOT NULL,
-    val_metric REAL,
-    test_metric REAL,
-    wall_time REAL NOT NULL,
-    steps_per_second REAL NOT NULL,
-    eval_time REAL,
-    finished_at TEXT NOT NULL DEFAULT (datetime('now')),
-    val_loss REAL,
-    test_loss REAL,
-    test_loss_se REAL
-);
-CREATE TABLE IF NOT EXISTS curves (
-    key TEXT NOT NULL REFERENCES trials(key) ON DELETE CASCADE,
-    step INTEGER NOT NULL,
-    train_loss REAL,
-    val_metric REAL,
-    lr REAL NOT NULL,
-    PRIMARY KEY (key, step)
-);
-CREATE TABLE IF NOT EXISTS grad_norms (
-    key TEXT NOT NULL REFERENCES trials(key) ON DELETE CASCADE,
-    kind TEXT NOT NULL,
-    norms BLOB NOT NULL,
-    PRIMARY KEY (key, kind)
-);
-CREATE TABLE IF NOT EXISTS notes (
-    key TEXT PRIMARY KEY REFERENCES trials(key) ON DELETE CASCADE,
-    notes TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS claims (
-    key TEXT PRIMARY KEY,
-    owner TEXT NOT NULL,
-    expires REAL NOT NULL
-);
-"""
-
-COLUMNS = ("key", "version", "semantics", "workload", "schedule", "budget", "lr", "seed", "steps", "status", "metric",
-           "higher_is_better", "val_metric", "test_metric", "wall_time", "steps_per_second", "finished_at", "eval_time", "val_loss", "test_loss", "test_loss_se")  # fmt: skip
-#: Columns added since, each by ``ALTER TABLE`` when a sweep opens an older database; read as
-#: empty from an older database opened read-only.
-LOSS_COLUMNS = ("val_loss", "test_loss", "test_loss_se")
-#: The columns of budgetlr 0.2.0's trials table, which every budgetlr database has (older ones are
-#: migrated when a sweep opens them).
-LEGACY_COLUMNS = set(COLUMNS) - {"semantics", "eval_time", *LOSS_COLUMNS}
 
 
 @dataclass(frozen=True)
@@ -132,18 +80,6 @@ class Trial:
     val_loss: float | None = None
     test_loss: float | None = None
     test_loss_se: float | None = None
-
-
-@contextmanager
-def database_errors(path: Path) -> Iterator[None]:
-    """SQLite's errors as the project's: a file it cannot read as a database is bad input; one it
-    cannot write (read-only file system, disk full, locked) is an operating-system error."""
-    try:
-        yield
-    except sqlite3.DatabaseError as error:
-        if isinstance(error, sqlite3.OperationalError):
-            raise OSError(f"cannot use the results database {path}: {error}") from None
-        raise InvalidInput(f"{path} is not a budgetlr results database: {error}") from None
 
 
 class Store:
@@ -414,97 +350,6 @@ def is_alive(owner: str) -> bool:
     except PermissionError:
         return True
     return True
-
-
-def check_budgetlr_database(path: Path) -> None:
-    """Refuse ``path`` unless it is empty or a SQLite file whose tables are budgetlr's; reads only."""
-    check_database_file(path)
-    if path.exists() and (path.stat().st_size > 0 or has_pending_log(path)):
-        with ExitStack() as resources:
-            check_tables(open_read_only(path, resources), path)
-
-
-def check_database_file(path: Path, read_only: bool = False) -> None:
-    """Refuse a ``path`` that is not a file or not SQLite's; a reader also refuses one that holds
-    nothing (absent, or empty with no log beside it)."""
-    if path.exists() and not path.is_file():
-        raise InvalidInput(f"{path} is not a file")
-    empty = not path.exists() or path.stat().st_size == 0
-    if empty and read_only and not has_pending_log(path):
-        raise InvalidInput(
-            f"{path} is an empty file, not a results database: 'budgetlr bench --out {path.parent}' stores trials there"
-        )
-    if not empty and not is_sqlite(path):
-        raise InvalidInput(f"{path} is not a budgetlr results database (not a SQLite file)")
-
-
-def check_tables(connection: sqlite3.Connection, path: Path, read_only: bool = False) -> None:
-    """Refuse a database that is corrupt or another program's; a reader also refuses one without
-    trials, or one that an older budgetlr wrote."""
-    with database_errors(path):
-        tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        columns = {row[1] for row in connection.execute("PRAGMA table_info(trials)")}
-        health = connection.execute("PRAGMA quick_check(1)").fetchone()[0]
-    if health != "ok":
-        raise InvalidInput(f"{path} is a corrupt SQLite database ({health})")
-    if tables and not columns >= LEGACY_COLUMNS:
-        raise InvalidInput(
-            f"{path} is another program's SQLite database (tables: {', '.join(sorted(tables))}); "
-            "budgetlr leaves it alone"
-        )
-    if read_only and not tables:
-        raise InvalidInput(
-            f"{path} holds no trials yet (a database without tables): 'budgetlr bench --out {path.parent}' stores some"
-        )
-    if read_only and not set(COLUMNS) - set(LOSS_COLUMNS) <= columns:
-        raise InvalidInput(
-            f"{path} was written by an older budgetlr; 'budgetlr bench --out {path.parent}' upgrades it in place"
-        )
-
-
-def has_pending_log(path: Path) -> bool:
-    """True if ``path``'s write-ahead log holds anything: trials not yet in the database file."""
-    log = Path(f"{path}-wal")
-    return log.is_file() and log.stat().st_size > 0
-
-
-def open_read_only(path: Path, resources: ExitStack) -> sqlite3.Connection:
-    """A connection that cannot change ``path`` and sees every trial stored there.
-
-    SQLite reads a database's write-ahead log through a shared-memory file beside it, which it
-    cannot make in a folder this process may not write (a shared results folder). There, a
-    database with an empty log is read as immutable, and one whose log holds trials (a killed
-    sweep's) is read from a private copy of the two files, made in a temporary folder that
-    ``resources`` removes.
-    """
-    absolute = Path(path).resolve()
-    uri = f"{absolute.as_uri()}?mode=ro"
-    if not os.access(absolute.parent, os.W_OK):
-        if has_pending_log(absolute):
-            absolute = private_copy(absolute, resources)
-            uri = f"{absolute.as_uri()}?mode=ro"
-        else:
-            uri += "&immutable=1"
-    with database_errors(path):
-        connection = sqlite3.connect(uri, uri=True, timeout=30)
-    resources.callback(connection.close)
-    return connection
-
-
-def private_copy(database: Path, resources: ExitStack) -> Path:
-    """``database`` and its write-ahead log copied into a temporary folder that ``resources``
-    removes; one line saying why and what to do when they cannot be read."""
-    folder = Path(resources.enter_context(tempfile.TemporaryDirectory(prefix="budgetlr-read-")))
-    try:
-        for source in (database, Path(f"{database}-wal")):
-            shutil.copyfile(source, folder / source.name.replace(database.name, DB_NAME))
-    except OSError as error:
-        raise InvalidInput(
-            f"cannot read the trials in the write-ahead log beside {database} ({error.strerror or error}) from "
-            f"this read-only folder: ask its owner to rerun the sweep there, which moves them into the database when "
-            "it ends, or copy the folder somewhere you can write"
-        ) from None
-    return folder / DB_NAME
 
 
 def trial_row(trial: Trial) -> Iterable[object]:

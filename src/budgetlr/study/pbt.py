@@ -96,7 +96,7 @@ class PBTRun:
 
 def train_member(config: dict[str, Any]) -> None:
     """The Ray Tune function trainable: one member, resumed from its (or its donor's) checkpoint."""
-    from budgetlr.bench.sweep import limit_threads
+    from budgetlr.bench.executors import limit_threads
 
     limit_threads()
     import torch
@@ -163,8 +163,9 @@ def run_pbt(settings: PBTSettings, out: Path, address: str | None = None, progre
     from ray import tune
     from ray.tune.schedulers import PopulationBasedTraining
 
+    from budgetlr.bench.executors import RAY_SINGLE_MACHINE, connect_ray
     from budgetlr.bench.store import Store
-    from budgetlr.bench.sweep import RAY_SINGLE_MACHINE, connect_ray, progress_bar
+    from budgetlr.bench.sweep import progress_bar
 
     workload = resolve_workload(plan.workload)
     steps = budget_steps(workload.full_budget, plan.budget)

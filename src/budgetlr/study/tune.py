@@ -15,10 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from budgetlr._extras import require
+from budgetlr.bench.executors import check_executor
 from budgetlr.bench.methods import method
 from budgetlr.bench.runner import TrialConfig
 from budgetlr.bench.store import Store
-from budgetlr.bench.sweep import SweepPlan, check_executor, run_configs
+from budgetlr.bench.sweep import SweepPlan, run_configs
 from budgetlr.bench.workloads import resolve_workload
 from budgetlr.errors import InvalidInput
 from budgetlr.schedules import parse

@@ -111,10 +111,17 @@ def registered_name(where: str, name: str) -> str:
 def check_findable(workload: Workload) -> None:
     """Refuse a workload whose class no other process can import: its trials could not be read."""
     where = origin(type(workload))
-    if where.startswith("__main__:") or "<locals>" in where:
+    place = (
+        "inside a function"
+        if "<locals>" in where
+        else "in a script's __main__"
+        if where.startswith("__main__:")
+        else ""
+    )
+    if place:
         raise InvalidInput(
-            f"workload class {type(workload).__qualname__} is defined in {where.partition(':')[0]}, where "
-            "no other command can find it: define it in a module (see docs/workloads.md)"
+            f"workload class {type(workload).__name__} is defined {place}, where no other command can "
+            "import it: define it in a module (see docs/workloads.md)"
         )
 
 
