@@ -15,7 +15,15 @@ from typing import Any
 
 from budgetlr._extras import Extra
 from budgetlr.cli.arguments import add_command, at_least, checked, existing, output_file, plot_file, positive
-from budgetlr.cli.plan_design import add_budget, add_design, add_lr, distinct, print_answer, steps_of
+from budgetlr.cli.plan_design import (
+    add_budget,
+    add_design,
+    add_lr,
+    add_runs,
+    distinct,
+    print_answer,
+    steps_of,
+)
 from budgetlr.errors import InvalidInput
 from budgetlr.plotting import panels, save
 
@@ -30,13 +38,7 @@ def add_commands(commands: Any) -> None:
     )
     actions = plan.add_subparsers(dest="plan_command", required=True, parser_class=type(plan))
     fit = add_command(actions, "fit", fit_command, PLAN, help="fit a law to runs and write FIT.json")
-    fit.add_argument(
-        "runs",
-        nargs="*",
-        type=checked(existing),
-        metavar="RUN",
-        help="a CSV of step,lr,loss (optional spread)",
-    )
+    add_runs(fit, "*")
     fit.add_argument(
         "--from-spec",
         nargs=4,

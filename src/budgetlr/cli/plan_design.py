@@ -47,6 +47,17 @@ def print_answer(
             print(f"wrote {args.plot}")
 
 
+def add_runs(command: argparse.ArgumentParser, nargs: str) -> None:
+    """The runs a plan command reads: CSV files as ``budgetlr.recording`` writes them."""
+    command.add_argument(
+        "runs",
+        nargs=nargs,
+        type=checked(existing),
+        metavar="RUN",
+        help="a CSV of step,lr,loss (optional spread)",
+    )
+
+
 def add_budget(parser: Any) -> None:
     """``--steps T`` or ``--budget B`` (steps, tokens, samples or time) with the rate that translates it."""
     budget = parser.add_mutually_exclusive_group(required=True)
@@ -195,13 +206,7 @@ def add_lr(actions: Any, extras: tuple[Extra, ...]) -> None:
     lr = add_command(
         actions, "lr", lr_command, extras, help="the peak LR for a schedule and budget, from runs at 2+ peaks"
     )
-    lr.add_argument(
-        "runs",
-        nargs="+",
-        type=checked(existing),
-        metavar="RUN",
-        help="a CSV of step,lr,loss (optional spread)",
-    )
+    add_runs(lr, "+")
     lr.add_argument("--schedule", required=True, help="the schedule to tune the peak LR for, a budgetlr spec")
     add_budget(lr)
     lr.add_argument("--seed", type=checked(at_least(0)), default=0, help="seed of the bootstrap")
