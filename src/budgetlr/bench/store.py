@@ -4,9 +4,9 @@ transaction per finished trial, so an interrupted sweep loses at most the trials
 trial records the package version that ran it and the trial semantics it was made under.
 
 Commands that only read open the file read-only (:meth:`Store.existing`) and never change it; the
-file's schema and the checks made before opening it are in :mod:`budgetlr.bench.database`. Sweeps sharing a folder claim trials before running them (:meth:`Store.claim`): a
-claim is a lease that its owner renews while it lives, so a killed sweep's trials are free again
-once its lease expires.
+file's schema and the checks made before opening it are in :mod:`budgetlr.bench.database`. Sweeps
+sharing a folder claim trials before running them (:meth:`Store.claim`): a claim is a lease that
+its owner renews while it lives, so a killed sweep's trials are free again once its lease expires.
 """
 
 from __future__ import annotations
@@ -93,7 +93,11 @@ class Store:
         if read_only:
             check_database_file(self.path, read_only=True)
             self.connection = open_read_only(self.path, self.resources)
-            check_tables(self.connection, self.path, read_only=True)
+            try:
+                check_tables(self.connection, self.path, read_only=True)
+            except BaseException:
+                self.resources.close()  # a refused database leaves no connection or copy behind
+                raise
             return
         if self.path.exists():
             check_budgetlr_database(self.path)
@@ -137,16 +141,18 @@ class Store:
         return cls(out, read_only=True)
 
     def close(self) -> None:
-        """Close the database; a writer first moves its write-ahead log into the database file, so
-        that a reader that cannot write the folder (and so cannot read the log) sees every trial."""
+        """Close the database. A writer first moves its write-ahead log into the database file, so
+        that the file alone holds every trial (a reader that cannot write the folder then reads it
+        as immutable instead of copying it with its log)."""
+        if self.read_only:
+            self.resources.close()  # the connection, and a private copy if one was made
+            return
         try:
-            if not self.read_only:
-                self.connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            self.connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         except sqlite3.OperationalError:
             pass  # another sweep is busy with the database: the trials stay in the log, whole, until a sweep ends
         finally:
             self.connection.close()
-            self.resources.close()
 
     def __enter__(self) -> Store:
         return self
