@@ -15,7 +15,6 @@ class Blobs(ClassificationWorkload):
     name: ClassVar[str] = "blobs"
     full_budget: ClassVar[int] = 100
     batch_size: ClassVar[int] = 16
-    eval_every: ClassVar[int] = 20
     lrs: ClassVar[tuple[float, ...]] = (0.01, 0.1)
 
     centres: int = 3
@@ -39,4 +38,3 @@ class ShortQuadratic(Quadratic):
     """The built-in quadratic with a budget of its own; its ``name`` is still ``quadratic``."""
 
     full_budget: ClassVar[int] = 100
-    eval_every: ClassVar[int] = 5

@@ -79,7 +79,7 @@ def test_a_database_keyed_by_version_is_rekeyed_to_semantics_1(tmp_path):
         by_lr = {t.lr: t for t in store.trials()}
         semantics_1 = trial_key(current, "", 1)  # quadratic's data depend on its spec alone
         assert (by_lr[current.lr].key, by_lr[current.lr].semantics) == (semantics_1, 1)
-        assert store.curve(semantics_1) == [(20, 0.4, 0.5, 0.0)]
+        assert store.curve(semantics_1) == [CurvePoint(20, 0.4, 0.5, 0.0)]  # from the old table
         # 0.1.0 is not known to compute what semantics 1 computes: kept, never reused.
         assert (by_lr[older.lr].key, by_lr[older.lr].semantics) == (key_0_2_0(older, "0.1.0"), 0)
         # semantics 2 records held-out losses: trials of semantics 1 are kept but run again

@@ -143,3 +143,36 @@ def test_norms_are_those_of_torch_when_a_parameter_has_no_gradient_on_some_steps
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     run = train(model, optimizer, loss, iter(batches), range(STEPS), norms=("l2",), check_every=4)
     assert run.grad_norms["l2"] == pytest.approx(expected, rel=1e-6)
+
+
+def test_a_loss_ten_times_the_first_is_a_divergence():
+    """SGD at lr 1.5 on the loss x^2 (gradient 2x): x is multiplied by -2 every step, so the
+    loss by 4: 1, 4, 16 (over 10 times the first), and the run diverges at step 2."""
+    x = torch.nn.Parameter(torch.ones(1))
+    model = torch.nn.ParameterList([x])
+    optimizer = torch.optim.SGD(model.parameters(), lr=1.5)
+    run = train(model, optimizer, lambda m, _: (x**2).sum(), iter([(None, None)] * 6), range(6))
+    assert (run.losses, run.diverged_at) == ([1.0, 4.0], 2)
+    x.data.fill_(1.0)
+    kept = train(
+        model,
+        optimizer,
+        lambda m, _: (x**2).sum(),
+        iter([(None, None)] * 6),
+        range(6),
+        divergence_factor=math.inf,
+    )
+    assert kept.losses == [4.0**k for k in range(6)] and not kept.diverged
+
+
+def test_a_loss_without_a_positive_scale_never_diverges_by_the_factor():
+    x = torch.nn.Parameter(torch.ones(1))
+    optimizer = torch.optim.SGD([x], lr=0.5)
+    run = train(
+        torch.nn.ParameterList([x]),
+        optimizer,
+        lambda m, _: -(x**2).sum() - 1,
+        iter([(None, None)] * 4),
+        range(4),
+    )
+    assert run.losses == [-2.0, -5.0, -17.0, -65.0] and not run.diverged

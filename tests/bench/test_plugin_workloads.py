@@ -51,12 +51,12 @@ def test_every_command_that_reads_trials_finds_a_plug_ins_trials(short_sweep, tm
     with (tmp_path / "t.csv").open() as handle:
         assert {row["workload"] for row in csv.DictReader(handle)} == {SHORT}
     assert main(["export-runs", "--out", str(short_sweep), str(tmp_path / "runs"), "--workload", SHORT]) == 0
-    # 2 schedules x 2 LRs at the full budget, seeds averaged (at half of it, 10 points are too few)
-    assert len(list((tmp_path / "runs").glob("*.csv"))) == 4
+    # 2 schedules x 2 LRs x 2 budgets, seeds averaged: every trial's curve has a point per step
+    assert len(list((tmp_path / "runs").glob("*.csv"))) == 8
     assert main(["results", "--out", str(short_sweep), "--write", str(tmp_path / "page.md")]) == 0
     assert SHORT in (tmp_path / "page.md").read_text()
     with Store.existing(short_sweep) as store:
-        runs, _ = stored_runs(store, Selection(workload=SHORT, schedule="cosine", lr=0.1))
+        runs, _ = stored_runs(store, Selection(workload=SHORT, schedule="cosine", budget=1.0, lr=0.1))
     assert len(runs) == 1 and runs[0].lrs.size == 100
 
 

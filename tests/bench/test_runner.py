@@ -6,6 +6,7 @@ import pickle
 
 import numpy as np
 import pytest
+import torch
 
 from budgetlr.bench.runner import TrialConfig, budget_steps, run_trial
 from budgetlr.bench.workloads import BUILT_IN, resolve_workload
@@ -30,11 +31,22 @@ def test_trial_trains_round_fraction_of_the_full_budget_under_the_schedule():
     config = TrialConfig("quadratic", "cosine(warmup=0.1)", 0.25, 0.5, 0)
     result = run_trial(config)
     assert result.steps == budget_steps(2000, 0.25) == 500
-    assert [p.step for p in result.curve] == list(range(50, 501, 50))
+    # 500 steps: training-loss windows of 500 // 100 = 5 steps after the first step's own point;
+    # a validation every 500 // 20 = 25 steps, the first before training.
+    trained = [p.step for p in result.curve if p.train_loss is not None]
+    validated = [p.step for p in result.curve if p.val_loss is not None]
+    assert (trained, validated) == ([1, *range(5, 501, 5)], list(range(0, 501, 25)))
     lrs = schedule("cosine(warmup=0.1)", 500).lr(np.arange(500), 0.5)
-    assert [p.lr for p in result.curve] == pytest.approx([lrs[p.step - 1] for p in result.curve], rel=1e-12)
-    assert result.curve[-1].val_metric == result.val_metric
-    assert 0 < result.val_metric == result.test_metric < result.curve[0].val_metric
+    assert [p.lr for p in result.curve] == pytest.approx(
+        [lrs[max(p.step, 1) - 1] for p in result.curve], rel=1e-12
+    )
+    assert (result.curve[-1].val_metric, result.curve[-1].val_loss) == (result.val_metric, result.val_loss)
+    assert 0 < result.test_metric < result.curve[0].val_metric
+    assert result.val_metric == pytest.approx(result.test_metric, rel=0.05)
+    # The first point is the loss of the first batch at the initial weights, computed here by hand.
+    workload = resolve_workload("quadratic")
+    _, y = next(workload.batches(torch.Generator().manual_seed(0)))  # w = 0: the prediction is 0
+    assert result.curve[1].train_loss == pytest.approx(float(0.5 * (y**2).mean()), rel=1e-6)
     assert result.wall_time > 0 and result.steps_per_second > 0
 
 
@@ -66,7 +78,7 @@ def test_cpu_workloads_train_a_few_steps(name, tmp_path, monkeypatch):
     fraction = 12 / workload.full_budget
     result = run_trial(TrialConfig(SMALL[name], "linear(warmup_steps=2)", fraction, workload.lrs[1], 0))
     assert result.status == "ok" and result.steps == 12
-    assert all(math.isfinite(p.train_loss) for p in result.curve)
+    assert all(math.isfinite(p.train_loss) for p in result.curve if p.train_loss is not None)
     if workload.higher_is_better:
         assert 0 <= result.test_metric <= 1
     else:
@@ -76,7 +88,7 @@ def test_cpu_workloads_train_a_few_steps(name, tmp_path, monkeypatch):
 
 def test_every_built_in_workload_declares_what_the_benchmark_needs():
     for name, cls in BUILT_IN.items():
-        assert cls.name == name and cls.full_budget > 0 and cls.eval_every > 0 and cls.lrs
+        assert cls.name == name and cls.full_budget > 0 and cls.lrs
         assert cls.metric and cls.optimizer in ("sgd", "adamw") and cls.description
 
 

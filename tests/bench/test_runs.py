@@ -55,7 +55,7 @@ def test_a_coarse_curve_is_left_out_in_one_line(tmp_path):
     with Store.existing(tmp_path) as store:
         runs, skipped = stored_runs(store)
     assert runs == [] and skipped == [
-        f"quadratic, {name}, budget 0.05, lr 0.1: trial {key}'s curve holds 1 points (one every eval_every steps), "
+        f"quadratic, {name}, budget 0.05, lr 0.1: trial {key}'s curve holds 1 points, "
         "too coarse for a loss-curve law (it needs 20): record the run with budgetlr.recording instead"
         for name, key in (
             ("cosine", skipped[0].split("trial ")[1][:8]),

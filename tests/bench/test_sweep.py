@@ -110,7 +110,7 @@ def test_a_sweep_killed_mid_run_resumes_with_every_trial_exactly_once(tmp_path):
     with closing(sqlite3.connect(out / "results.db")) as connection:
         assert connection.execute("PRAGMA integrity_check").fetchone() == ("ok",)
         orphans = connection.execute(
-            "SELECT count(*) FROM curves WHERE key NOT IN (SELECT key FROM trials)"
+            "SELECT count(*) FROM series WHERE key NOT IN (SELECT key FROM trials)"
         ).fetchone()
         assert orphans == (0,)
 

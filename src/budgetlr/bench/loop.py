@@ -3,9 +3,10 @@
 Per step: the LR (set by ``lr(t)``, or left to a scheduler stepped after the optimizer), the
 loss, the backward pass, the gradient norms if asked for, the optimizer step. Nothing waits for
 the device per step: losses and gradient norms stay tensors and are read back every
-``check_every`` steps, before each evaluation and at the end. A non-finite loss ends the run
-there: what was recorded after it is dropped, so the record is what a per-step check gives.
-Evaluation time is measured apart from training time.
+``check_every`` steps, before each evaluation and at the end. A loss that is not finite, or that
+exceeds :data:`DIVERGENCE_FACTOR` times the run's first loss, ends the run there as diverged: what
+was recorded after it is dropped, so the record is what a per-step check gives. Evaluation time
+is measured apart from training time.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import math
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from budgetlr._extras import require
 
@@ -26,6 +28,10 @@ from torch.optim.lr_scheduler import LRScheduler  # noqa: E402
 
 #: Steps between two reads of the losses from the device: the latest a divergence is noticed.
 CHECK_EVERY = 64
+#: A run whose training loss exceeds this many times its first loss has diverged: no schedule
+#: recovers a useful model from there within its budget, and stored as ``ok`` such a run would
+#: pass for a slow one next to a divergence cliff.
+DIVERGENCE_FACTOR = 10.0
 NORM_ORDERS = {"l2": 2.0, "l1": 1.0}
 
 
@@ -36,7 +42,7 @@ class Run:
     #: Steps trained with a finite loss. After a diverging step the record stops, as a per-step
     #: check would stop the run; the steps trained before the check noticed it are not counted.
     steps: int
-    #: The global step (0-based) whose loss was not finite, or None.
+    #: The global step (0-based) whose loss was not finite or past the divergence limit, or None.
     diverged_at: int | None
     #: The training loss of each finite step.
     losses: list[float]
@@ -45,7 +51,7 @@ class Run:
     #: Per kind asked for (``"l2"``, ``"l1"``), the norm of the whole gradient at each finite step.
     grad_norms: dict[str, list[float]]
     #: ``(steps done, value)`` of each evaluation.
-    evaluations: list[tuple[int, float]] = field(default_factory=list)
+    evaluations: list[tuple[int, Any]] = field(default_factory=list)
     train_seconds: float = 0.0
     eval_seconds: float = 0.0
 
@@ -64,15 +70,18 @@ def train(
     lr: Callable[[int], float] | None = None,
     scheduler: LRScheduler | None = None,
     norms: Sequence[str] = (),
-    evaluate: Callable[[], float] | None = None,
+    evaluate: Callable[[], Any] | None = None,
     eval_every: int = 0,
     check_every: int = CHECK_EVERY,
+    divergence_factor: float = DIVERGENCE_FACTOR,
 ) -> Run:
     """Train ``model`` for the global steps ``steps`` (e.g. ``range(start, stop)``) on ``batches``.
 
     ``lr(t)`` sets every param group's LR before step ``t``; without it the optimizer's LR is
     left to ``scheduler``, stepped after each optimizer step. ``evaluate()`` runs after every
-    step ``t`` with ``(t + 1) % eval_every == 0``, except the last of ``steps``.
+    step ``t`` with ``(t + 1) % eval_every == 0``, except the last of ``steps``. The run diverges
+    at a loss that is not finite or above ``divergence_factor`` times the first step's loss (when
+    that is positive).
     """
     run = Run(0, None, [], [], {kind: [] for kind in norms})
     pending_losses: list[Tensor] = []
@@ -82,11 +91,17 @@ def train(
     start = time.perf_counter()
 
     def flush() -> bool:
-        """Read the pending losses and norms back; False (and the run cut) at a non-finite loss."""
+        """Read the pending losses and norms back; False (and the run cut) where it diverged."""
         if not pending_losses:
             return True
         values = torch.stack(pending_losses).tolist()
-        finite = next((i for i, value in enumerate(values) if not math.isfinite(value)), len(values))
+        first = run.losses[0] if run.losses else values[0]
+        # A loss that can be zero or negative (a log-likelihood) has no scale to diverge against.
+        limit = divergence_factor * first if first > 0 else math.inf
+        finite = next(
+            (i for i, value in enumerate(values) if not (math.isfinite(value) and value <= limit)),
+            len(values),
+        )
         run.losses += values[:finite]
         for kind, pending in pending_norms.items():
             run.grad_norms[kind] += total_norms(pending[:finite], kind)

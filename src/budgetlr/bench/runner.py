@@ -15,6 +15,8 @@ from dataclasses import asdict, dataclass, field
 from functools import cache
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import numpy as np
+
 from budgetlr.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -28,7 +30,7 @@ T = TypeVar("T")
 #: The version of what a trial computes from its configuration. Bump it (and say why in
 #: CHANGELOG.md) only when the same configuration would give a different result: every trial
 #: stored under another value is then run again, and ``budgetlr bench`` says how many and why.
-TRIAL_SEMANTICS = 2
+TRIAL_SEMANTICS = 3
 
 
 #: The largest peak LR a float32 model can hold, and the largest seed SQLite's INTEGER stores.
@@ -79,12 +81,24 @@ def data_fingerprint(workload: str) -> str:
     return resolve_workload(workload).data_fingerprint()
 
 
+#: The fewest points of a trial's training-loss curve (window means) and of its validation curve:
+#: enough for the planner's loss-curve laws and to see a curve's shape.
+TRAIN_POINTS = 100
+VAL_POINTS = 20
+
+
 @dataclass(frozen=True)
 class CurvePoint:
+    """A point of a trial's curve, after ``step`` steps: the mean training loss of the steps since
+    the previous point that has one (None at a validation-only point), the validation metric and
+    loss where the model was validated there, and the LR of the last step trained (of the first
+    step at step 0)."""
+
     step: int
-    train_loss: float
+    train_loss: float | None
     val_metric: float | None
     lr: float
+    val_loss: float | None = None
 
 
 @dataclass
@@ -126,8 +140,9 @@ def budget_steps(full_budget: int, fraction: float) -> int:
 def run_trial(config: TrialConfig, source_norms: Sequence[float] | None = None) -> TrialResult:
     """Train and evaluate one trial. Same configuration, same result.
 
-    The curve holds, every ``eval_every`` steps and at the end: the mean training loss since the
-    previous point, the validation metric and the LR used by the last step. A linear-decay trial
+    The curve (:func:`curve_of`) holds at least :data:`TRAIN_POINTS` window means of the training
+    loss, starting with the first step's alone, and at least :data:`VAL_POINTS` validations
+    (:meth:`Workload.validate`), the first before training. A linear-decay trial
     records its gradient norm at every step
     (:func:`~budgetlr.bench.methods.records_gradient_norms`). A non-finite loss ends the trial
     early, marked ``diverged``, with no final metrics. The final evaluation
@@ -155,6 +170,9 @@ def run_trial(config: TrialConfig, source_norms: Sequence[float] | None = None) 
     scheduler = BudgetScheduler(optimizer, schedule, steps)
     batches = workload.batches(torch.Generator().manual_seed(config.seed))
     at_eval_weights = evaluator(optimizer)
+    clock = time.perf_counter()
+    initial = at_eval_weights(lambda: workload.validate(model))
+    initial_seconds = time.perf_counter() - clock
     run = train(
         model,
         optimizer,
@@ -163,20 +181,20 @@ def run_trial(config: TrialConfig, source_norms: Sequence[float] | None = None) 
         range(steps),
         scheduler=scheduler,
         norms=(workload.refinement.norm,) if records_gradient_norms(resolved) else (),
-        evaluate=lambda: at_eval_weights(lambda: workload.evaluate(model, "val")),
-        eval_every=workload.eval_every,
+        evaluate=lambda: at_eval_weights(lambda: workload.validate(model)),
+        eval_every=max(1, steps // VAL_POINTS),
     )
-    curve = curve_of(run, steps, workload.eval_every)
     status = "diverged" if run.diverged else "ok"
     clock = time.perf_counter()
     val = test = None
     if status == "ok":
         val = at_eval_weights(lambda: workload.held_out(model, "val"))
         test = at_eval_weights(lambda: workload.held_out(model, "test"))
-        curve[-1] = CurvePoint(curve[-1].step, curve[-1].train_loss, val.metric, curve[-1].lr)
         if not (finite(val) and finite(test)):
             status, val, test = "diverged", None, None
-    eval_time = run.eval_seconds + time.perf_counter() - clock
+    eval_time = initial_seconds + run.eval_seconds + time.perf_counter() - clock
+    validations = [(0, initial), *run.evaluations, *([(steps, val)] if val is not None else [])]
+    curve = curve_of(run, steps, validations)
     done = curve[-1].step if curve else 0
     return TrialResult(
         config,
@@ -202,23 +220,34 @@ def finite(evaluation: Evaluation) -> bool:
     return all(math.isfinite(v) for v in values)
 
 
-def curve_of(run: Run, steps: int, eval_every: int) -> list[CurvePoint]:
-    """The curve's points: every ``eval_every`` steps and at the last step trained, and at the
-    step that diverged (its loss infinite)."""
-    import torch
-
-    values = dict(run.evaluations)
-    curve = []
-    previous = 0
-    for end in [*range(eval_every, steps, eval_every), steps]:
-        if end > run.steps:
-            break
-        mean = float(torch.tensor(run.losses[previous:end], dtype=torch.float32).mean())
-        curve.append(CurvePoint(end, mean, values.get(end), run.lrs[end - 1]))
-        previous = end
+def curve_of(run: Run, steps: int, validations: Sequence[tuple[int, Evaluation]]) -> list[CurvePoint]:
+    """The curve's points: the training loss's window means, of the first step alone and then of
+    windows of ``steps // TRAIN_POINTS`` steps (one step for a shorter run) up to the last step
+    trained; the ``validations`` (steps done, evaluation); and the step that diverged (its loss
+    infinite)."""
+    window = max(1, steps // TRAIN_POINTS)
+    ends = sorted({1, *range(window, steps, window), steps} & set(range(1, run.steps + 1)))
+    losses = np.cumsum([0.0, *run.losses])
+    train = {
+        end: float(losses[end] - losses[start]) / (end - start)
+        for start, end in zip([0, *ends], ends, strict=False)
+    }
+    validated = dict(validations)
     if run.diverged_at is not None:
-        curve.append(CurvePoint(run.diverged_at + 1, math.inf, None, run.lrs[run.diverged_at]))
-    return curve
+        train[run.diverged_at + 1] = math.inf
+    points = []
+    for step in sorted({*train, *validated}):
+        evaluation = validated.get(step)
+        points.append(
+            CurvePoint(
+                step,
+                train.get(step),
+                None if evaluation is None else evaluation.metric,
+                run.lrs[max(step, 1) - 1],
+                None if evaluation is None else evaluation.loss,
+            )
+        )
+    return points
 
 
 def evaluator(optimizer: torch.optim.Optimizer) -> Callable[[Callable[[], T]], T]:

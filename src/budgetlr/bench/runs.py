@@ -2,10 +2,11 @@
 setting (workload, schedule, budget, peak LR), its seeds averaged, their standard error kept as the
 run's spread.
 
-A stored curve holds a point every ``eval_every`` steps: the mean training loss over the steps
-since the previous point, which becomes the run's loss at the last of those steps. A curve with
-fewer than :data:`MIN_POINTS` points is too coarse for a loss-curve law and is left out, in one
-line saying so. The LR of every step is the trial's schedule over its steps at its peak LR,
+A stored curve holds at least 100 window means of the training loss (every step of a run shorter
+than 100 steps): the mean training loss over the steps since the previous point, which becomes the
+run's loss at the last of those steps. A curve with fewer than :data:`MIN_POINTS` points (stored
+by budgetlr before trial semantics 3, which kept a point every ``eval_every`` steps) is too coarse
+for a loss-curve law and is left out, in one line saying so. The LR of every step is the trial's schedule over its steps at its peak LR,
 checked against the LRs the curve recorded.
 """
 
@@ -75,10 +76,12 @@ def setting_run(store: Store, label: str, trials: list[Trial]) -> Run:
         raise InvalidInput("its LR is not a fixed schedule the planner can replay") from None
     curves = []
     for trial in trials:
-        points = {step - 1: (loss, lr) for step, loss, _, lr in store.curve(trial.key) if loss is not None}
+        points = {
+            p.step - 1: (p.train_loss, p.lr) for p in store.curve(trial.key) if p.train_loss is not None
+        }
         if len(points) < MIN_POINTS:
             raise InvalidInput(
-                f"trial {trial.key[:8]}'s curve holds {len(points)} points (one every eval_every steps), "
+                f"trial {trial.key[:8]}'s curve holds {len(points)} points, "
                 f"too coarse for a loss-curve law (it needs {MIN_POINTS}): record the run with "
                 "budgetlr.recording instead"
             )

@@ -19,7 +19,7 @@ import socket
 import sqlite3
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from contextlib import ExitStack
 from dataclasses import astuple, dataclass
 from pathlib import Path
@@ -39,7 +39,14 @@ from budgetlr.bench.database import (
     database_errors,
     open_read_only,
 )
-from budgetlr.bench.runner import TRIAL_SEMANTICS, TrialConfig, TrialResult, data_fingerprint, trial_key
+from budgetlr.bench.runner import (
+    TRIAL_SEMANTICS,
+    CurvePoint,
+    TrialConfig,
+    TrialResult,
+    data_fingerprint,
+    trial_key,
+)
 from budgetlr.errors import InvalidInput
 from budgetlr.schedules.base import FloatArray
 
@@ -224,12 +231,8 @@ class Store:
                  finite_or_none(result.test_loss), finite_or_none(result.test_loss_se)),
             ).rowcount  # fmt: skip
             if inserted:
-                self.connection.executemany(
-                    "INSERT INTO curves (key, step, train_loss, val_metric, lr) VALUES (?, ?, ?, ?, ?)",
-                    [
-                        (c.key(), p.step, finite_or_none(p.train_loss), p.val_metric, p.lr)
-                        for p in result.curve
-                    ],
+                self.connection.execute(
+                    "INSERT INTO series (key, points) VALUES (?, ?)", (c.key(), pack_curve(result.curve))
                 )
                 self.connection.executemany(
                     "INSERT INTO grad_norms (key, kind, norms) VALUES (?, ?, ?)",
@@ -319,13 +322,20 @@ class Store:
     def trials_by_key(self, keys: list[str]) -> dict[str, Trial]:
         return {t.key: t for t in self.trials() if t.key in set(keys)}
 
-    def curve(self, key: str) -> list[tuple[int, float | None, float | None, float]]:
-        """``(step, train_loss, val_metric, lr)`` rows of one trial."""
-        return list(
-            self.connection.execute(
-                "SELECT step, train_loss, val_metric, lr FROM curves WHERE key = ? ORDER BY step", (key,)
-            )
+    def curve(self, key: str) -> list[CurvePoint]:
+        """The curve of one trial, by step (a trial stored before trial semantics 3 has one row per
+        point in the ``curves`` table, and no validation loss)."""
+        tables = {
+            row[0] for row in self.connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        }
+        if "series" in tables:
+            row = self.connection.execute("SELECT points FROM series WHERE key = ?", (key,)).fetchone()
+            if row is not None:
+                return unpack_curve(row[0])
+        rows = self.connection.execute(
+            "SELECT step, train_loss, val_metric, lr FROM curves WHERE key = ? ORDER BY step", (key,)
         )
+        return [CurvePoint(*row) for row in rows]
 
     def export_csv(self, path: Path) -> int:
         """Write every trial as a CSV row (one header line); returns the number of trials."""
@@ -360,6 +370,42 @@ def is_alive(owner: str) -> bool:
 
 def trial_row(trial: Trial) -> Iterable[object]:
     return (getattr(trial, column) for column in COLUMNS)
+
+
+#: A curve point in the ``series`` table: 24 bytes, little-endian; NaN stands for None.
+POINT = np.dtype(
+    [("step", "<i4"), ("train_loss", "<f4"), ("val_metric", "<f4"), ("val_loss", "<f4"), ("lr", "<f8")]
+)
+
+
+def pack_curve(points: Sequence[CurvePoint]) -> bytes:
+    """A curve as one blob: a trial's few hundred points cost a few kilobytes and one row."""
+    nan = float("nan")
+    values = [
+        (
+            p.step,
+            *(nan if v is None else v for v in (finite_or_none(p.train_loss), p.val_metric, p.val_loss)),
+            p.lr,
+        )
+        for p in points
+    ]
+    return np.array(values, dtype=POINT).tobytes()
+
+
+def unpack_curve(blob: bytes) -> list[CurvePoint]:
+    def value(number: np.floating) -> float | None:
+        return None if np.isnan(number) else float(number)
+
+    return [
+        CurvePoint(
+            int(p["step"]),
+            value(p["train_loss"]),
+            value(p["val_metric"]),
+            float(p["lr"]),
+            value(p["val_loss"]),
+        )
+        for p in np.frombuffer(blob, dtype=POINT)
+    ]
 
 
 def finite_or_none(value: float | None) -> float | None:

@@ -238,15 +238,12 @@ def plot_curves(mine: list[Cell], curves: dict[str, list], path: Path) -> None:
     figure, axes = panels(len(budgets), 3.8)
     for ax, budget in zip(axes, budgets, strict=True):
         for cell in sorted((c for c in mine if c.budget == budget and c.keys), key=lambda c: c.schedule):
-            runs = [curves[k] for k in cell.keys]
-            steps = [row[0] for row in runs[0]]
+            runs = [[p for p in curves[k] if p.train_loss is not None] for k in cell.keys]
+            # A point is the mean loss of the steps since the previous one, drawn at the last of
+            # them (0-based, as the LR is): the first, the first step's loss, at step 0.
+            steps = [p.step - 1 for p in runs[0]]
             losses = np.nanmean(
-                [
-                    [np.nan if row[1] is None else row[1] for row in run]
-                    for run in runs
-                    if len(run) == len(steps)
-                ],
-                axis=0,
+                [[p.train_loss for p in run] for run in runs if len(run) == len(steps)], axis=0
             )
             ax.plot(steps, losses, label=cell.schedule)
         ax.set_yscale("log")

@@ -54,8 +54,6 @@ class Workload:
     optimizer_settings: ClassVar[dict[str, Any]] = {}
     metric: ClassVar[str] = "accuracy"
     higher_is_better: ClassVar[bool] = True
-    #: Evaluate on the validation split every this many steps (and at the end).
-    eval_every: ClassVar[int] = 100
     #: The default peak-LR grid, log-spaced.
     lrs: ClassVar[tuple[float, ...]] = (1e-3, 3e-3, 1e-2)
     #: Built-in workloads of the GPU tier are left out of the CPU suites.
@@ -116,9 +114,15 @@ class Workload:
         raise NotImplementedError
 
     def evaluate(self, model: nn.Module, split: str) -> float:
-        """The metric of ``model`` on ``split`` (``"val"`` or ``"test"``): the periodic validation
-        during training, so it may use part of the split to stay cheap."""
+        """The metric of ``model`` on ``split`` (``"val"`` or ``"test"``); it may use part of the
+        split to stay cheap, as it runs during training."""
         raise NotImplementedError
+
+    def validate(self, model: nn.Module) -> Evaluation:
+        """The validation during training (at least :data:`~budgetlr.bench.runner.VAL_POINTS`
+        times a trial): the metric, and the loss where the workload defines one. The default is
+        :meth:`held_out` on ``"val"``; a workload whose split is costly to read overrides it."""
+        return self.held_out(model, "val")
 
     def held_out(self, model: nn.Module, split: str) -> Evaluation:
         """The final evaluation on the whole of ``split``: the metric and the held-out loss (the

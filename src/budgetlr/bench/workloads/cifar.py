@@ -95,7 +95,6 @@ class CifarResNet(ClassificationWorkload):
         "nesterov": True,
         "weight_decay": 5e-4,
     }
-    eval_every: ClassVar[int] = 780
     lrs: ClassVar[tuple[float, ...]] = (0.05, 0.1, 0.2, 0.4)
     gpu_tier: ClassVar[bool] = True
 

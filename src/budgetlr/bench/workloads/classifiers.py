@@ -44,7 +44,6 @@ class Mnist1dCNN(ClassificationWorkload):
     full_budget: ClassVar[int] = 1200
     batch_size: ClassVar[int] = 64
     optimizer_settings: ClassVar[dict[str, float]] = {"weight_decay": 0.01}
-    eval_every: ClassVar[int] = 100
     lrs: ClassVar[tuple[float, ...]] = (1e-2, 3e-2, 1e-1)
     bounds: ClassVar[dict[str, tuple[float, float]]] = {"samples": (100, 1_000_000), "width": (1, 1024)}
 
@@ -81,7 +80,6 @@ class DigitsCNN(ClassificationWorkload):
     full_budget: ClassVar[int] = 600
     batch_size: ClassVar[int] = 32
     optimizer_settings: ClassVar[dict[str, float]] = {"weight_decay": 0.01}
-    eval_every: ClassVar[int] = 50
     lrs: ClassVar[tuple[float, ...]] = (3e-3, 1e-2, 3e-2)
 
     def splits(self) -> dict[str, Batch]:

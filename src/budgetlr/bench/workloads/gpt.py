@@ -114,7 +114,6 @@ class StdlibGPT(Workload):
     optimizer_settings: ClassVar[dict[str, Any]] = {"weight_decay": 0.1, "betas": (0.9, 0.95)}
     metric: ClassVar[str] = "bits_per_byte"
     higher_is_better: ClassVar[bool] = False
-    eval_every: ClassVar[int] = 100
     lrs: ClassVar[tuple[float, ...]] = (1e-3, 3e-3, 1e-2)
     #: Up to about 2.4 billion parameters over a corpus of up to 1 GB held in memory.
     bounds: ClassVar[dict[str, tuple[float, float]]] = {
@@ -180,6 +179,10 @@ class StdlibGPT(Workload):
     def evaluate(self, model: nn.Module, split: str) -> float:
         return float(self.window_bits(model, split, self.eval_windows).mean())
 
+    def validate(self, model: nn.Module) -> Evaluation:
+        bits = self.window_bits(model, "val", self.eval_windows)
+        return Evaluation(float(bits.mean()), float(bits.mean()), standard_error(bits))
+
     def held_out(self, model: nn.Module, split: str) -> Evaluation:
         bits = self.window_bits(model, split, self.held_out_windows)
         return Evaluation(float(bits.mean()), float(bits.mean()), standard_error(bits))
@@ -209,7 +212,6 @@ class TextGPT(StdlibGPT):
     description: ClassVar[str] = "GPU tier: GPT on a local text corpus (default stdlib), bits/byte"
     full_budget: ClassVar[int] = 5000
     batch_size: ClassVar[int] = 64
-    eval_every: ClassVar[int] = 250
     lrs: ClassVar[tuple[float, ...]] = (3e-4, 1e-3, 3e-3)
     gpu_tier: ClassVar[bool] = True
 
