@@ -6,6 +6,7 @@ import torch
 from budgetlr.bench.methods import method, source_of
 from budgetlr.bench.runner import TrialConfig, run_trial
 from budgetlr.bench.sweep import make_plan
+from budgetlr.errors import InvalidInput
 
 
 @pytest.mark.parametrize(
@@ -62,7 +63,8 @@ def test_schedulefree_trains_with_the_schedule_free_optimizer_and_evaluates_its_
 
     monkeypatch.setattr(schedulefree.SGDScheduleFree, "eval", recording_eval)
     result = run_trial(TrialConfig("quadratic", "schedulefree(warmup=0.1)", 0.05, 0.3, 0))
-    assert result.status == "ok" and len(modes) == 2 + 1  # the one mid-run val point, then val and test
+    # 100 steps: a validation before training, every 5 steps up to 95, then the final val and test
+    assert result.status == "ok" and len(modes) == 1 + 19 + 2
     assert all(p.lr == 0.3 for p in result.curve)  # the optimizer warms up inside, its base LR stays
     constant = run_trial(TrialConfig("quadratic", "constant(warmup=0.1)", 0.05, 0.3, 0))
     assert result.test_metric != constant.test_metric
@@ -72,9 +74,34 @@ def test_schedulefree_follows_the_workloads_optimizer_kind():
     from budgetlr.bench.methods import make_optimizer
     from budgetlr.bench.workloads import resolve_workload
 
-    for name, expected in (("quadratic", "SGDScheduleFree"), ("digits-cnn", "AdamWScheduleFree")):
+    for name, expected in (("quadratic", "SGDScheduleFree"), ("mnist1d-cnn", "AdamWScheduleFree")):
         workload = resolve_workload(name)
         model = torch.nn.Linear(2, 1)
         optimizer = make_optimizer(method("schedulefree(warmup=0.1)"), workload, model, 0.01, 100)
         assert type(optimizer).__name__ == expected
         assert optimizer.param_groups[0]["warmup_steps"] == 10
+
+
+def test_schedulefree_takes_the_workloads_momentum_betas_and_weight_decay_not_its_own_defaults():
+    from budgetlr.bench.methods import make_optimizer
+    from budgetlr.bench.workloads import resolve_workload
+
+    model = torch.nn.Linear(2, 1)
+    free = method("schedulefree")
+    # schedulefree's own defaults would be momentum 0.9 and weight decay 0: these are the workloads'
+    sgd = make_optimizer(free, resolve_workload("digits-cnn"), model, 0.1, 100).param_groups[0]
+    assert (sgd["momentum"], sgd["weight_decay"]) == (0.9, 5e-4)
+    adamw = make_optimizer(free, resolve_workload("stdlib-gpt"), model, 0.1, 100).param_groups[0]
+    assert (adamw["betas"], adamw["eps"], adamw["weight_decay"]) == ((0.9, 0.95), 1e-8, 0.1)
+
+
+def test_a_workload_whose_optimizer_schedule_free_cannot_match_is_refused_before_the_sweep(tmp_path):
+    from budgetlr.bench.sweep import make_plan
+
+    # cifar-resnet's SGD uses Nesterov momentum, which schedule-free SGD has no counterpart of
+    with pytest.raises(
+        InvalidInput,
+        match=r"schedulefree on cifar-resnet needs SGD with momentum in \(0, 1\), no dampening and no Nesterov",
+    ):
+        make_plan(["cifar-resnet"], ["cosine", "schedulefree"], [1.0], [0])
+    assert make_plan(["cifar-resnet"], ["cosine"], [1.0], [0]).trials()

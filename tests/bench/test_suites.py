@@ -1,9 +1,13 @@
 """The study suite has the shape its results page needs: enough seeds, a language model with the
 schedules the claim names, and LRs at 4 budgets for the LR-transfer fit."""
 
-from budgetlr.bench.methods import method
-from budgetlr.bench.suites import SUITES
+import torch
+
+from budgetlr.bench.methods import make_optimizer, method
+from budgetlr.bench.suites import FAIR_CONTROLS, SUITES
 from budgetlr.bench.sweep import make_plan
+from budgetlr.bench.workloads import resolve_workload
+from budgetlr.bench.workloads.gpt import Block
 
 
 def plans(name):
@@ -49,3 +53,53 @@ def test_the_claims_baselines_run_on_every_workload_of_the_study():
 def test_the_quick_suite_stays_small():
     (quick,) = plans("quick")
     assert len(quick.trials()) == 336
+
+
+#: The settings an optimizer's schedule-free counterpart must share with it (torch's names).
+SHARED = {"sgd": ("momentum", "weight_decay"), "adamw": ("betas", "eps", "weight_decay")}
+KINDS = {
+    torch.nn.Conv1d: "1-D convnet",
+    torch.nn.Conv2d: "2-D convnet",
+    torch.nn.GRU: "recurrent",
+    torch.nn.LSTM: "recurrent",
+    Block: "transformer",
+}
+
+
+def kind(model):
+    kinds = {KINDS[type(m)] for m in model.modules() if type(m) in KINDS}
+    if not kinds and all(
+        type(m) in (torch.nn.Linear, torch.nn.ReLU, torch.nn.Flatten, torch.nn.Sequential)
+        for m in model.modules()
+    ):
+        return "MLP"
+    (only,) = kinds
+    return only
+
+
+def test_within_a_workload_of_the_fair_study_every_method_runs_one_optimizer_with_one_setting():
+    for part in SUITES["fair"].sweeps():
+        for spec in part.workloads:
+            workload = resolve_workload(spec)
+            model = workload.build_model()
+            declared = tuple(workload.optimizer_settings[key] for key in SHARED[workload.optimizer])
+            for schedule in part.schedules:
+                optimizer = make_optimizer(method(schedule), workload, model, 0.01, 100)
+                group = optimizer.param_groups[0]
+                assert tuple(group[key] for key in SHARED[workload.optimizer]) == declared, (spec, schedule)
+                family = "SGD" if workload.optimizer == "sgd" else "AdamW"
+                assert type(optimizer).__name__ in (family, f"{family}ScheduleFree"), (spec, schedule)
+
+
+def test_the_fair_study_has_six_networks_of_four_kinds_and_both_optimizers_and_a_long_language_model():
+    fair = SUITES["fair"]
+    networks = [w for part in fair.sweeps() for w in part.workloads if not w.startswith("quadratic")]
+    kinds = {kind(resolve_workload(w).build_model()) for w in networks}
+    optimizers = {resolve_workload(w).optimizer for w in networks}
+    assert len(networks) >= 6 and len(kinds) >= 4 and optimizers == {"sgd", "adamw"}, (networks, kinds)
+    (lm,) = fair.more
+    assert resolve_workload(*lm.workloads).full_budget >= 5000
+    assert all("warmup_steps=" in s for s in lm.schedules)
+    # the quadratics are the convex controls, named apart so that no verdict pools them with networks
+    assert {w for w in fair.workloads if w.startswith("quadratic")} == set(FAIR_CONTROLS)
+    assert fair.refine and lm.refine

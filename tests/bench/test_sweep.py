@@ -41,7 +41,7 @@ def test_plan_is_the_full_cross_product_in_canonical_form():
     assert len(trials) == 1 * 2 * 2 * 2 * 2
     assert len({t.key() for t in trials}) == len(trials)
     assert [t.budget for t in trials] == sorted((t.budget for t in trials), reverse=True)
-    assert make_plan(["quadratic"], ["cosine"], [1.0], [0]).lrs == {"quadratic": (0.1, 0.3, 1.0)}
+    assert make_plan(["quadratic"], ["cosine"], [1.0], [0]).lrs == {"quadratic": (0.01, 0.03, 0.1)}
 
 
 @pytest.mark.parametrize(

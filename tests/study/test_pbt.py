@@ -13,7 +13,7 @@ from tests.helpers import BUDGETLR
 
 def test_pbt_settings_resolve_defaults_and_reject_bad_input():
     settings = PBTSettings("quadratic", 0.25).resolved()
-    assert (settings.interval, settings.base_lr, settings.population) == (50, 0.3, 8)
+    assert (settings.interval, settings.base_lr, settings.population) == (50, 0.03, 8)
     assert settings.spec == "pbt(population=8, interval_steps=50)"
     for bad, message in [
         (PBTSettings("quadratic", 1.5), "budget 1.5"),

@@ -57,7 +57,7 @@ def test_recommend_ranks_by_geometric_mean_excess_and_states_its_confidence():
 
 
 def test_wsd_branches_reproduce_separate_runs_and_wsd_s_costs_one_run():
-    rows = measure("quadratic", [0.02, 0.05], lr=0.3, seed=0)
+    rows = measure("quadratic", [0.02, 0.05], lr=0.03, seed=0)
     assert [(r.budget, r.steps) for r in rows] == [(0.02, 40), (0.05, 100)]
     assert all(r.branch == r.separate for r in rows)  # same batches, same LRs: the same model
     assert rows[0].wsd_s == rows[0].separate  # nothing precedes the first budget

@@ -2,8 +2,9 @@
 
 * ``schedulefree`` (``schedulefree(warmup=0.05)``): no schedule at all. The workload's optimizer
   is replaced by its schedule-free counterpart from the ``schedulefree`` package (arXiv 2405.15682):
-  ``SGDScheduleFree`` for SGD workloads, ``AdamWScheduleFree`` for AdamW ones, with the package's
-  own warmup, and evaluated at its averaged weights (``optimizer.eval()``).
+  ``SGDScheduleFree`` for SGD workloads, ``AdamWScheduleFree`` for AdamW ones, with the workload's
+  own momentum (or betas and eps) and weight decay and the package's own warmup, and evaluated at
+  its averaged weights (``optimizer.eval()``).
 * ``refined`` (``refined(smoothing=0.1)``): the schedule refined (arXiv 2310.07831) from the
   gradient norms of the :data:`REFINE_SOURCE` run of the same workload, budget, peak LR and seed,
   which the sweep runs first (l2 norms for SGD workloads, l1 norms for AdamW ones).
@@ -15,7 +16,7 @@ Every other name is a schedule of the registry and goes to :class:`budgetlr.torc
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -136,13 +137,52 @@ def build_schedule(
 def make_optimizer(
     resolved: Method, workload: Workload, model: torch.nn.Module, lr: float, total_steps: int
 ) -> torch.optim.Optimizer:
+    """The workload's optimizer, or for ``schedulefree`` its schedule-free counterpart
+    (:func:`schedule_free_counterpart`)."""
+    base = workload.make_optimizer(model.parameters(), lr)
     if resolved.kind != SCHEDULE_FREE:
-        return workload.make_optimizer(model.parameters(), lr)
-    import schedulefree
-
+        return base
+    counterpart, settings = schedule_free_counterpart(base, workload)
     warmup_steps = resolved.base.resolve_warmup(total_steps)
-    settings = {k: v for k, v in workload.optimizer_settings.items() if k in ("weight_decay", "betas", "eps")}
-    if workload.optimizer == "sgd":
-        settings.pop("betas", None)
-        return schedulefree.SGDScheduleFree(model.parameters(), lr=lr, warmup_steps=warmup_steps, **settings)
-    return schedulefree.AdamWScheduleFree(model.parameters(), lr=lr, warmup_steps=warmup_steps, **settings)
+    return counterpart(model.parameters(), lr=lr, warmup_steps=warmup_steps, **settings)
+
+
+def schedule_free_counterpart(
+    base: torch.optim.Optimizer, workload: Workload
+) -> tuple[Callable[..., torch.optim.Optimizer], dict[str, Any]]:
+    """The schedule-free class standing for ``base`` and its settings: the same momentum (or betas
+    and eps) and weight decay, read from ``base``, so that a schedule-free trial differs from the
+    others by the method alone (the package's defaults, momentum 0.9 where torch's SGD has none
+    and no weight decay where AdamW has 0.01, never apply). Other optimizers are refused."""
+    import schedulefree
+    import torch
+
+    settings = base.defaults
+    if type(base) is torch.optim.SGD:
+        if settings["dampening"] or settings["nesterov"] or not 0 < settings["momentum"] < 1:
+            raise InvalidInput(
+                f"schedulefree on {workload} needs SGD with momentum in (0, 1), no dampening and no "
+                f"Nesterov, as schedule-free SGD has (the workload's: momentum={settings['momentum']}, "
+                f"dampening={settings['dampening']}, nesterov={settings['nesterov']})"
+            )
+        return schedulefree.SGDScheduleFree, {
+            "momentum": settings["momentum"],
+            "weight_decay": settings["weight_decay"],
+        }
+    if type(base) is torch.optim.AdamW and not settings["amsgrad"]:
+        return schedulefree.AdamWScheduleFree, {
+            "betas": settings["betas"],
+            "eps": settings["eps"],
+            "weight_decay": settings["weight_decay"],
+        }
+    raise InvalidInput(
+        f"schedulefree has no counterpart of {workload}'s optimizer {type(base).__name__}: "
+        "it runs with torch.optim.SGD (momentum) or AdamW"
+    )
+
+
+def check_schedule_free(workload: Workload) -> None:
+    """Refuse, before a sweep runs, a workload whose optimizer has no schedule-free counterpart."""
+    import torch
+
+    schedule_free_counterpart(workload.make_optimizer([torch.nn.Parameter(torch.zeros(1))], 1.0), workload)

@@ -53,6 +53,45 @@ STUDY_BUDGETS = (0.1, 0.25, 0.5, 1.0)
 LM_LRS = (0.00075, 0.0015, 0.003, 0.006, 0.012)
 
 
+#: The fair study (docs/benchmark.md, "The fair study"): six networks of five kinds, SGD with
+#: momentum and AdamW, and two quadratics as convex controls, never pooled with them. Within a
+#: workload every method runs its optimizer (schedule-free its schedule-free counterpart, with the
+#: same momentum or betas and weight decay).
+FAIR_NETWORKS = ("mnist1d-cnn", "mnist1d-mlp", "mnist1d-gru", "mnist1d-transformer", "digits-cnn")
+FAIR_LM = "stdlib-gpt-long"
+FAIR_CONTROLS = ("quadratic", "quadratic(kappa=10000.0)")
+FAIR_SCHEDULES = (
+    "uba(warmup=0.05)",
+    "cosine(warmup=0.05)",
+    "linear(warmup=0.05)",
+    "wsd(decay=0.2, shape=1-sqrt, warmup=0.05)",
+    "rex(warmup=0.05)",
+    "constant(warmup=0.05)",
+    "schedulefree(warmup=0.05)",
+)
+#: The same methods; the language model warms up for a fixed number of steps at every budget.
+FAIR_LM_SCHEDULES = (
+    "uba(warmup_steps=100)",
+    "cosine(warmup_steps=100)",
+    "linear(warmup_steps=100)",
+    "wsd(decay=0.2, shape=1-sqrt, warmup_steps=100)",
+    "rex(warmup_steps=100)",
+    "constant(warmup_steps=100)",
+    "schedulefree(warmup_steps=100)",
+)
+#: The coarse grids, a factor 2 apart; refinement adds LRs around each cell's optimum.
+FAIR_LRS: dict[str, tuple[float, ...]] = {
+    "mnist1d-cnn": (0.005, 0.01, 0.02, 0.04),
+    "mnist1d-mlp": (0.025, 0.05, 0.1, 0.2),
+    "mnist1d-gru": (0.005, 0.01, 0.02, 0.04),
+    "mnist1d-transformer": (0.0025, 0.005, 0.01, 0.02),
+    "digits-cnn": (0.025, 0.05, 0.1, 0.2),
+    FAIR_LM: (0.0015, 0.003, 0.006, 0.012),
+    "quadratic": (0.0125, 0.025, 0.05, 0.1),
+    "quadratic(kappa=10000.0)": (0.0125, 0.025, 0.05, 0.1),
+}
+
+
 @dataclass(frozen=True)
 class Claim:
     """A published claim a suite tests: ``challenger`` beats ``baselines`` at ``budgets``. The
@@ -80,6 +119,8 @@ class Suite:
     comparisons: tuple[tuple[str, str], ...] = ()
     #: Further sweeps of the suite, each with its own workloads, schedules, seeds and LR grids.
     more: tuple[Suite, ...] = ()
+    #: Whether the LR grids are coarse passes that :mod:`budgetlr.study.finegrid` refines.
+    refine: bool = False
 
     def sweeps(self) -> tuple[Suite, ...]:
         """The suite's sweeps: its own workloads x schedules x budgets x seeds, then ``more``."""
@@ -121,6 +162,40 @@ SUITES = {
         ),
         (0.1, 0.25, 0.5, 1.0),
         (0, 1, 2),
+    ),
+    "fair": Suite(
+        "the fair study: 5 networks and 2 convex controls x 7 methods, one optimizer per workload, "
+        "LRs refined to sqrt(2), 3 seeds; and a byte-level GPT trained 5,000 steps",
+        (*FAIR_NETWORKS, *FAIR_CONTROLS),
+        FAIR_SCHEDULES,
+        (0.1, 0.25, 0.5, 1.0),
+        (0, 1, 2),
+        FAIR_LRS,
+        Claim(
+            "2505.24452",
+            "uba(warmup=0.05)",
+            (
+                "cosine(warmup=0.05)",
+                "linear(warmup=0.05)",
+                "rex(warmup=0.05)",
+                "wsd(decay=0.2, shape=1-sqrt, warmup=0.05)",
+                "schedulefree(warmup=0.05)",
+            ),
+            ("constant(warmup=0.05)",),
+            (0.1, 0.25),
+        ),
+        more=(
+            Suite(
+                "the fair study's language model",
+                (FAIR_LM,),
+                FAIR_LM_SCHEDULES,
+                (0.1, 0.25, 0.5, 1.0),
+                (0, 1, 2),
+                FAIR_LRS,
+                refine=True,
+            ),
+        ),
+        refine=True,
     ),
     "study": Suite(
         "the evidence study of docs/results.md: 3 cheap CPU workloads x 14 methods x 8 seeds, "

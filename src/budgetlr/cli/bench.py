@@ -128,9 +128,20 @@ def bench(args: argparse.Namespace) -> None:
                 )
         print(f"studies in {args.out / 'optuna.db'}; trials in {args.out / 'results.db'}")
     else:
-        summary = run_sweep(
-            plans, args.out, args.executor, args.workers, args.address, progress=not args.quiet
-        )
+        if suite.refine and not args.lrs:
+            from budgetlr.study.finegrid import run_fine_sweep
+
+            fine = run_fine_sweep(
+                plans, args.out, args.executor, args.workers, args.address, progress=not args.quiet
+            )
+            summary = fine.summary
+            print(
+                f"LR grids refined in {fine.rounds} rounds after the coarse pass (neighbours of each tuned LR within sqrt(2))"
+            )
+        else:
+            summary = run_sweep(
+                plans, args.out, args.executor, args.workers, args.address, progress=not args.quiet
+            )
         for semantics, count in sorted(summary.not_reused.items(), key=str):
             print(not_reused_line(semantics, count))
         elsewhere = f", {summary.ran_elsewhere} run by another sweep" if summary.ran_elsewhere else ""

@@ -12,9 +12,10 @@ from pathlib import Path
 import numpy as np
 
 from budgetlr.bench.store import Store
+from budgetlr.bench.workloads import resolve_workload
 from budgetlr.errors import InvalidInput
 from budgetlr.plotting import panels, pyplot, save, style
-from budgetlr.study import analysis
+from budgetlr.study import analysis, finegrid
 from budgetlr.study.analysis import Cell
 
 #: A table cell: its text and its style ("" plain, "best" bold, "tie" italic).
@@ -95,7 +96,9 @@ def build(
         direction = "higher is better" if first.higher_is_better else "lower is better"
         blocks += [
             Heading(2, workload),
-            Paragraph(f"Test {first.metric} ({direction}) at the tuned peak LR."),
+            Paragraph(
+                f"Test {first.metric} ({direction}) at the tuned peak LR.{optimizer_sentence(workload)}"
+            ),
         ]
         blocks.append(budget_table(mine))
         if first.task_metric and first.task_metric != first.metric:
@@ -104,6 +107,15 @@ def build(
                 task_table(mine),
             ]
         blocks.append(lr_table(mine))
+        if any(set(finegrid.flags(c.val_by_lr, c.tuned_lr)) & set(FLAG_NAMES) for c in mine):
+            blocks.append(
+                Paragraph(
+                    "Flagged tuned LRs: *edge*, the best LR of the grid is its lowest or highest, so the optimum "
+                    "may lie beyond it; *cliff*, an LR next to it diverged for a seed; *coarse*, a grid "
+                    "neighbour is more than sqrt(2) away. `budgetlr bench --lrs` with more LRs, or a suite that "
+                    "refines its grids (`--suite fair`), settles them."
+                )
+            )
         name = slug(workload)
         plot_metric_vs_budget(mine, plots / f"{name}-budget.png")
         plot_curves(mine, curves, plots / f"{name}-curves.png")
@@ -165,10 +177,31 @@ def task_table(mine: list[Cell]) -> Table:
     )
 
 
+#: The short names of :func:`budgetlr.study.finegrid.flags` in the table of tuned LRs.
+FLAG_NAMES = {
+    "at a grid edge": "edge",
+    "next to a divergence": "cliff",
+    "neighbours over sqrt(2) apart": "coarse",
+}
+
+
 def lr_table(mine: list[Cell]) -> Table:
-    return per_budget_table(
-        mine, "tuned peak LR at budget", lambda c: f"{c.tuned_lr:g}" if c.tuned_lr else None
-    )
+    def tuned(cell: Cell) -> str | None:
+        if not cell.tuned_lr:
+            return None
+        names = [FLAG_NAMES[flag] for flag in finegrid.flags(cell.val_by_lr, cell.tuned_lr)]
+        return f"{cell.tuned_lr:g}" + (f" ({', '.join(names)})" if names else "")
+
+    return per_budget_table(mine, "tuned peak LR at budget", tuned)
+
+
+def optimizer_sentence(workload: str) -> str:
+    """Which optimizer every schedule of ``workload`` ran, where its class can be loaded here."""
+    try:
+        text = resolve_workload(workload).optimizer_text()
+    except InvalidInput:
+        return ""
+    return f" Every schedule runs {text}; schedule-free its schedule-free counterpart with the same settings."
 
 
 def per_budget_table(mine: list[Cell], header: str, value: Callable[[Cell], str | None]) -> Table:
@@ -274,21 +307,29 @@ def plot_lr_sensitivity(mine: list[Cell], path: Path) -> None:
 
 
 def plot_profiles(ratios: dict[str, list[float]], path: Path) -> None:
+    """One line per distinct profile: schedules whose profiles coincide (on a few workloads they
+    often do) share a line and a legend entry, so that no line hides another."""
     plt = pyplot()
     taus = np.linspace(1.0, analysis.R_MAX, 301)
-    figure, axes = plt.subplots(figsize=(7, 4.5), layout="constrained")
+    groups: dict[tuple[float, ...], list[str]] = {}
     for schedule in sorted(ratios):
-        score = analysis.profile_score(ratios[schedule])
+        groups.setdefault(tuple(analysis.profile_curve(ratios[schedule], taus)), []).append(schedule)
+    figure, axes = plt.subplots(figsize=(7, 4.5), layout="constrained")
+    for index, (curve, schedules) in enumerate(groups.items()):
+        score = analysis.profile_score(ratios[schedules[0]])
         axes.step(
             taus,
-            analysis.profile_curve(ratios[schedule], taus),
+            curve,
             where="post",
-            label=f"{schedule} (B={score:.2f})",
+            label=f"{' = '.join(schedules)} (B={score:.2f})",
+            color=style(index)["color"],
+            linestyle=("-", "--", "-.", ":")[index % 4],
+            linewidth=2.0,
         )
     axes.set_xlabel("τ (steps relative to the fastest schedule)")
     axes.set_ylabel("share of workloads with r ≤ τ")
     axes.set_ylim(-0.02, 1.02)
-    axes.set_title("performance profiles: steps to the target")
+    axes.set_title("performance profiles: steps to the target (coinciding profiles share a line)")
     axes.grid(alpha=0.3)
     axes.legend(fontsize="small")
     save(figure, path)

@@ -25,12 +25,30 @@ require("torch", "bench", "budgetlr.bench.workloads")
 
 from budgetlr.bench.workloads.base import ClassificationWorkload, Workload  # noqa: E402
 from budgetlr.bench.workloads.cifar import CifarResNet  # noqa: E402
-from budgetlr.bench.workloads.classifiers import DigitsCNN, Mnist1dCNN  # noqa: E402
-from budgetlr.bench.workloads.gpt import StdlibGPT, TextGPT  # noqa: E402
+from budgetlr.bench.workloads.classifiers import (  # noqa: E402
+    DigitsCNN,
+    Mnist1dCNN,
+    Mnist1dGRU,
+    Mnist1dMLP,
+    Mnist1dTransformer,
+)
+from budgetlr.bench.workloads.gpt import StdlibGPT, StdlibGPTLong, TextGPT  # noqa: E402
 from budgetlr.bench.workloads.quadratic import Quadratic  # noqa: E402
 
 BUILT_IN: dict[str, type[Workload]] = {
-    w.name: w for w in (Quadratic, Mnist1dCNN, DigitsCNN, StdlibGPT, TextGPT, CifarResNet)
+    w.name: w
+    for w in (
+        Quadratic,
+        Mnist1dCNN,
+        Mnist1dMLP,
+        Mnist1dGRU,
+        Mnist1dTransformer,
+        DigitsCNN,
+        StdlibGPT,
+        StdlibGPTLong,
+        TextGPT,
+        CifarResNet,
+    )
 }
 ENTRY_POINT_GROUP = "budgetlr.workloads"
 DOTTED_NAME = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")

@@ -136,6 +136,13 @@ class Workload:
         every step."""
         return Refinement("sgd", "l2") if self.optimizer == "sgd" else Refinement("adam", "l1")
 
+    def optimizer_text(self) -> str:
+        """The optimizer every method of a trial on this workload runs, as a reader would write it:
+        ``SGD(momentum=0.9, weight_decay=0.0005)``; schedule-free runs its counterpart with the same
+        settings (:func:`budgetlr.bench.methods.schedule_free_counterpart`)."""
+        settings = ", ".join(f"{key}={value}" for key, value in self.optimizer_settings.items())
+        return f"{'SGD' if self.optimizer == 'sgd' else 'AdamW'}({settings})"
+
     def make_optimizer(self, params: typing.Iterable[Tensor], lr: float) -> torch.optim.Optimizer:
         if self.optimizer == "sgd":
             return torch.optim.SGD(params, lr=lr, **self.optimizer_settings)

@@ -1,0 +1,55 @@
+"""The coarse-then-fine LR grid: hand-made tables of (validation loss per LR, LRs added)."""
+
+import math
+
+import pytest
+
+from budgetlr.study.finegrid import flags, next_lrs
+
+NAN = math.nan
+COARSE = (0.01, 0.02, 0.04, 0.08)
+
+
+@pytest.mark.parametrize(
+    ("val_by_lr", "added"),
+    [
+        # optimum inside: the midpoints towards both neighbours, 0.02 * sqrt(2) and 0.04 / sqrt(2)
+        ({0.01: 3.0, 0.02: 1.0, 0.04: 2.0, 0.08: 4.0}, [0.01414, 0.02828]),
+        # optimum at the top edge: one coarse step beyond, and the midpoint below
+        ({0.01: 4.0, 0.02: 3.0, 0.04: 2.0, 0.08: 1.0}, [0.05657, 0.16]),
+        # optimum at the bottom edge: one step below, and the midpoint above
+        ({0.01: 1.0, 0.02: 2.0, 0.04: 3.0, 0.08: 4.0}, [0.005, 0.01414]),
+        # next to a divergence: the midpoint towards it is tried too
+        ({0.01: 3.0, 0.02: 2.0, 0.04: 1.0, 0.08: NAN}, [0.02828, 0.05657]),
+        # refined: neighbours sqrt(2) away (rounded to 4 digits), nothing more
+        ({0.01414: 2.0, 0.02: 1.0, 0.02828: 1.5, 0.04: 3.0}, []),
+        # every LR diverged: one step below the lowest
+        ({0.01: NAN, 0.02: NAN}, [0.005]),
+    ],
+)
+def test_a_round_adds_the_midpoints_around_the_optimum_and_steps_past_an_edge(val_by_lr, added):
+    assert next_lrs(val_by_lr, COARSE) == added
+
+
+def test_the_grid_grows_at_most_three_coarse_steps_past_the_coarse_grid():
+    assert next_lrs({0.64: 1.0, 0.453: 2.0}, COARSE) == []  # 0.08 x 2^3 = 0.64 is the last
+    assert next_lrs({0.00125: 1.0, 0.001768: 2.0}, COARSE) == []  # 0.01 / 2^3 = 0.00125
+    assert next_lrs({0.00125: NAN}, COARSE) == []
+
+
+def test_a_higher_is_better_metric_tunes_to_its_largest_value():
+    assert next_lrs({0.01: 0.9, 0.02: 0.5}, COARSE, higher_is_better=True) == [0.005, 0.01414]
+
+
+@pytest.mark.parametrize(
+    ("val_by_lr", "tuned", "said"),
+    [
+        ({0.01: 2.0, 0.01414: 1.0, 0.02: 3.0}, 0.01414, []),
+        ({0.01: 1.0, 0.01414: 2.0}, 0.01, ["at a grid edge"]),
+        ({0.01: 2.0, 0.01414: 1.0, 0.02: NAN}, 0.01414, ["next to a divergence"]),
+        ({0.01: 2.0, 0.02: 1.0, 0.04: 3.0}, 0.02, ["neighbours over sqrt(2) apart"]),
+        ({0.01: NAN}, None, ["every LR diverged"]),
+    ],
+)
+def test_a_tuned_lr_at_an_edge_or_a_cliff_is_flagged(val_by_lr, tuned, said):
+    assert flags(val_by_lr, tuned) == said
