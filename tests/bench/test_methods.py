@@ -62,11 +62,11 @@ def test_schedulefree_trains_with_the_schedule_free_optimizer_and_evaluates_its_
         return real_eval(self)
 
     monkeypatch.setattr(schedulefree.SGDScheduleFree, "eval", recording_eval)
-    result = run_trial(TrialConfig("quadratic", "schedulefree(warmup=0.1)", 0.05, 0.3, 0))
+    result = run_trial(TrialConfig("quadratic", "schedulefree(warmup=0.1)", 0.05, 0.1, 0))
     # 100 steps: a validation before training, every 5 steps up to 95, then the final val and test
     assert result.status == "ok" and len(modes) == 1 + 19 + 2
-    assert all(p.lr == 0.3 for p in result.curve)  # the optimizer warms up inside, its base LR stays
-    constant = run_trial(TrialConfig("quadratic", "constant(warmup=0.1)", 0.05, 0.3, 0))
+    assert all(p.lr == 0.1 for p in result.curve)  # the optimizer warms up inside, its base LR stays
+    constant = run_trial(TrialConfig("quadratic", "constant(warmup=0.1)", 0.05, 0.1, 0))
     assert result.test_metric != constant.test_metric
 
 

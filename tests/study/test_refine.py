@@ -18,12 +18,12 @@ from tests.helpers import BUDGETLR
 
 @pytest.mark.slow
 def test_every_step_records_the_gradient_norm_refinement_uses():
-    sgd = run_trial(TrialConfig("quadratic", "linear", 0.02, 0.3, 0))
+    sgd = run_trial(TrialConfig("quadratic", "linear", 0.02, 0.03, 0))
     assert set(sgd.grad_norms) == {"l2"} and len(sgd.grad_norms["l2"]) == sgd.steps == 40
-    adamw = run_trial(TrialConfig("digits-cnn", "linear", 0.02, 0.01, 0))
+    adamw = run_trial(TrialConfig("mnist1d-cnn", "linear", 0.01, 0.01, 0))
     assert set(adamw.grad_norms) == {"l1"} and len(adamw.grad_norms["l1"]) == adamw.steps == 12
     # |g|_1 >= |g|_2 > 0 for every gradient: against the l2 norm torch computes for the first step.
-    workload = resolve_workload("digits-cnn")
+    workload = resolve_workload("mnist1d-cnn")
     workload.prepare()
     torch.manual_seed(0)
     model = workload.build_model()
@@ -36,7 +36,7 @@ def test_every_step_records_the_gradient_norm_refinement_uses():
 
 
 def test_the_first_recorded_norm_is_the_initial_gradient_norm():
-    result = run_trial(TrialConfig("quadratic", "linear", 0.02, 0.3, 0))
+    result = run_trial(TrialConfig("quadratic", "linear", 0.02, 0.03, 0))
     workload = resolve_workload("quadratic")
     torch.manual_seed(0)
     model = workload.build_model()

@@ -33,6 +33,7 @@ from budgetlr.study.report import (
     Paragraph,
     Table,
     budget_table,
+    optimizer_sentence,
     plot_metric_vs_budget,
     slug,
     to_markdown,
@@ -209,6 +210,9 @@ def build(
     blocks += held_out_noise(pickable, swept)
     blocks += cost(swept, transferred, superseded)
     blocks.append(Heading(2, "Every cell"))
+    # The optimizer a workload runs now; trials of semantics 2 and before ran the quadratics with
+    # plain SGD and schedule-free with its own defaults, so only a newer workload's is stated.
+    older = {t.workload for t in trials if t.semantics < 3}
     for workload in workloads:
         mine = [c for c in pickable if c.workload == workload]
         first = mine[0]
@@ -225,7 +229,7 @@ def build(
             Paragraph(
                 f"Test {first.metric} ({direction}), mean ± sd over seeds at the tuned LR. **Bold**: best mean; "
                 f"*italic*: tied with it (95% intervals overlap). {edges} of {len(mine)} cells chose an LR at the "
-                "edge of the grid."
+                f"edge of the grid.{'' if workload in older else optimizer_sentence(workload)}"
             ),
             table,
             Image(f"{rel}/{name}-budget.png", f"{workload}: test metric against budget"),

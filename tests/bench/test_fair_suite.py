@@ -1,0 +1,42 @@
+"""A short run of the fair suite as a user starts it: LR grids refined to sqrt(2), every trial's
+curve dense enough for the planner, and the planner's database reader fitting a law to it."""
+
+import math
+
+import pytest
+
+from budgetlr.bench.runs import Selection, stored_runs
+from budgetlr.bench.store import Store
+from budgetlr.cli import main
+from budgetlr.plan.fitting import fit
+from budgetlr.study import analysis, finegrid
+
+
+@pytest.mark.slow
+def test_a_short_run_of_the_fair_suite_refines_its_grids_and_keeps_curves_the_planner_fits(tmp_path, capsys):
+    schedules = "constant(warmup=0.05),cosine(warmup=0.05)"
+    args = ["bench", "--suite", "fair", "--workload", "quadratic", "--budgets", "0.1", "--seeds", "0,1",
+            "--schedules", schedules, "--out", str(tmp_path), "--no-report", "--quiet"]  # fmt: skip
+    assert main(args) == 0
+    assert "LR grids refined in" in capsys.readouterr().out
+    with Store.existing(tmp_path) as store:
+        trials = store.trials()
+        curves = {t.key: store.curve(t.key) for t in trials}
+        runs, skipped = stored_runs(store, Selection(lr=0.025))
+    # 200 steps: a training-loss point for the first step and every 2 steps, a validation every 10
+    for trial in trials:
+        if trial.status == "ok":
+            assert sum(p.train_loss is not None for p in curves[trial.key]) == 101
+            assert sum(p.val_loss is not None for p in curves[trial.key]) == 21
+    cells = analysis.cells(trials)
+    assert len(cells) == 2 and len({t.lr for t in trials}) > 4  # the coarse grid's 4 LRs, and more
+    for cell in cells:
+        assert "neighbours over sqrt(2) apart" not in finegrid.flags(cell.val_by_lr, cell.tuned_lr)
+        grid = sorted(cell.val_by_lr)
+        index = grid.index(cell.tuned_lr)
+        for neighbour in grid[max(index - 1, 0) : index] + grid[index + 1 : index + 2]:
+            assert max(neighbour, cell.tuned_lr) / min(neighbour, cell.tuned_lr) <= math.sqrt(2) * 1.001
+    assert skipped == [] and {run.name.split("_")[1] for run in runs} == {"constant", "cosine"}
+    law = fit(runs, "mpl", replicates=2)
+    assert [run.points for run in law.runs] == [101, 101]
+    assert max(run.pred_e for run in law.runs) < 0.1
