@@ -4,6 +4,7 @@ schedules the claim names, and LRs at 4 budgets for the LR-transfer fit."""
 import torch
 
 from budgetlr.bench.methods import make_optimizer, method
+from budgetlr.bench.runner import TRAIN_POINTS, budget_steps
 from budgetlr.bench.suites import FAIR_CONTROLS, SUITES
 from budgetlr.bench.sweep import make_plan
 from budgetlr.bench.workloads import resolve_workload
@@ -103,3 +104,10 @@ def test_the_fair_study_has_six_networks_of_four_kinds_and_both_optimizers_and_a
     # the quadratics are the convex controls, named apart so that no verdict pools them with networks
     assert {w for w in fair.workloads if w.startswith("quadratic")} == set(FAIR_CONTROLS)
     assert fair.refine and lm.refine
+
+
+def test_every_trial_of_the_fair_study_trains_100_steps_or_more_so_its_curve_holds_100_points():
+    for part in SUITES["fair"].sweeps():
+        for workload in part.workloads:
+            full = resolve_workload(workload).full_budget
+            assert min(budget_steps(full, b) for b in part.budgets) >= TRAIN_POINTS == 100, workload

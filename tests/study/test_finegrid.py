@@ -31,10 +31,11 @@ def test_a_round_adds_the_midpoints_around_the_optimum_and_steps_past_an_edge(va
     assert next_lrs(val_by_lr, COARSE) == added
 
 
-def test_the_grid_grows_at_most_three_coarse_steps_past_the_coarse_grid():
-    assert next_lrs({0.64: 1.0, 0.453: 2.0}, COARSE) == []  # 0.08 x 2^3 = 0.64 is the last
-    assert next_lrs({0.00125: 1.0, 0.001768: 2.0}, COARSE) == []  # 0.01 / 2^3 = 0.00125
-    assert next_lrs({0.00125: NAN}, COARSE) == []
+def test_the_grid_grows_at_most_six_coarse_steps_past_the_coarse_grid():
+    assert next_lrs({5.12: 1.0, 3.62: 2.0}, COARSE) == []  # 0.08 x 2^6 = 5.12 is the last
+    assert next_lrs({2.56: 1.0, 1.81: 2.0}, COARSE) == [5.12]
+    assert next_lrs({0.00015625: 1.0, 0.000221: 2.0}, COARSE) == []  # 0.01 / 2^6
+    assert next_lrs({0.00015625: NAN}, COARSE) == []
 
 
 def test_a_higher_is_better_metric_tunes_to_its_largest_value():

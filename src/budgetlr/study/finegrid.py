@@ -29,8 +29,9 @@ from budgetlr.study import analysis
 
 FINE = math.sqrt(2.0)
 COARSE_STEP = 2.0
-#: Coarse steps a cell's grid may grow past either end of the coarse grid.
-MAX_EXTENSIONS = 3
+#: Coarse steps a cell's grid may grow past either end of the coarse grid: schedule-free SGD
+#: tunes 16 to 32 times higher than SGD with momentum on the same grid.
+MAX_EXTENSIONS = 6
 #: Rounds after the coarse pass: each adds at most the LRs above, so a cell settles in a few.
 MAX_ROUNDS = 8
 #: Slack for the 4-digit rounding of a midpoint (at most 5e-4 relative).

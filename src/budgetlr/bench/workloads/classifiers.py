@@ -174,7 +174,7 @@ class DigitsCNN(ClassificationWorkload):
 
     name: ClassVar[str] = "digits-cnn"
     description: ClassVar[str] = "small CNN on scikit-learn's 8x8 handwritten digits (SGD, momentum 0.9)"
-    full_budget: ClassVar[int] = 600
+    full_budget: ClassVar[int] = 1000
     batch_size: ClassVar[int] = 32
     optimizer: ClassVar[str] = "sgd"
     optimizer_settings: ClassVar[dict[str, object]] = SGD_MOMENTUM
