@@ -111,3 +111,19 @@ def test_every_trial_of_the_fair_study_trains_100_steps_or_more_so_its_curve_hol
         for workload in part.workloads:
             full = resolve_workload(workload).full_budget
             assert min(budget_steps(full, b) for b in part.budgets) >= TRAIN_POINTS == 100, workload
+
+
+def test_a_workload_named_with_a_suite_runs_in_the_sweep_that_holds_it():
+    from budgetlr.cli.bench import sweeps_of
+
+    fair = SUITES["fair"]
+    (lm,) = fair.more
+    assert sweeps_of(fair, None) == [(fair, fair.workloads), (lm, lm.workloads)]
+    # not the language model's 100-step warmup, which digits-cnn's shortest budget could not hold
+    assert sweeps_of(fair, ["digits-cnn"]) == [(fair, ("digits-cnn",))]
+    assert sweeps_of(fair, ["stdlib-gpt-long", "mnist1d-mlp"]) == [
+        (fair, ("mnist1d-mlp",)),
+        (lm, ("stdlib-gpt-long",)),
+    ]
+    assert sweeps_of(fair, ["quadratic(kappa=1e4)"]) == [(fair, ("quadratic(kappa=1e4)",))]
+    assert sweeps_of(fair, ["stdlib-gpt"]) == [(fair, ("stdlib-gpt",))]  # not in the suite: its first sweep

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from budgetlr.bench.suites import SUITES
+from budgetlr.bench.suites import SUITES, Suite
 from budgetlr.cli.arguments import (
     UsageError,
     add_command,
@@ -101,14 +101,14 @@ def bench(args: argparse.Namespace) -> None:
         raise UsageError("--trials goes with --tuner optuna")
     plans = [
         make_plan(
-            workloads=args.workload or part.workloads,
+            workloads=workloads,
             schedules=args.schedules or part.schedules,
             budgets=args.budgets or part.budgets,
             seeds=args.seeds or part.seeds,
             lrs=args.lrs,
             grids=part.lrs,
         )
-        for part in suite.sweeps()
+        for part, workloads in sweeps_of(suite, args.workload)
     ]
     if args.tuner == "optuna":
         from budgetlr.study.tune import tune_with_optuna
@@ -151,6 +151,23 @@ def bench(args: argparse.Namespace) -> None:
         )
     if not args.no_report:
         print(f"wrote {write_report(args.out)} (and report.html, plots/)")
+
+
+def sweeps_of(suite: Suite, workloads: list[str] | None) -> list[tuple[Suite, tuple[str, ...]]]:
+    """The suite's sweeps with their workloads; ``--workload`` runs each workload it names in
+    the first sweep that holds it (with that sweep's schedules, seeds and grids), and one the
+    suite does not hold in its first sweep."""
+    parts = suite.sweeps()
+    if not workloads:
+        return [(part, part.workloads) for part in parts]
+    from budgetlr.bench.workloads import stored_spec
+
+    chosen: dict[int, list[str]] = {}
+    for workload in workloads:
+        spec = stored_spec(workload)
+        index = next((i for i, part in enumerate(parts) if spec in part.workloads), 0)
+        chosen.setdefault(index, []).append(workload)
+    return [(parts[i], tuple(chosen[i])) for i in sorted(chosen)]
 
 
 def not_reused_line(semantics: int | None, count: int) -> str:

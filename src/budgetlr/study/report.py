@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import math
 import os
+import textwrap
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -308,20 +309,22 @@ def plot_lr_sensitivity(mine: list[Cell], path: Path) -> None:
 
 def plot_profiles(ratios: dict[str, list[float]], path: Path) -> None:
     """One line per distinct profile: schedules whose profiles coincide (on a few workloads they
-    often do) share a line and a legend entry, so that no line hides another."""
+    often do) share a line and a legend entry, so that no line hides another; the legend sits
+    below the plot, its entries wrapped, so that long specs never cover the lines."""
     plt = pyplot()
     taus = np.linspace(1.0, analysis.R_MAX, 301)
     groups: dict[tuple[float, ...], list[str]] = {}
     for schedule in sorted(ratios):
         groups.setdefault(tuple(analysis.profile_curve(ratios[schedule], taus)), []).append(schedule)
-    figure, axes = plt.subplots(figsize=(7, 4.5), layout="constrained")
+    lines = sum(len(textwrap.wrap(", ".join(names), 90)) for names in groups.values())
+    figure, axes = plt.subplots(figsize=(8, 4.5 + 0.22 * lines), layout="constrained")
     for index, (curve, schedules) in enumerate(groups.items()):
         score = analysis.profile_score(ratios[schedules[0]])
         axes.step(
             taus,
             curve,
             where="post",
-            label=f"{' = '.join(schedules)} (B={score:.2f})",
+            label=textwrap.fill(f"{', '.join(schedules)} (B={score:.2f})", 90),
             color=style(index)["color"],
             linestyle=("-", "--", "-.", ":")[index % 4],
             linewidth=2.0,
@@ -329,9 +332,9 @@ def plot_profiles(ratios: dict[str, list[float]], path: Path) -> None:
     axes.set_xlabel("τ (steps relative to the fastest schedule)")
     axes.set_ylabel("share of workloads with r ≤ τ")
     axes.set_ylim(-0.02, 1.02)
-    axes.set_title("performance profiles: steps to the target (coinciding profiles share a line)")
+    axes.set_title("performance profiles: steps to the target; coinciding profiles share a line")
     axes.grid(alpha=0.3)
-    axes.legend(fontsize="small")
+    figure.legend(loc="outside lower center", fontsize="small")
     save(figure, path)
 
 
