@@ -92,6 +92,16 @@ FAIR_LRS: dict[str, tuple[float, ...]] = {
 }
 
 
+#: The schedules UBA's claim (arXiv 2505.24452) is tested against, in both studies.
+UBA_BASELINES = (
+    "cosine(warmup=0.05)",
+    "linear(warmup=0.05)",
+    "rex(warmup=0.05)",
+    "wsd(decay=0.2, shape=1-sqrt, warmup=0.05)",
+    "schedulefree(warmup=0.05)",
+)
+
+
 @dataclass(frozen=True)
 class Claim:
     """A published claim a suite tests: ``challenger`` beats ``baselines`` at ``budgets``. The
@@ -174,13 +184,7 @@ SUITES = {
         Claim(
             "2505.24452",
             "uba(warmup=0.05)",
-            (
-                "cosine(warmup=0.05)",
-                "linear(warmup=0.05)",
-                "rex(warmup=0.05)",
-                "wsd(decay=0.2, shape=1-sqrt, warmup=0.05)",
-                "schedulefree(warmup=0.05)",
-            ),
+            UBA_BASELINES,
             ("constant(warmup=0.05)",),
             (0.1, 0.25),
         ),
@@ -215,13 +219,7 @@ SUITES = {
         Claim(
             "2505.24452",
             "uba(warmup=0.05)",
-            (
-                "cosine(warmup=0.05)",
-                "linear(warmup=0.05)",
-                "rex(warmup=0.05)",
-                "wsd(decay=0.2, shape=1-sqrt, warmup=0.05)",
-                "schedulefree(warmup=0.05)",
-            ),
+            UBA_BASELINES,
             ("step(warmup=0.05)", "constant(warmup=0.05)"),
             (0.1, 0.25),
         ),
