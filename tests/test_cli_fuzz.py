@@ -23,6 +23,7 @@ import pytest
 import budgetlr.bench.curvature
 import budgetlr.bench.sweep
 import budgetlr.study.branching
+import budgetlr.study.finegrid
 import budgetlr.study.pbt
 import budgetlr.study.tune
 from budgetlr.bench.sweep import SweepSummary
@@ -59,7 +60,8 @@ SPECS = ["cosine", "uba(phi=1e17)", "uba(phi=0)", "cosine,ubaa", "", "array(file
 #: Workload specs: the schedule specs' kinds of damage, plug-ins (module:attr) and sizes past a bound.
 WORKLOADS = [*SPECS, "tests.bench.custom_workload:ShortQuadratic(dim=8)", "tests.bench.custom_workload:Blobs(centres=2)",
              "tests.bench.custom_workload:make_blobs", ":", " : ", "nope.mod:X", "os:path", "quadratic(dim=1e9)",
-             "stdlib-gpt(layers=1000)"]  # fmt: skip
+             "stdlib-gpt(layers=1000)", "mnist1d-transformer(width=6)", "mnist1d-gru(width=5000)",
+             "stdlib-gpt-long(context=4096)", "cifar-resnet"]  # fmt: skip
 
 
 def options(paths: dict[str, str]) -> dict[str, dict[str, list[str]]]:
@@ -85,7 +87,7 @@ def options(paths: dict[str, str]) -> dict[str, dict[str, list[str]]]:
             "--seeds": LISTS,
             "--workers": NUMBERS,
             "--trials": NUMBERS,
-            "--suite": ["quick", "huge", ""],
+            "--suite": ["quick", "fair", "huge", ""],
             "--out": outs,
             "--tuner": ["grid", "optuna", "x"],
         },
@@ -342,6 +344,11 @@ def no_training(monkeypatch):
     monkeypatch.setattr(budgetlr.bench.sweep, "run_sweep", no_sweep)
     monkeypatch.setattr(
         budgetlr.bench.sweep, "run_configs", lambda configs, *a, **k: SweepSummary(len(configs), 0, 0, 0)
+    )
+    monkeypatch.setattr(
+        budgetlr.study.finegrid,
+        "run_fine_sweep",
+        lambda plans, *a, **k: budgetlr.study.finegrid.FineSweep(no_sweep(plans, None), 0, {}),
     )
     monkeypatch.setattr(budgetlr.study.tune, "tune_with_optuna", refuse)
     monkeypatch.setattr(budgetlr.study.branching, "measure", refuse)
