@@ -20,7 +20,7 @@ BUDGETLR = str(Path(sys.executable).parent / "budgetlr")
 def test_the_explicit_form_works_as_written(tmp_path):
     out = tmp_path / "results"
     command = [BUDGETLR, "bench", "--workload", "mnist1d-cnn", "--schedules", "cosine,uba(phi=0.5)",
-               "--budgets", "0.1,0.25", "--lrs", "0.03,0.1", "--seeds", "0,1", "--out", str(out)]  # fmt: skip
+               "--budgets", "0.1,0.25", "--lrs", "0.01,0.03", "--seeds", "0,1", "--out", str(out)]  # fmt: skip
     result = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
     assert "16 trials planned: 0 already stored, 16 run now" in result.stdout

@@ -81,7 +81,9 @@ def test_a_sweep_stores_every_trial_once_and_a_rerun_runs_nothing(tmp_path):
     assert (again.already_stored, again.ran) == (16, 0)
     with Store(tmp_path) as store:
         curve = store.curve(plan.trials()[0].key())
-    assert [row[0] for row in curve] == list(range(50, 201, 50))
+    # 200 steps: the first step's loss, then windows of 2 steps; a validation every 10 steps
+    assert [p.step for p in curve if p.train_loss is not None] == [1, *range(2, 201, 2)]
+    assert [p.step for p in curve if p.val_loss is not None] == list(range(0, 201, 10))
 
 
 @pytest.mark.slow

@@ -44,14 +44,14 @@ def test_budgetlr_pbt_discovers_stores_and_replays_a_schedule(ray_head, tmp_path
     with Store(tmp_path) as store:
         trials = {(t.schedule, t.seed): t for t in store.trials()}
         pbt = trials[("pbt(population=2, interval_steps=10)", 0)]
-        assert pbt.status == "ok" and pbt.lr == 0.3 and pbt.steps == 40
+        assert pbt.status == "ok" and pbt.lr == 0.03 and pbt.steps == 40
         notes = store.notes(pbt.key)
         # the replays' spec holds the multipliers themselves, and the note a path relative to the folder
         replay_spec = str(schedule({"name": "array", "values": multipliers.tolist()}, 40))
         assert "file=" not in replay_spec
         assert notes["discovered"] == f"pbt/{files[0].name}"
         replays = [trials[(replay_spec, seed)] for seed in (0, 1)]
-        lrs = [lr for _, _, _, lr in store.curve(replays[0].key)]
+        lrs = [p.lr for p in store.curve(replays[0].key)]
     assert all(r.status == "ok" for r in replays)
     peak = replays[0].lr
     assert lrs[-1] == pytest.approx(peak * multipliers[-1], rel=1e-12)

@@ -47,7 +47,7 @@ def test_the_first_recorded_norm_is_the_initial_gradient_norm():
 @pytest.fixture(scope="module")
 def refined_sweep(tmp_path_factory):
     out = tmp_path_factory.mktemp("refined")
-    plan = make_plan(["quadratic"], ["refined(smoothing=0.2)", "cosine"], [0.02], [0], lrs=[0.3])
+    plan = make_plan(["quadratic"], ["refined(smoothing=0.2)", "cosine"], [0.02], [0], lrs=[0.03])
     summary = run_sweep(plan, out, workers=1, progress=False)
     return out, summary
 
@@ -60,9 +60,12 @@ def test_a_refined_trial_refines_its_linear_source_run_which_the_sweep_adds(refi
         trials = {t.schedule: t for t in store.trials()}
         source = trials[str(schedule(REFINE_SOURCE, 40).spec)]
         norms = store.grad_norms(source.key, "l2")
-        lrs = [lr for _, _, _, lr in store.curve(trials["refined(smoothing=0.2)"].key)]
-    expected = 0.3 * np.interp(np.arange(40) / 40, np.linspace(0, 1, 40), refine(norms, "sgd", 0.2))
-    assert len(norms) == 40 and lrs == pytest.approx([expected[39]], rel=1e-9)  # one point: the end
+        curve = store.curve(trials["refined(smoothing=0.2)"].key)
+    expected = 0.03 * np.interp(np.arange(40) / 40, np.linspace(0, 1, 40), refine(norms, "sgd", 0.2))
+    # a point per step, each with the LR of its last step (of the first at the step-0 validation)
+    assert len(norms) == 40 and [p.lr for p in curve] == pytest.approx(
+        [expected[max(p.step, 1) - 1] for p in curve], rel=1e-9
+    )
     assert trials["refined(smoothing=0.2)"].status == "ok"
 
 

@@ -90,7 +90,7 @@ def test_wsd_s_never_starts_a_segment_mid_decay_short_or_long_segments():
 def small_study(tmp_path_factory):
     out = tmp_path_factory.mktemp("study")
     schedules = ["uba(warmup=0.05)", "cosine(warmup=0.05)", "linear(warmup=0.05)", "constant(warmup=0.05)"]
-    run_sweep(make_plan(["quadratic"], schedules, [0.02, 0.05], [0, 1], lrs=[0.3, 1.0]), out, progress=False)
+    run_sweep(make_plan(["quadratic"], schedules, [0.02, 0.05], [0, 1], lrs=[0.03, 0.1]), out, progress=False)
     return out
 
 
@@ -126,7 +126,7 @@ def test_budgetlr_wsd_s_and_results_write_the_page_with_its_sections(small_study
     assert done.returncode == 0, done.stderr
     assert "branches 108 (0.77x), WSD-S 100 (0.71x)" in done.stdout
     # The LR came from the database: wsd was not run, so the middle of the quadratic grid.
-    assert "peak LR 0.3" in done.stdout and len(load_rows(small_study)) == 2
+    assert "peak LR 0.03" in done.stdout and len(load_rows(small_study)) == 2
     page = tmp_path / "results.md"
     done = subprocess.run([BUDGETLR, "results", "--out", str(small_study)], capture_output=True, text=True)
     assert done.returncode == 2 and "--write" in done.stderr  # no page is written by default
@@ -137,7 +137,7 @@ def test_budgetlr_wsd_s_and_results_write_the_page_with_its_sections(small_study
     text = page.read_text()
     # Read from this database: 4 schedules x 2 budgets x 2 LRs x 2 seeds, their grid and warmup.
     assert "from 32 stored trials" in text and "Seeds: 0, 1." in text
-    assert "Grids: quadratic: 0.3, 1." in text and "warms up for 5% of its budget." in text
+    assert "Grids: quadratic: 0.03, 0.1." in text and "warms up for 5% of its budget." in text
     for heading in (
         "## Verdicts",
         "## The recommendation, tested on workloads it was not chosen on",
