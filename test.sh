@@ -2,8 +2,9 @@
 # The test command. Brings .venv to the committed lock locks/test.txt (every extra), lints, checks
 # the import layers and the type hints, and runs the test suite; then the floor pass, in its own
 # .venv-floor built from locks/floor.txt, where every direct dependency is at the lowest version
-# pyproject.toml allows: the fast tests (but the CLI fuzz, which tests budgetlr's own argument
-# handling, not a dependency) and the transformers tests run there again.
+# pyproject.toml allows: the core tests and the transformers tests run there again.
+# The tests run on 2 processes (pytest-xdist), a test file each at a time, so that a file's
+# module-wide fixtures (a sweep, a Ray head, .venv-core) are made once.
 # `./test.sh -m "not slow"` is the fast loop. Both environments come from the locks only: when
 # pyproject.toml's dependencies changed since, this fails at once, naming scripts/lock.sh.
 set -euo pipefail
@@ -13,9 +14,9 @@ scripts/bootstrap.sh test
 .venv/bin/ruff format --check .
 .venv/bin/lint-imports --no-logo
 .venv/bin/mypy
-.venv/bin/python -m pytest "$@"
+.venv/bin/python -m pytest -n 2 --dist loadfile "$@"
 
 scripts/bootstrap.sh floor
 floor() { .venv-floor/bin/python -m pytest -q -p no:cacheprovider "$@"; }
-floor -m "not slow" --ignore=tests/test_cli_fuzz.py
+floor -m "not slow" -n 2 --dist loadfile
 floor -k transformers tests/integrations/test_transformers.py tests/integrations/test_docs_examples.py
