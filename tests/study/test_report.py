@@ -9,6 +9,7 @@ from budgetlr.bench.store import Store, Trial
 from budgetlr.bench.sweep import make_plan, run_sweep
 from budgetlr.study import analysis
 from budgetlr.study.report import write_report
+from tests.helpers import store_synthetic_trials
 
 
 @pytest.mark.parametrize(
@@ -100,3 +101,11 @@ def test_report_from_a_real_sweep(tmp_path):
 def test_report_needs_a_database(tmp_path):
     with pytest.raises(ValueError, match="no results database in"):
         write_report(tmp_path)
+
+
+def test_the_report_flags_a_tuned_lr_at_a_grid_edge_and_next_to_a_divergence(tmp_path):
+    # cosine and linear tune to 0.1, the lowest LR of their grid, below 1e30 where every seed diverged
+    store_synthetic_trials(tmp_path)
+    text = write_report(tmp_path).read_text()
+    assert "| 0.05 | 0.1 (edge, cliff) | 0.1 (edge, cliff) |" in text
+    assert "Flagged tuned LRs: *edge*" in text

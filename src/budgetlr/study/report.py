@@ -112,9 +112,8 @@ def build(
             blocks.append(
                 Paragraph(
                     "Flagged tuned LRs: *edge*, the best LR of the grid is its lowest or highest, so the optimum "
-                    "may lie beyond it; *cliff*, an LR next to it diverged for a seed; *coarse*, a grid "
-                    "neighbour is more than sqrt(2) away. `budgetlr bench --lrs` with more LRs, or a suite that "
-                    "refines its grids (`--suite fair`), settles them."
+                    "may lie beyond it; *cliff*, an LR next to it diverged for a seed. `budgetlr bench --lrs` "
+                    "with more LRs, or a suite that refines its grids (`--suite fair`), settles them."
                 )
             )
         name = slug(workload)
@@ -178,19 +177,18 @@ def task_table(mine: list[Cell]) -> Table:
     )
 
 
-#: The short names of :func:`budgetlr.study.finegrid.flags` in the table of tuned LRs.
-FLAG_NAMES = {
-    "at a grid edge": "edge",
-    "next to a divergence": "cliff",
-    "neighbours over sqrt(2) apart": "coarse",
-}
+#: The short names of the :func:`budgetlr.study.finegrid.flags` the table of tuned LRs shows.
+#: Not "neighbours over sqrt(2) apart": every cell of a coarse grid (the quick suite's) has it.
+FLAG_NAMES = {"at a grid edge": "edge", "next to a divergence": "cliff"}
 
 
 def lr_table(mine: list[Cell]) -> Table:
     def tuned(cell: Cell) -> str | None:
         if not cell.tuned_lr:
             return None
-        names = [FLAG_NAMES[flag] for flag in finegrid.flags(cell.val_by_lr, cell.tuned_lr)]
+        names = [
+            FLAG_NAMES[flag] for flag in finegrid.flags(cell.val_by_lr, cell.tuned_lr) if flag in FLAG_NAMES
+        ]
         return f"{cell.tuned_lr:g}" + (f" ({', '.join(names)})" if names else "")
 
     return per_budget_table(mine, "tuned peak LR at budget", tuned)
