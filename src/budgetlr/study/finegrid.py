@@ -37,7 +37,7 @@ MAX_ROUNDS = 8
 #: Slack for the 4-digit rounding of a midpoint (at most 5e-4 relative).
 TOLERANCE = 1.001
 
-Cell = tuple[str, str, float]
+CellKey = tuple[str, str, float]
 
 
 def rounded(lr: float) -> float:
@@ -96,7 +96,7 @@ class FineSweep:
 
     summary: SweepSummary
     rounds: int
-    grids: dict[Cell, list[float]]
+    grids: dict[CellKey, list[float]]
 
 
 def run_fine_sweep(
@@ -109,8 +109,8 @@ def run_fine_sweep(
 ) -> FineSweep:
     """Run ``plans`` on their LR grids (the coarse pass), then refinement rounds until no cell
     asks for another LR (or :data:`MAX_ROUNDS`)."""
-    seeds: dict[Cell, tuple[int, ...]] = {}
-    coarse: dict[Cell, tuple[float, ...]] = {}
+    seeds: dict[CellKey, tuple[int, ...]] = {}
+    coarse: dict[CellKey, tuple[float, ...]] = {}
     for plan in plans:
         for w in plan.workloads:
             for s in plan.schedules:
@@ -136,7 +136,7 @@ def run_fine_sweep(
     return FineSweep(total, round_, grids)
 
 
-def configs_of(grids: dict[Cell, list[float]], seeds: dict[Cell, tuple[int, ...]]) -> list[TrialConfig]:
+def configs_of(grids: dict[CellKey, list[float]], seeds: dict[CellKey, tuple[int, ...]]) -> list[TrialConfig]:
     """Every trial of the grids, longest budgets first as a sweep orders them."""
     return [
         TrialConfig(w, s, b, lr, seed)
@@ -148,10 +148,10 @@ def configs_of(grids: dict[Cell, list[float]], seeds: dict[Cell, tuple[int, ...]
 
 def refinements(
     out: Path,
-    grids: dict[Cell, list[float]],
-    seeds: dict[Cell, tuple[int, ...]],
-    coarse: dict[Cell, tuple[float, ...]],
-) -> dict[Cell, list[float]]:
+    grids: dict[CellKey, list[float]],
+    seeds: dict[CellKey, tuple[int, ...]],
+    coarse: dict[CellKey, tuple[float, ...]],
+) -> dict[CellKey, list[float]]:
     """The LRs the next round adds, per cell, from the stored trials of the grids alone."""
     wanted = {config.key() for config in configs_of(grids, seeds)}
     with Store.existing(out) as store:
