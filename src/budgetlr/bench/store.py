@@ -22,6 +22,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from contextlib import ExitStack
 from dataclasses import astuple, dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -322,13 +323,17 @@ class Store:
     def trials_by_key(self, keys: list[str]) -> dict[str, Trial]:
         return {t.key: t for t in self.trials() if t.key in set(keys)}
 
+    @cached_property
+    def has_series(self) -> bool:
+        """Whether the database has the ``series`` table (a database made before trial semantics 3
+        and opened read-only has not); asked once, not for each of thousands of curves."""
+        query = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'series'"
+        return self.connection.execute(query).fetchone() is not None
+
     def curve(self, key: str) -> list[CurvePoint]:
         """The curve of one trial, by step (a trial stored before trial semantics 3 has one row per
         point in the ``curves`` table, and no validation loss)."""
-        tables = {
-            row[0] for row in self.connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
-        }
-        if "series" in tables:
+        if self.has_series:
             row = self.connection.execute("SELECT points FROM series WHERE key = ?", (key,)).fetchone()
             if row is not None:
                 return unpack_curve(row[0])
