@@ -5,9 +5,10 @@ import subprocess
 import numpy as np
 import pytest
 
+from budgetlr.bench.runner import TrialConfig, run_trial
 from budgetlr.bench.sweep import make_plan, run_sweep
 from budgetlr.study.analysis import Cell
-from budgetlr.study.branching import load_rows, measure, wsd_s_multipliers
+from budgetlr.study.branching import BranchSettings, decay_steps, load_rows, measure, wsd_s_multipliers
 from budgetlr.study.recommend import excess, paired_outcome, recommend
 from tests.helpers import BUDGETLR
 
@@ -64,6 +65,20 @@ def test_wsd_branches_reproduce_separate_runs_and_wsd_s_costs_one_run():
     assert rows[1].wsd_s != rows[1].separate  # it restarts from the decayed model
     # separate 40 + 100; branches: 100 + the first cooldown (8 steps); WSD-S: 100
     assert (rows[0].separate_steps, rows[0].branch_steps, rows[0].wsd_s_steps) == (140, 108, 100)
+
+
+def test_wsd_s_separate_runs_are_the_sweeps_wsd_trials_at_rounding_ties():
+    # decay 0.1 of 25 and 35 steps is 2.5 and 3.5: halves round up, to 3 and 4 steps, in the
+    # schedules, the sweep and wsd-s alike (round-half-to-even would give 2 and 4)
+    settings = BranchSettings(decay=0.1, shape="1-sqrt", warmup=0.05)
+    assert [decay_steps(t, 0.1, "1-sqrt") for t in (25, 35)] == [3, 4]
+    budgets = [25 / 2000, 35 / 2000]  # the quadratic's full budget is 2,000 steps
+    rows = measure("quadratic", budgets, lr=0.03, seed=1, settings=settings)
+    sweep = "wsd(decay=0.1, shape=1-sqrt, warmup_steps=1)"  # 5% of 25 steps: 1.25, so 1
+    trials = [run_trial(TrialConfig("quadratic", sweep, b, 0.03, 1)) for b in budgets]
+    assert [r.steps for r in rows] == [t.steps for t in trials] == [25, 35]
+    assert [r.separate for r in rows] == [t.test_metric for t in trials]
+    assert [r.branch for r in rows] == [t.test_metric for t in trials]
 
 
 def test_wsd_s_decays_over_a_fraction_of_each_segment_and_restarts_at_the_peak():

@@ -10,20 +10,23 @@ import hashlib
 import json
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import cache
+from itertools import islice
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
 from budgetlr.errors import InvalidInput
+from budgetlr.schedules.base import steps_from_fraction
 
 if TYPE_CHECKING:
     import torch
 
     from budgetlr.bench.loop import Run
-    from budgetlr.bench.workloads.base import Evaluation
+    from budgetlr.bench.methods import Method
+    from budgetlr.bench.workloads.base import Batch, Evaluation, Workload
 
 T = TypeVar("T")
 
@@ -133,8 +136,44 @@ def check_budget(fraction: float) -> float:
 
 
 def budget_steps(full_budget: int, fraction: float) -> int:
-    """round(fraction x full budget), at least one step."""
-    return max(1, math.floor(fraction * full_budget + 0.5))
+    """The steps of a ``fraction`` of the full budget, by the schedules' one rounding rule
+    (:func:`~budgetlr.schedules.base.steps_from_fraction`), at least one step."""
+    return max(1, steps_from_fraction(fraction, full_budget))
+
+
+@dataclass
+class TrialSetup:
+    """A workload ready to train: its model, freshly initialised from the seed, its optimizer and
+    the seed's stream of batches. A trial, a PBT member and a WSD branch all start from this."""
+
+    workload: Workload
+    steps: int
+    model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    seed: int
+
+    def batches(self, start: int = 0) -> Iterator[Batch]:
+        """The seed's batches from step ``start`` on: every run of one seed sees the same batch at
+        the same step, whatever its schedule or LR and wherever it resumed."""
+        import torch
+
+        return islice(self.workload.batches(torch.Generator().manual_seed(self.seed)), start, None)
+
+
+def set_up(workload_spec: str, budget: float, resolved: Method, lr: float, seed: int) -> TrialSetup:
+    """Resolve and prepare the workload, seed torch, build the model on the workload's device and
+    the optimizer of ``resolved`` (:func:`~budgetlr.bench.methods.make_optimizer`)."""
+    import torch
+
+    from budgetlr.bench.methods import make_optimizer
+    from budgetlr.bench.workloads import resolve_workload
+
+    workload = resolve_workload(workload_spec)
+    workload.prepare()
+    steps = budget_steps(workload.full_budget, budget)
+    torch.manual_seed(seed)
+    model = workload.build_model().to(workload.device())
+    return TrialSetup(workload, steps, model, make_optimizer(resolved, workload, model, lr, steps), seed)
 
 
 def run_trial(config: TrialConfig, source_norms: Sequence[float] | None = None) -> TrialResult:
@@ -151,24 +190,15 @@ def run_trial(config: TrialConfig, source_norms: Sequence[float] | None = None) 
     trial refines (see :mod:`budgetlr.bench.methods`). Steps per second count training time only;
     the time spent evaluating is ``eval_time``.
     """
-    import torch
-
     from budgetlr.bench.loop import train
-    from budgetlr.bench.methods import build_schedule, make_optimizer, method, records_gradient_norms
-    from budgetlr.bench.workloads import resolve_workload
+    from budgetlr.bench.methods import build_schedule, method, records_gradient_norms
     from budgetlr.torch import BudgetScheduler
 
-    workload = resolve_workload(config.workload)
     resolved = method(config.schedule)
-    workload.prepare()
-    steps = budget_steps(workload.full_budget, config.budget)
-    device = workload.device()
-    torch.manual_seed(config.seed)
-    model = workload.build_model().to(device)
+    setup = set_up(config.workload, config.budget, resolved, config.lr, config.seed)
+    workload, steps, model, optimizer = setup.workload, setup.steps, setup.model, setup.optimizer
     schedule, notes = build_schedule(resolved, workload, model, steps, source_norms)
-    optimizer = make_optimizer(resolved, workload, model, config.lr, steps)
     scheduler = BudgetScheduler(optimizer, schedule, steps)
-    batches = workload.batches(torch.Generator().manual_seed(config.seed))
     at_eval_weights = evaluator(optimizer)
     clock = time.perf_counter()
     initial = at_eval_weights(lambda: workload.validate(model))
@@ -177,7 +207,7 @@ def run_trial(config: TrialConfig, source_norms: Sequence[float] | None = None) 
         model,
         optimizer,
         workload.loss,
-        batches,
+        setup.batches(),
         range(steps),
         scheduler=scheduler,
         norms=(workload.refinement.norm,) if records_gradient_norms(resolved) else (),

@@ -2,14 +2,14 @@
 
 Budgets ``T_1 < ... < T_k`` share one warmup of ``W`` steps. Three ways to get a model at each:
 
-* **separate**: one WSD run per budget, decaying over its last ``D_i = round(decay * T_i)``
+* **separate**: one WSD run per budget, decaying over its last ``D_i = decay * T_i`` (rounded as every schedule rounds)
   steps; ``sum T_i`` steps in all;
 * **branches**: one run at the stable LR; at ``T_i - D_i`` a copy takes that decay (the branch)
   and the main run goes on: ``T_k + sum_{i<k} D_i`` steps. With the same batches at the same step
   a branch *is* the separate run, step for step;
 * **WSD-S**: one run in segments ``(T_{i-1}, T_i]`` (``T_0 = 0``). Each segment starts at the
   peak LR, from the weights the previous decay left, and decays over its own last
-  ``round(decay * (T_i - T_{i-1}))`` steps: a fraction of the segment, as in the WSD-S paper and
+  ``decay * (T_i - T_{i-1})`` steps: a fraction of the segment, as in the WSD-S paper and
   its reference implementation (Levanter's cycle schedule), so no segment starts mid-decay.
   ``T_k`` steps in all, and different models.
 """
@@ -19,18 +19,28 @@ from __future__ import annotations
 import copy
 import json
 import math
-from dataclasses import asdict, dataclass
-from itertools import islice
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
-from budgetlr.bench.runner import budget_steps
+from budgetlr.bench.runner import TrialSetup, budget_steps, set_up
 from budgetlr.bench.workloads import resolve_workload
 from budgetlr.schedules import schedule
-from budgetlr.schedules.base import FloatArray
+from budgetlr.schedules.base import FloatArray, steps_from_fraction
+from budgetlr.schedules.wsd import WSD
 
 RESULTS_FILE = "wsd-s.json"
+
+
+@dataclass(frozen=True)
+class BranchSettings:
+    """The WSD of all three ways: the decay's fraction of each budget (or segment) and shape, and
+    the warmup's fraction of the smallest budget."""
+
+    decay: float = 0.2
+    shape: str = "1-sqrt"
+    warmup: float = 0.05
 
 
 @dataclass(frozen=True)
@@ -48,23 +58,24 @@ class BranchRow:
     wsd_s_steps: int
 
 
-def decay_steps(total_steps: int, decay: float) -> int:
-    return max(1, round(decay * total_steps))
+def wsd_spec(decay: float, shape: str, warmup_steps: int) -> str:
+    """The sweep's WSD at this decay fraction: a separate run and a segment of WSD-S run exactly
+    this schedule, so they round the decay as every schedule does."""
+    return f"wsd(decay={decay!r}, shape={shape}, warmup_steps={warmup_steps})"
 
 
-def wsd_multipliers(total_steps: int, warmup_steps: int, decay: int, shape: str) -> FloatArray:
-    spec = f"wsd(decay_steps={decay}, shape={shape}, warmup_steps={warmup_steps})"
-    return schedule(spec, total_steps).multiplier(np.arange(total_steps))
+def decay_steps(total_steps: int, decay: float, shape: str) -> int:
+    return WSD(decay=decay, shape=shape).resolve("decay", total_steps)
 
 
-def wsd_s_multipliers(steps: list[int], warmup_steps: int, decay: float, shape: str) -> np.ndarray:
+def wsd_s_multipliers(steps: list[int], warmup_steps: int, decay: float, shape: str) -> FloatArray:
     """The WSD-S multiplier of every step up to ``steps[-1]`` for budgets ``steps`` (increasing):
     one WSD curve per segment, fitted to the segment's length; only the first has the warmup."""
     segments = []
     for lo, t in zip([0, *steps[:-1]], steps, strict=True):
         length = t - lo
-        warmup = warmup_steps if lo == 0 else 0
-        segments.append(wsd_multipliers(length, warmup, decay_steps(length, decay), shape))
+        spec = wsd_spec(decay, shape, warmup_steps if lo == 0 else 0)
+        segments.append(schedule(spec, length).multiplier(np.arange(length)))
     return np.concatenate(segments)
 
 
@@ -73,83 +84,73 @@ def measure(
     budgets: list[float],
     lr: float,
     seed: int,
-    decay: float = 0.2,
-    shape: str = "1-sqrt",
-    warmup: float = 0.05,
+    settings: BranchSettings = BranchSettings(),
 ) -> list[BranchRow]:
-    """Train the three ways for one seed; the warmup is ``warmup`` of the smallest budget. A run
-    whose loss stops being finite scores NaN at every budget it reaches after that."""
-    import torch
+    """Train the three ways for one seed; the warmup is ``settings.warmup`` of the smallest budget.
+    A run whose loss stops being finite scores NaN at every budget it reaches after that."""
 
     from budgetlr.bench.loop import train
+    from budgetlr.bench.methods import method
+    from budgetlr.torch import BudgetScheduler
 
-    workload = resolve_workload(workload_spec)
-    workload.prepare()
-    steps = sorted({budget_steps(workload.full_budget, b) for b in budgets})
-    budget_of = {budget_steps(workload.full_budget, b): b for b in budgets}
-    warmup_steps = round(warmup * steps[0])
-    decay_start = {t: t - decay_steps(t, decay) for t in steps}
-    curves = {t: wsd_multipliers(t, warmup_steps, decay_steps(t, decay), shape) for t in steps}
-    batches = list(islice(workload.batches(torch.Generator().manual_seed(seed)), steps[-1]))
+    full_budget = resolve_workload(workload_spec).full_budget
+    budget_of = {budget_steps(full_budget, b): b for b in budgets}
+    steps = sorted(budget_of)
+    warmup_steps = steps_from_fraction(settings.warmup, steps[0])
+    spec = wsd_spec(settings.decay, settings.shape, warmup_steps)
+    decay_start = {t: t - decay_steps(t, settings.decay, settings.shape) for t in steps}
 
-    def fresh() -> tuple[torch.nn.Module, torch.optim.Optimizer]:
-        torch.manual_seed(seed)
-        model = workload.build_model().to(workload.device())
-        return model, workload.make_optimizer(model.parameters(), lr)
+    def fresh() -> TrialSetup:
+        return set_up(workload_spec, budget_of[steps[-1]], method(spec), lr, seed)
 
-    def train_span(
-        model: torch.nn.Module,
-        optimizer: torch.optim.Optimizer,
-        multipliers: FloatArray,
-        start: int,
-        stop: int,
-    ) -> bool:
-        """Train steps ``start`` to ``stop``; False when a loss was not finite."""
+    def train_span(setup: TrialSetup, scheduler: BudgetScheduler, start: int, stop: int) -> bool:
+        """Train steps ``start`` to ``stop``; False when the run diverged."""
         run = train(
-            model,
-            optimizer,
-            workload.loss,
-            iter(batches[start:stop]),
+            setup.model,
+            setup.optimizer,
+            setup.workload.loss,
+            setup.batches(start),
             range(start, stop),
-            lr=lambda t: lr * float(multipliers[t]),
+            scheduler=scheduler,
         )
         return not run.diverged
 
-    def test(model: torch.nn.Module, finite: bool) -> float:
-        value = workload.evaluate(model, "test") if finite else math.nan
+    def test(setup: TrialSetup, finite: bool) -> float:
+        value = setup.workload.evaluate(setup.model, "test") if finite else math.nan
         return value if math.isfinite(value) else math.nan
 
     separate = {}
     for t in steps:
-        model, optimizer = fresh()
-        separate[t] = test(model, train_span(model, optimizer, curves[t], 0, t))
+        setup = fresh()
+        separate[t] = test(setup, train_span(setup, BudgetScheduler(setup.optimizer, spec, t), 0, t))
 
     branch = {}
-    model, optimizer = fresh()
+    main = fresh()
+    stable_run = BudgetScheduler(main.optimizer, spec, steps[-1])
     done, stable = 0, True
     for t in steps:
-        # stable: every curve is 1 here
-        stable = stable and train_span(model, optimizer, curves[steps[-1]], done, decay_start[t])
+        stable = stable and train_span(main, stable_run, done, decay_start[t])
         done = decay_start[t]
-        copy_model = copy.deepcopy(model)
-        copy_optimizer = workload.make_optimizer(copy_model.parameters(), lr)
-        copy_optimizer.load_state_dict(copy.deepcopy(optimizer.state_dict()))
-        branch[t] = test(
-            copy_model, stable and train_span(copy_model, copy_optimizer, curves[t], decay_start[t], t)
-        )
+        model = copy.deepcopy(main.model)
+        optimizer = main.workload.make_optimizer(model.parameters(), lr)
+        optimizer.load_state_dict(copy.deepcopy(main.optimizer.state_dict()))
+        cooldown = BudgetScheduler(optimizer, spec, steps[-1])
+        cooldown.load_state_dict(stable_run.state_dict())
+        cooldown.cooldown(t - decay_start[t], settings.shape)
+        branching = replace(main, model=model, optimizer=optimizer)
+        branch[t] = test(branching, stable and train_span(branching, cooldown, decay_start[t], t))
 
-    wsd_s_curve = wsd_s_multipliers(steps, warmup_steps, decay, shape)
     wsd_s = {}
-    model, optimizer = fresh()
-    finite = True
+    setup, finite = fresh(), True
     for lo, t in zip([0, *steps[:-1]], steps, strict=True):
-        finite = finite and train_span(model, optimizer, wsd_s_curve, lo, t)
-        wsd_s[t] = test(model, finite)
+        segment = wsd_spec(settings.decay, settings.shape, warmup_steps if lo == 0 else 0)
+        finite = finite and train_span(setup, BudgetScheduler(setup.optimizer, segment, t - lo), lo, t)
+        wsd_s[t] = test(setup, finite)
 
     branch_steps = steps[-1] + sum(t - decay_start[t] for t in steps[:-1])
     totals = (sum(steps), branch_steps, steps[-1])
     rows = [(budget_of[t], t, separate[t], branch[t], wsd_s[t]) for t in steps]
-    return [BranchRow(str(workload), seed, lr, *row, *totals) for row in rows]
+    return [BranchRow(str(main.workload), seed, lr, *row, *totals) for row in rows]
 
 
 def save_rows(out: Path, rows: list[BranchRow]) -> Path:

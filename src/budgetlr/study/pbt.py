@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from budgetlr._extras import require
-from budgetlr.bench.runner import CurvePoint, TrialConfig, TrialResult, budget_steps, check_budget
+from budgetlr.bench.runner import CurvePoint, TrialConfig, TrialResult, budget_steps, check_budget, set_up
 from budgetlr.bench.workloads import resolve_workload
 from budgetlr.errors import InvalidInput
 from budgetlr.schedules import parse
@@ -103,13 +103,12 @@ def train_member(config: dict[str, Any]) -> None:
     from ray import tune
 
     from budgetlr.bench.loop import train
+    from budgetlr.bench.methods import method
 
-    workload = resolve_workload(config["workload"])
-    workload.prepare()
-    steps = budget_steps(workload.full_budget, config["budget"])
-    torch.manual_seed(config["seed"])
-    model = workload.build_model().to(workload.device())
-    optimizer = workload.make_optimizer(model.parameters(), config["base_lr"])
+    setup = set_up(
+        config["workload"], config["budget"], method("constant"), config["base_lr"], config["seed"]
+    )
+    workload, steps, model, optimizer = setup.workload, setup.steps, setup.model, setup.optimizer
     state: dict[str, Any] = {"step": 0, "lrs": [], "curve": []}
     checkpoint = tune.get_checkpoint()
     if checkpoint:
@@ -117,14 +116,13 @@ def train_member(config: dict[str, Any]) -> None:
             state = torch.load(Path(folder) / STATE_FILE, weights_only=False)
         model.load_state_dict(state.pop("model"))
         optimizer.load_state_dict(state.pop("optimizer"))
+    batches = setup.batches(state["step"])
     worst = -math.inf if workload.higher_is_better else math.inf
     while state["step"] < steps:
         lr = config["base_lr"] * config["lr_mult"]
         for group in optimizer.param_groups:
             group["lr"] = lr
         count = min(config["interval"], steps - state["step"])
-        # The same batches at the same step for every member: the members differ by LR alone.
-        batches = workload.batches(torch.Generator().manual_seed(config["seed"] * 1_000_003 + state["step"]))
         run = train(model, optimizer, workload.loss, batches, range(state["step"], state["step"] + count))
         losses, diverged = run.losses, run.diverged
         state["step"] += count

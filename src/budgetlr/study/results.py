@@ -8,7 +8,6 @@ budgetlr results --out study-results --write docs/results.md
 
 from __future__ import annotations
 
-import inspect
 import math
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
@@ -896,21 +895,20 @@ def wsd_s(rows: list[branching.BranchRow]) -> list[Block]:
             ]
         )
     seeds = sorted({r.seed for r in rows})
-    # budgetlr wsd-s runs branching.measure with its defaults.
-    shape = {k: p.default for k, p in inspect.signature(branching.measure).parameters.items()}
+    settings = branching.BranchSettings()
     lrs = sorted({(r.workload, r.lr) for r in rows})
     same = all(r.branch == r.separate or (r.branch != r.branch and r.separate != r.separate) for r in rows)
     return [
         Heading(2, "WSD-S: several budgets from one run"),
         Paragraph(
-            f"`budgetlr wsd-s --workload W --out DIR` (arXiv 2410.05192): WSD with a {shape['shape']} cooldown over "
-            f"the last {shape['decay']:.0%} of each budget and a warmup of {shape['warmup']:.0%} of the smallest, at "
+            f"`budgetlr wsd-s --workload W --out DIR` (arXiv 2410.05192): WSD with a {settings.shape} cooldown over "
+            f"the last {settings.decay:.0%} of each budget and a warmup of {settings.warmup:.0%} of the smallest, at "
             f"peak LR {', '.join(f'{lr:g} ({w})' for w, lr in lrs)}, seeds {', '.join(map(str, seeds))}. "
             "*Separate*: one run per budget. *Branches*: one stable run, each cooldown branched from its "
             "checkpoint; with the same batches at the same step a branch is the separate run, and the numbers "
             f"{'match exactly' if same else 'differ'}. *WSD-S*: one run that returns to the peak LR from each "
             "decayed checkpoint; each of its decays takes the last "
-            f"{shape['decay']:.0%} of its own segment between budgets. Test metric, mean over seeds; the last column is WSD-S minus separate."
+            f"{settings.decay:.0%} of its own segment between budgets. Test metric, mean over seeds; the last column is WSD-S minus separate."
         ),
         Table(["workload @ budget", "separate", "branches", "WSD-S", "WSD-S − separate"], table_rows),
     ]
