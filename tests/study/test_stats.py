@@ -7,19 +7,14 @@ import math
 import numpy as np
 import pytest
 
-from budgetlr.study import stats
+from budgetlr.study import lr_law, stats
+from budgetlr.study.lr_law import fit_power_law, lr_power_law, tuned_lr
 from budgetlr.study.stats import (
     bonferroni_level,
-    example_bootstrap,
-    fit_power_law,
     leave_one_workload_out,
-    lr_power_law,
-    lr_transfer,
     paired_log_ratio,
     pooled_family,
     pooled_log_ratio,
-    student_t_quantile,
-    tuned_lr,
 )
 
 REPEATS = 200
@@ -27,21 +22,9 @@ REPEATS = 200
 COVERAGE_TOLERANCE = 3 * math.sqrt(0.95 * 0.05 / REPEATS)
 
 
-def test_docstring_examples_run():
-    assert doctest.testmod(stats).failed == 0
-
-
-@pytest.mark.parametrize(
-    "p, df, table",
-    # Student's t table (e.g. Abramowitz & Stegun, table 26.10), to the table's 3 decimals.
-    [(0.975, 1, 12.706), (0.975, 3, 3.182), (0.975, 7, 2.365), (0.995, 10, 3.169), (0.975, 30, 2.042)],
-)
-def test_student_t_quantile_matches_the_table(p, df, table):
-    assert student_t_quantile(p, df) == pytest.approx(table, abs=5e-4)
-
-
-def test_student_t_quantile_tends_to_the_normal():
-    assert student_t_quantile(0.975, 1e7) == pytest.approx(1.959964, abs=1e-5)
+@pytest.mark.parametrize("module", [stats, lr_law])
+def test_docstring_examples_run(module):
+    assert doctest.testmod(module).failed == 0
 
 
 def planted_pair(rng, n, log_ratio, noise):
@@ -171,19 +154,6 @@ def test_corrected_family_covers_every_null_effect_at_least_95_percent_of_the_ti
     assert all_covered / REPEATS >= 0.95 - COVERAGE_TOLERANCE
 
 
-def test_example_bootstrap_on_a_known_distribution():
-    """Exponential losses of mean 2 (standard deviation 2): the interval's half-width is the normal
-    theory 1.96 * 2 / sqrt(n), and it covers the mean 2 about 95% of the time."""
-    rng = np.random.default_rng(16)
-    noise = example_bootstrap(rng.exponential(2.0, 4000), rng=rng)
-    assert noise.covers(2.0)
-    assert noise.half_width == pytest.approx(1.96 * 2.0 / math.sqrt(4000), rel=0.15)
-    covered = sum(
-        example_bootstrap(rng.exponential(2.0, 400), rng=rng, n_boot=500).covers(2.0) for _ in range(REPEATS)
-    )
-    assert abs(covered / REPEATS - 0.95) <= COVERAGE_TOLERANCE
-
-
 @pytest.mark.parametrize(
     "lrs, losses, expected",
     [
@@ -235,21 +205,6 @@ def test_power_law_fit_recovers_a_planted_law():
 def test_power_law_fit_is_exact_on_exact_points():
     law = fit_power_law([1.0, 10.0, 100.0], [0.3, 0.03, 0.003])
     assert (law.a, law.b) == (pytest.approx(0.3), pytest.approx(-1.0))
-
-
-def test_lr_transfer_reports_the_miss_at_the_largest_budget():
-    """The law holds at 100, 300 and 1000 but the optimum at 3000 is twice the law's."""
-    largest_optimum = 2 * PLANTED_A * 3000**PLANTED_B
-    # Noise-free and parabolic in log lr: the tuned LRs are the optima exactly.
-    sweep = planted_sweep(
-        np.random.default_rng(18), (100, 300, 1000, 3000), seeds=2, noise=0.0, optimum={3000: largest_optimum}
-    )
-    transfer = lr_transfer(sweep)
-    assert transfer.budget == 3000
-    assert transfer.fit.b == pytest.approx(PLANTED_B)
-    assert transfer.tuned_lr == pytest.approx(largest_optimum)
-    assert transfer.predicted_lr == pytest.approx(largest_optimum / 2)
-    assert transfer.log_error == pytest.approx(-math.log(2))
 
 
 def lowo_table():

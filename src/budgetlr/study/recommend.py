@@ -19,7 +19,7 @@ import numpy as np
 from budgetlr.bench.runner import check_budget
 from budgetlr.bench.store import Trial
 from budgetlr.errors import InvalidInput
-from budgetlr.study import stats
+from budgetlr.study import lr_law, stats
 from budgetlr.study.analysis import Cell, best_and_ties
 
 #: Schedule strings that are runs of an adaptive method, not schedules a user can pick.
@@ -254,7 +254,7 @@ class PeakLr:
     schedule: str
     budget: float
     lr: float
-    law: stats.PowerLaw
+    law: lr_law.PowerLaw
     #: the exponent's 95% bootstrap interval over seeds; None with fewer than 2 seeds per budget
     exponent: stats.Interval | None
     budgets: list[float]
@@ -311,7 +311,7 @@ def edge_budgets(sweep: Mapping[float, Mapping[float, Sequence[float]]]) -> list
 
 def peak_lr(trials: Sequence[Trial], workload: str, schedule: str, budget_fraction: float) -> PeakLr:
     """The peak LR for ``schedule`` on ``workload`` at ``budget_fraction``, from the power law of
-    its tuned LR (validation loss) in the budget (:func:`budgetlr.study.stats.lr_power_law`)."""
+    its tuned LR (validation loss) in the budget (:func:`budgetlr.study.lr_law.lr_power_law`)."""
     sweep = {
         t: by_lr
         for t, by_lr in lr_sweep(trials, workload, schedule).items()
@@ -324,12 +324,12 @@ def peak_lr(trials: Sequence[Trial], workload: str, schedule: str, budget_fracti
         )
     exponent = None
     if min(len(next(iter(by_lr.values()))) for by_lr in sweep.values()) >= 2:
-        law, exponent = stats.lr_power_law(sweep, rng=np.random.default_rng(BOOTSTRAP_SEED))
+        law, exponent = lr_law.lr_power_law(sweep, rng=np.random.default_rng(BOOTSTRAP_SEED))
     else:
         tuned = [
-            stats.tuned_lr(list(by_lr), [np.mean(v) for v in by_lr.values()]) for by_lr in sweep.values()
+            lr_law.tuned_lr(list(by_lr), [np.mean(v) for v in by_lr.values()]) for by_lr in sweep.values()
         ]
-        law = stats.fit_power_law(list(sweep), tuned)
+        law = lr_law.fit_power_law(list(sweep), tuned)
     return PeakLr(
         workload,
         schedule,

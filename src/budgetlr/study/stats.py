@@ -1,8 +1,8 @@
 """Statistics for the study's verdicts: paired and pooled log-ratios of losses with bootstrap
-intervals, a family-wise correction, held-out sampling noise, the peak LR's power law in the
-budget, and a leave-one-workload-out test of a schedule recommender.
+intervals, a family-wise correction, and a leave-one-workload-out test of a schedule
+recommender (the peak LR's power law in the budget is :mod:`budgetlr.study.lr_law`).
 
-Plain numpy and the standard library, deterministic given a ``numpy.random.Generator``.
+numpy, with scipy's Student t quantile; deterministic given a ``numpy.random.Generator``.
 
 **Effects are log-ratios of losses.** For schedules A and B run with the same seeds,
 ``d_i = log(L_A,i / L_B,i)``: scale-free, so cross-entropy, bits per byte and excess risk pool
@@ -45,6 +45,7 @@ from statistics import NormalDist
 
 import numpy as np
 from numpy.typing import ArrayLike
+from scipy.stats import t as student_t
 
 #: Resamples per chunk times values per resample: bounds the memory of one resampling step.
 _CHUNK_VALUES = 1 << 22
@@ -99,7 +100,7 @@ def bonferroni_level(level: float, comparisons: int) -> float:
     """
     if comparisons < 1:
         raise ValueError(f"comparisons must be at least 1, got {comparisons}")
-    _check_level(level)
+    check_level(level)
     return 1.0 - (1.0 - level) / comparisons
 
 
@@ -185,32 +186,6 @@ def pooled_family(
     }
 
 
-def example_bootstrap(
-    per_example_losses: ArrayLike,
-    *,
-    rng: np.random.Generator,
-    level: float = 0.95,
-    n_boot: int = 2_000,
-) -> Interval:
-    """Held-out sampling noise: the mean loss over test examples with a bootstrap interval over
-    the examples, to set next to the differences between schedules.
-
-    An example must be a unit of independence: for a language model pass one mean loss per
-    held-out sequence, not per byte (bytes within a sequence are correlated and would make the
-    interval too narrow). With thousands of examples the calibration of the module docstring
-    changes nothing and this is the plain percentile bootstrap.
-
-    >>> rng = np.random.default_rng(3)
-    >>> noise = example_bootstrap(np.linspace(0.0, 2.0, 4001), rng=rng)
-    >>> noise.estimate, round(noise.half_width, 2)
-    (1.0, 0.02)
-    """
-    losses = np.asarray(per_example_losses, dtype=np.float64)
-    if losses.ndim != 1 or losses.size < 2 or not np.all(np.isfinite(losses)):
-        raise ValueError("per-example losses must be a flat vector of at least 2 finite values")
-    return _weighted_bootstrap([losses], [1.0], rng, level, n_boot)
-
-
 def _log_ratios(losses_a: ArrayLike, losses_b: ArrayLike) -> np.ndarray:
     a = np.asarray(losses_a, dtype=np.float64)
     b = np.asarray(losses_b, dtype=np.float64)
@@ -234,7 +209,7 @@ def _weighted_bootstrap(
 ) -> Interval:
     """``sum_c w_c mean(x_c)`` with the calibrated interval of the module docstring, resampling
     within each sample ``x_c`` independently."""
-    _check_level(level)
+    check_level(level)
     if n_boot < 1:
         raise ValueError(f"n_boot must be at least 1, got {n_boot}")
     means = np.array([x.mean() for x in samples])
@@ -256,259 +231,22 @@ def _weighted_bootstrap(
             stop = min(n_boot, start + chunk)
             resampled[start:stop] = x[rng.integers(0, n, size=(stop - start, n))].mean(axis=1)
         replicate += wc * math.sqrt(n / (n - 1)) * (resampled - mean)
-    return _bootstrap_interval(estimate, replicate, level, nu)
+    return bootstrap_interval(estimate, replicate, level, nu)
 
 
-def _check_level(level: float) -> None:
+def check_level(level: float) -> None:
     if not 0.0 < level < 1.0:
         raise ValueError(f"level must lie in (0, 1), got {level}")
 
 
-def _bootstrap_interval(estimate: float, replicates: np.ndarray, level: float, df: float) -> Interval:
+def bootstrap_interval(estimate: float, replicates: np.ndarray, level: float, df: float) -> Interval:
     """The expanded percentile interval of ``replicates`` (module docstring), widened where it
     falls short of ``estimate -/+ t_{(1+level)/2}(df) sd(replicates)``."""
-    t = student_t_quantile(0.5 + level / 2.0, df)
+    t = float(student_t.ppf(0.5 + level / 2.0, df))
     tail = 1.0 - NormalDist().cdf(t)
     low, high = np.quantile(replicates, [tail, 1.0 - tail])
     spread = t * float(replicates.std())
     return Interval(estimate, min(float(low), estimate - spread), max(float(high), estimate + spread), level)
-
-
-def student_t_quantile(p: float, df: float) -> float:
-    """The ``p``-quantile of Student's t with ``df > 0`` (real) degrees of freedom, ``p >= 1/2``,
-    by bisection on ``P(T > t) = I_{df/(df+t^2)}(df/2, 1/2) / 2``.
-
-    >>> round(student_t_quantile(0.975, 7), 4)
-    2.3646
-    """
-    if not 0.5 <= p < 1.0 or not df > 0:
-        raise ValueError(f"need 0.5 <= p < 1 and df > 0, got p={p}, df={df}")
-    upper = 1.0 - p
-    lo, hi = 0.0, 1.0
-    while _regularized_beta(df / (df + hi * hi), df / 2.0, 0.5) / 2.0 > upper:
-        lo, hi = hi, 2.0 * hi
-    for _ in range(200):
-        mid = (lo + hi) / 2.0
-        if _regularized_beta(df / (df + mid * mid), df / 2.0, 0.5) / 2.0 > upper:
-            lo = mid
-        else:
-            hi = mid
-        if hi - lo <= 1e-12 * hi:
-            break
-    return (lo + hi) / 2.0
-
-
-def _regularized_beta(x: float, a: float, b: float) -> float:
-    """``I_x(a, b)`` by its continued fraction (modified Lentz), on the side where it converges
-    fast (Numerical Recipes, 3rd ed., section 6.4)."""
-    if x <= 0.0:
-        return 0.0
-    if x >= 1.0:
-        return 1.0
-    front = math.exp(
-        math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x)
-    )
-    if x < (a + 1.0) / (a + b + 2.0):
-        return front * _beta_fraction(x, a, b) / a
-    return 1.0 - front * _beta_fraction(1.0 - x, b, a) / b
-
-
-def _beta_fraction(x: float, a: float, b: float) -> float:
-    tiny = 1e-300
-
-    def guard(v: float) -> float:
-        return v if abs(v) > tiny else tiny
-
-    c, d = 1.0, 1.0 / guard(1.0 - (a + b) * x / (a + 1.0))
-    h = d
-    for m in range(1, 300):
-        even = m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m))
-        d = 1.0 / guard(1.0 + even * d)
-        c = guard(1.0 + even / c)
-        h *= d * c
-        odd = -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1))
-        d = 1.0 / guard(1.0 + odd * d)
-        c = guard(1.0 + odd / c)
-        h *= d * c
-        if abs(d * c - 1.0) < 1e-15:
-            break
-    return h
-
-
-@dataclass(frozen=True)
-class PowerLaw:
-    """The tuned peak LR as a power of the budget, ``lr*(T) = a T^b``."""
-
-    a: float
-    b: float
-
-    def predict(self, budget: float) -> float:
-        """``a T^b``.
-
-        >>> PowerLaw(a=0.1, b=-0.5).predict(4.0)
-        0.05
-        """
-        return self.a * budget**self.b
-
-
-def fit_power_law(budgets: ArrayLike, lrs: ArrayLike) -> PowerLaw:
-    """Least squares in log-log: ``log lr = log a + b log T`` over the (budget, tuned LR) points,
-
-        b = sum (x - x_bar)(y - y_bar) / sum (x - x_bar)^2,  log a = y_bar - b x_bar,
-
-    with ``x = log T`` and ``y = log lr``. The Power scheduler (arXiv 2408.13359) fits this law of
-    the peak LR against the number of training tokens. ``T`` may be in steps, tokens or fractions
-    of a full budget: ``a`` depends on the unit, ``b`` does not.
-
-    >>> law = fit_power_law([100, 400, 1600], [0.4, 0.2, 0.1])
-    >>> round(law.a, 6), round(law.b, 6)
-    (4.0, -0.5)
-    """
-    x = np.log(np.asarray(budgets, dtype=np.float64))
-    y = np.log(np.asarray(lrs, dtype=np.float64))
-    if x.shape != y.shape or x.ndim != 1 or np.unique(x).size < 2 or not np.all(np.isfinite(y)):
-        raise ValueError("a power law needs positive (budget, LR) pairs at 2 or more distinct budgets")
-    slope, intercept = _line(x, y)
-    return PowerLaw(a=math.exp(intercept), b=float(slope))
-
-
-def _line(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Least-squares slope and intercept of ``y`` on ``x`` along ``y``'s first axis, one line per
-    column of any further axes."""
-    dx = x - x.mean()
-    slope = np.tensordot(dx, y - y.mean(axis=0), axes=1) / (dx @ dx)
-    return slope, y.mean(axis=0) - slope * x.mean()
-
-
-def tuned_lr(lrs: ArrayLike, losses: ArrayLike) -> float:
-    """The LR of least validation loss, refined between grid points: the vertex of the parabola
-    through the best grid point and its two neighbours in ``log lr``, which lies between the
-    midpoints to those neighbours since the middle point is the lowest. At an edge of the grid,
-    or next to a diverged LR (NaN loss, counted as worst), it is the grid point itself.
-
-    Without refinement a grid a factor of 3 apart would quantise the tuned LR, and with it the
-    power law's exponent, to steps of ``log 3``.
-
-    >>> round(tuned_lr([0.1, 1.0, 10.0], [2.0, 1.0, 2.0]), 6)
-    1.0
-    >>> round(tuned_lr([0.1, 1.0, 10.0], [3.0, 1.0, 2.0]), 6)  # vertex at log10 lr = 1/6
-    1.467799
-    """
-    grid = np.asarray(lrs, dtype=np.float64)
-    order = np.argsort(grid)
-    y = np.asarray(losses, dtype=np.float64)[order]
-    return float(np.exp(_tuned_log_lr(np.log(grid[order]), y[:, None])[0]))
-
-
-def _tuned_log_lr(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """:func:`tuned_lr` in ``log lr`` for every column of ``y`` (LRs x columns), ``x`` ascending."""
-    y = np.where(np.isnan(y), np.inf, y)
-    if not np.all(np.isfinite(y).any(axis=0)):
-        raise ValueError("every LR diverged: no tuned LR")
-    k = np.argmin(y, axis=0)
-    columns = np.arange(y.shape[1])
-    below, above = np.maximum(k - 1, 0), np.minimum(k + 1, len(x) - 1)
-    y_below, y_best, y_above = y[below, columns], y[k, columns], y[above, columns]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        left, left_rise = x[k] - x[below], y_best - y_below
-        right, right_rise = x[k] - x[above], y_best - y_above
-        denominator = left * right_rise - right * left_rise
-        vertex = x[k] - 0.5 * (left**2 * right_rise - right**2 * left_rise) / denominator
-    interior = (k > 0) & (k < len(x) - 1) & np.isfinite(y_below) & np.isfinite(y_above) & (denominator != 0)
-    return np.where(interior, vertex, x[k])
-
-
-def lr_power_law(
-    sweep: Mapping[float, Mapping[float, ArrayLike]],
-    *,
-    rng: np.random.Generator,
-    level: float = 0.95,
-    n_boot: int = 2_000,
-) -> tuple[PowerLaw, Interval]:
-    """The power law of the tuned LR in the budget, with a bootstrap interval for ``b`` over
-    seeds.
-
-    ``sweep[budget][lr]`` holds the validation losses by seed (NaN where a seed diverged, which
-    makes that LR the worst). The point estimate tunes the LR at every budget on the mean over
-    seeds (:func:`tuned_lr`) and fits :func:`fit_power_law`. The bootstrap resamples the seeds of
-    each budget (the same resample for every LR of that budget, whose runs share seeds), tunes
-    and fits again; the mean losses' deviations are scaled and the percentiles of the refitted
-    ``b`` calibrated as in the module docstring, with ``nu`` one less than the fewest seeds of a
-    budget. The interval measures how seed noise moves the tuned LRs; how far the true tuned LRs
-    stray from a power law is not in it, so read a fit over 3 or 4 budgets with that in mind.
-    Resampling the points instead would leave a handful of distinct fits, many of one budget only.
-
-    >>> rng = np.random.default_rng(4)
-    >>> sweep = {t: {lr: [1 + (np.log(lr * t**0.5)) ** 2] * 3 for lr in (0.03, 0.1, 0.3, 1.0)} for t in (4, 16, 64)}
-    >>> law, b = lr_power_law(sweep, rng=rng)
-    >>> round(law.b, 3), round(b.low, 3), round(b.high, 3)
-    (-0.5, -0.5, -0.5)
-    """
-    _check_level(level)
-    budgets = sorted(sweep)
-    grids = [_sweep_grid(sweep[t], t) for t in budgets]
-    seeds = min(vals.shape[1] for _, vals in grids)
-    if seeds < 2:
-        raise ValueError("an interval for b needs 2 or more seeds at every budget")
-    law = fit_power_law(budgets, [tuned_lr(lrs, vals.mean(axis=1)) for lrs, vals in grids])
-    tuned = np.empty((len(budgets), n_boot))
-    for row, (lrs, vals) in zip(tuned, grids, strict=True):
-        n = vals.shape[1]
-        means = vals.mean(axis=1, keepdims=True)
-        resampled = vals[:, rng.integers(0, n, size=(n_boot, n))].mean(axis=2)
-        row[:] = _tuned_log_lr(np.log(lrs), means + math.sqrt(n / (n - 1)) * (resampled - means))
-    exponents, _ = _line(np.log(np.asarray(budgets, dtype=np.float64)), tuned)
-    return law, _bootstrap_interval(law.b, exponents, level, seeds - 1)
-
-
-@dataclass(frozen=True)
-class LrTransfer:
-    """A power law fitted on the smaller budgets, its prediction at the largest, and the LR tuned
-    there."""
-
-    fit: PowerLaw
-    budget: float
-    predicted_lr: float
-    tuned_lr: float
-
-    @property
-    def log_error(self) -> float:
-        """``log(predicted / tuned)``: 0 is a perfect transfer, ``log 3`` one grid step too high."""
-        return math.log(self.predicted_lr / self.tuned_lr)
-
-
-def lr_transfer(sweep: Mapping[float, Mapping[float, ArrayLike]]) -> LrTransfer:
-    """The transfer test: fit the power law on every budget of ``sweep`` but the largest
-    (``sweep`` as in :func:`lr_power_law`), predict the LR at the largest, and set it next to the
-    LR tuned there. The loss regret of the predicted LR needs a run at that LR; this does not
-    guess it.
-
-    >>> sweep = {t: {lr: [1 + (np.log(lr * t**0.5)) ** 2] * 2 for lr in (0.03, 0.1, 0.3, 1.0)} for t in (4, 16, 64)}
-    >>> result = lr_transfer(sweep)
-    >>> result.budget, round(result.predicted_lr, 6), round(result.tuned_lr, 6)
-    (64, 0.125, 0.125)
-    """
-    budgets = sorted(sweep)
-    if len(budgets) < 3:
-        raise ValueError(f"the transfer test needs 3 or more budgets, got {len(budgets)}")
-    tuned = {t: tuned_lr(*_mean_grid(sweep[t], t)) for t in budgets}
-    law = fit_power_law(budgets[:-1], [tuned[t] for t in budgets[:-1]])
-    largest = budgets[-1]
-    return LrTransfer(law, largest, law.predict(largest), tuned[largest])
-
-
-def _sweep_grid(by_lr: Mapping[float, ArrayLike], budget: float) -> tuple[np.ndarray, np.ndarray]:
-    """The LRs of one budget and their validation losses as an (LR, seed) array."""
-    lrs = np.array(sorted(by_lr), dtype=np.float64)
-    rows = [np.asarray(by_lr[lr], dtype=np.float64) for lr in sorted(by_lr)]
-    if not rows or len({r.shape for r in rows}) != 1 or rows[0].ndim != 1 or rows[0].size < 1:
-        raise ValueError(f"budget {budget}: every LR needs the same seeds' validation losses")
-    return lrs, np.stack(rows)
-
-
-def _mean_grid(by_lr: Mapping[float, ArrayLike], budget: float) -> tuple[np.ndarray, np.ndarray]:
-    lrs, vals = _sweep_grid(by_lr, budget)
-    return lrs, vals.mean(axis=1)
 
 
 @dataclass(frozen=True)

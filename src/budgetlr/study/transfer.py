@@ -19,7 +19,7 @@ import numpy as np
 from budgetlr.bench.methods import source_of
 from budgetlr.bench.runner import TrialConfig
 from budgetlr.bench.store import Trial
-from budgetlr.study import stats
+from budgetlr.study import lr_law, stats
 from budgetlr.study.analysis import Planned, on_grid
 from budgetlr.study.recommend import BOOTSTRAP_SEED, edge_budgets, is_pickable, lr_sweep
 
@@ -31,7 +31,7 @@ class Transfer:
     workload: str
     schedule: str
     fitted_on: list[float]
-    law: stats.PowerLaw
+    law: lr_law.PowerLaw
     #: the exponent's 95% interval (bootstrap over seeds)
     exponent: stats.Interval
     largest: float
@@ -66,7 +66,7 @@ def transfers(trials: Sequence[Trial], planned: Planned = frozenset()) -> list[T
             continue
         budgets = sorted(usable)
         smaller, largest = budgets[:-1], budgets[-1]
-        law, exponent = stats.lr_power_law(
+        law, exponent = lr_law.lr_power_law(
             {t: usable[t] for t in smaller}, rng=np.random.default_rng(BOOTSTRAP_SEED)
         )
         means = {lr: float(np.mean(v)) for lr, v in usable[largest].items()}
