@@ -68,10 +68,10 @@ class Plan:
             floor = self.spec.floor
             x = (t - self.anchor) / (self.total_steps - self.anchor)
             return floor + (self.cooldown_from - floor) * decay_shape(self.cooldown_shape, x)
-        ratios = self.spec.multiplier(t, self.total_steps)
+        ratios: FloatArray = self.spec.multiplier(t, self.total_steps)
         if self.scale == 1.0:
             return ratios
-        end = self.spec.multiplier(self.total_steps, self.total_steps)
+        end = float(self.spec.multiplier(self.total_steps, self.total_steps))
         return end + self.scale * (ratios - end)
 
     def ratio(self, t: int) -> float:
@@ -207,10 +207,10 @@ class BudgetScheduler(LRScheduler):
         self._apply_current_lr()
 
     def _continue_scale(self, spec: Schedule, total_steps: int, step: int) -> float:
-        current, planned = self.plan.ratio(step), spec.multiplier(step, total_steps)
+        current, planned = self.plan.ratio(step), float(spec.multiplier(step, total_steps))
         if current == planned:
             return 1.0
-        end = spec.multiplier(total_steps, total_steps)
+        end = float(spec.multiplier(total_steps, total_steps))
         if planned == end:
             raise ValueError(
                 f"policy 'continue' cannot re-plan {spec} at step {step}: its curve at total_steps="

@@ -96,11 +96,16 @@ def hessian_operator(
 
     def loss_of(flat: Tensor) -> Tensor:
         tensors = dict(
-            zip(params, (t.view(s) for t, s in zip(flat.split(sizes), shapes, strict=True)), strict=True)
+            zip(
+                params,
+                (t.view(s) for t, s in zip(torch.split(flat, sizes), shapes, strict=True)),
+                strict=True,
+            )
         )
 
         def forward(x: Tensor) -> Tensor:
-            return torch.func.functional_call(model, {**tensors, **frozen, **buffers}, (x,))
+            out: Tensor = torch.func.functional_call(model, {**tensors, **frozen, **buffers}, (x,))
+            return out
 
         return loss(forward, batch)
 
@@ -108,7 +113,8 @@ def hessian_operator(
     vjp = torch.func.vjp(torch.func.grad(loss_of), point)[1]
 
     def matvec(v: Tensor) -> Tensor:
-        return vjp(v)[0]
+        product: Tensor = vjp(v)[0]
+        return product
 
     return matvec, point.numel()
 

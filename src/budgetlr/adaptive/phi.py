@@ -62,7 +62,7 @@ def phi_rule(total_steps: int, kappa: float) -> float:
     if total_steps < 1 or not (math.isfinite(kappa) and kappa >= 1.0):
         raise InvalidInput(f"need total_steps >= 1 and a finite kappa >= 1, got {total_steps} and {kappa}")
     exponent = RULE_INTERCEPT + RULE_STEPS * math.log10(total_steps) + RULE_KAPPA * math.log10(kappa)
-    return min(max(2.0**exponent, PHI_GRID[0]), PHI_GRID[-1])
+    return float(min(max(2.0**exponent, PHI_GRID[0]), PHI_GRID[-1]))
 
 
 def suggest_phi(spectrum: Spectrum, total_steps: int) -> Suggestion:

@@ -42,6 +42,7 @@ from budgetlr.integrations import require
 transformers = require("transformers", "hf", "budgetlr.integrations.transformers")
 
 from torch.optim import Optimizer  # noqa: E402
+from torch.optim.lr_scheduler import LRScheduler  # noqa: E402
 
 from budgetlr.recording import RunRecorder  # noqa: E402
 from budgetlr.schedules import Schedule, parse  # noqa: E402
@@ -60,8 +61,8 @@ def training_steps(args: Any, train_examples: int | None = None) -> int:
     batch = args.train_batch_size
     batches = per_process // batch if args.dataloader_drop_last else math.ceil(per_process / batch)
     accumulation = args.gradient_accumulation_steps
-    updates = max(batches // accumulation + int(batches % accumulation > 0), 1)
-    return math.ceil(args.num_train_epochs * updates)
+    updates: int = max(batches // accumulation + int(batches % accumulation > 0), 1)
+    return math.ceil(float(args.num_train_epochs) * updates)
 
 
 def asks_for_warmup(args: Any) -> bool:
@@ -120,9 +121,7 @@ class BudgetScheduleMixin:
         self.on_budget_change = on_budget_change
         with_warmup(self.budget_schedule, self.args, 1)  # a warmup given twice fails here, before training
 
-    def create_scheduler(
-        self, num_training_steps: int, optimizer: Optimizer | None = None
-    ) -> BudgetScheduler:
+    def create_scheduler(self, num_training_steps: int, optimizer: Optimizer | None = None) -> LRScheduler:
         if self.lr_scheduler is None:
             schedule = with_warmup(self.budget_schedule, self.args, num_training_steps)
             self.lr_scheduler = BudgetScheduler(
@@ -132,7 +131,8 @@ class BudgetScheduleMixin:
                 on_budget_change=self.on_budget_change,
             )
             self._created_lr_scheduler = True
-        return self.lr_scheduler
+        scheduler: LRScheduler = self.lr_scheduler
+        return scheduler
 
 
 class BudgetCallback(transformers.TrainerCallback):  # type: ignore[misc,name-defined]

@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, cast, get_args
+from typing import Any, Literal, get_args
 
 import numpy as np
 
@@ -167,7 +167,7 @@ def candidate_specs(
         if family == "power" and power is None:
             skipped.append("power: needs the tokens per step and the batch (tokens_per_step=..., batch=...)")
             continue
-        for arguments in GRID[cast(Family, family)]:
+        for arguments in GRID[family]:
             extra = [part for part in (arguments, warmup, power if family == "power" else "") if part]
             chosen.append((family, f"{family}({', '.join(extra)})"))
     return chosen, skipped

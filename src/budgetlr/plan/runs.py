@@ -13,6 +13,7 @@ import csv
 import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -156,7 +157,7 @@ def run_from_spec(
     return make_run(path, name, curve, observed)
 
 
-def make_run(path: Path, name: str | None, curve: FloatArray, observed: list[dict]) -> Run:
+def make_run(path: Path, name: str | None, curve: FloatArray, observed: list[dict[str, Any]]) -> Run:
     spreads = [row.get("spread") for row in observed]
     if any(value is None for value in spreads) and any(value is not None for value in spreads):
         raise InvalidInput(f"{path}: give a spread on every row with a loss, or on none")
@@ -169,7 +170,7 @@ def make_run(path: Path, name: str | None, curve: FloatArray, observed: list[dic
     )
 
 
-def read_rows(path: Path, columns: tuple[str, ...], blank: tuple[str, ...]) -> list[dict]:
+def read_rows(path: Path, columns: tuple[str, ...], blank: tuple[str, ...]) -> list[dict[str, Any]]:
     """The CSV's rows as dicts of numbers, each with its ``line``: the header holds ``columns``
     (and optionally ``spread``); a cell of ``blank`` or ``spread`` may be empty (``None``). Any bad
     cell is refused naming the file and the line."""
@@ -193,8 +194,10 @@ def read_rows(path: Path, columns: tuple[str, ...], blank: tuple[str, ...]) -> l
     return rows
 
 
-def parse_row(path: Path, line: int, raw: dict, columns: tuple[str, ...], blank: tuple[str, ...]) -> dict:
-    row: dict = {"line": line}
+def parse_row(
+    path: Path, line: int, raw: dict[str, str], columns: tuple[str, ...], blank: tuple[str, ...]
+) -> dict[str, Any]:
+    row: dict[str, Any] = {"line": line}
     cells = {(key or "").strip(): (value or "").strip() for key, value in raw.items() if key is not None}
     for column in (*columns, "spread"):
         text = cells.get(column, "")

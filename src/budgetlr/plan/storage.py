@@ -44,7 +44,7 @@ def load_fit(path: str | Path) -> Fit:
 
 
 def fit_from_json(data: Any, where: str) -> Fit:
-    def field(name: str, kind: type | tuple[type, ...], within: dict = data) -> Any:
+    def field(name: str, kind: type | tuple[type, ...], within: dict[str, Any] = data) -> Any:
         if not isinstance(within, dict) or name not in within or not isinstance(within[name], kind):
             raise InvalidInput(
                 f"{where}: field {name!r} is missing or not a {getattr(kind, '__name__', kind)}"

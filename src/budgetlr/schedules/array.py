@@ -93,7 +93,7 @@ def parse_numbers(data: bytes, path: str, what: str) -> FloatArray:
     """``.npy`` bytes, or text with one number per line or comma-separated."""
     try:
         if path.endswith(".npy"):
-            return np.load(io.BytesIO(data), allow_pickle=False)
+            return np.asarray(np.load(io.BytesIO(data), allow_pickle=False), dtype=np.float64)
         return np.array([float(v) for v in data.decode().replace(",", " ").split()])
     except (OSError, ValueError, UnicodeDecodeError) as error:
         raise InvalidInput(f"cannot read {what} from file={path!r}: {error}") from None

@@ -18,8 +18,7 @@ import math
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass
-from types import ModuleType
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol, cast
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -62,14 +61,33 @@ def check_one_of(name: str, fraction: float | None, steps: int | None) -> None:
         raise InvalidInput(f"{name}_steps must be >= 0, got {steps}")
 
 
-def namespace(x: Any) -> ModuleType:
+class ArrayNamespace(Protocol):
+    """What the schedules' maths calls of numpy or ``jax.numpy``, typed as the numpy arrays
+    it returns under numpy (under ``jax.jit`` they are JAX arrays of the same shapes)."""
+
+    def where(self, condition: Any, x: Any, y: Any, /) -> FloatArray: ...
+    def clip(self, a: Any, a_min: Any, a_max: Any, /) -> FloatArray: ...
+    def minimum(self, x: Any, y: Any, /) -> FloatArray: ...
+    def maximum(self, x: Any, y: Any, /) -> FloatArray: ...
+    def floor(self, x: Any, /) -> FloatArray: ...
+    def cos(self, x: Any, /) -> FloatArray: ...
+    def sqrt(self, x: Any, /) -> FloatArray: ...
+    def exp(self, x: Any, /) -> FloatArray: ...
+    def log(self, x: Any, /) -> FloatArray: ...
+    def full_like(self, a: Any, fill_value: Any, /) -> FloatArray: ...
+    def ones_like(self, a: Any, /) -> FloatArray: ...
+    def asarray(self, a: Any, dtype: Any = None) -> FloatArray: ...
+    def searchsorted(self, a: Any, v: Any, side: str = "left") -> NDArray[np.intp]: ...
+
+
+def namespace(x: Any) -> ArrayNamespace:
     """``numpy``, or ``jax.numpy`` for JAX arrays and tracers: each schedule's maths is written
     once, against this namespace, and runs under numpy or under ``jax.jit``."""
     if type(x).__module__.startswith("jax"):
         import jax.numpy
 
-        return jax.numpy
-    return np
+        return cast(ArrayNamespace, jax.numpy)
+    return cast(ArrayNamespace, np)
 
 
 def progress(t: FloatArray, total_steps: int, warmup_steps: int) -> FloatArray:
@@ -93,7 +111,7 @@ def first_steps(value: Callable[[FloatArray], FloatArray], targets: ArrayLike, s
     return [int(k) for k in low]
 
 
-def count_reached(t: FloatArray, boundaries: list[int]) -> FloatArray:
+def count_reached(t: FloatArray, boundaries: list[int]) -> NDArray[np.intp]:
     """How many of ``boundaries`` (whole steps, increasing) each step ``t`` has reached."""
     xp = namespace(t)
     return xp.searchsorted(xp.asarray(boundaries, dtype=t.dtype), t, side="right")
@@ -110,7 +128,8 @@ def interpolate(position: FloatArray, values: FloatArray) -> FloatArray:
     position = xp.clip(position, 0.0, last)
     left = xp.minimum(xp.floor(position), last - 1)
     index, table, right = left.astype(int), xp.asarray(values), position - left
-    return table[index] * (1.0 - right) + table[index + 1] * right  # exact at both neighbours
+    interpolated: FloatArray = table[index] * (1.0 - right) + table[index + 1] * right
+    return interpolated  # exact at both neighbours
 
 
 @dataclass(frozen=True)
@@ -190,7 +209,7 @@ class Schedule:
         fraction = getattr(self, key)
         steps = getattr(self, f"{key}_steps")
         if steps is not None:
-            return steps
+            return int(steps)
         if fraction is None:
             fraction = self.default_fractions.get(key)
         return 0 if fraction is None else steps_from_fraction(fraction, total_steps)

@@ -27,7 +27,7 @@ class BoundSchedule:
 
     def curve(self, peak: float = 1.0) -> FloatArray:
         """The LR at every step ``0..T`` (``T + 1`` values; the last is the value after training)."""
-        return self.lr(np.arange(self.total_steps + 1), peak)
+        return np.asarray(self.lr(np.arange(self.total_steps + 1), peak), dtype=np.float64)
 
     def __str__(self) -> str:
         return str(self.spec)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 
@@ -80,7 +81,7 @@ class Step(Schedule):
     def after_warmup(self, t: FloatArray, total_steps: int, warmup_steps: int) -> FloatArray:
         span = total_steps - warmup_steps
         at = [warmup_steps + k for k in first_steps(lambda k: k / span, self.milestones, span)]
-        return self.gamma ** count_reached(t, at)
+        return cast(FloatArray, self.gamma ** count_reached(t, at))
 
 
 @register

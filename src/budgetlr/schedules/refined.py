@@ -31,7 +31,7 @@ def median_smooth(values: FloatArray, width: int) -> FloatArray:
     left = np.full(half, values[0])
     right = np.pad(values, (0, half), mode="reflect")[values.size :]
     padded = np.concatenate([left, values, right])
-    return np.median(sliding_window_view(padded, width), axis=1)
+    return np.asarray(np.median(sliding_window_view(padded, width), axis=1), dtype=np.float64)
 
 
 def refine(norms: ArrayLike, optimizer: str = "sgd", smoothing: float = 0.1) -> FloatArray:
@@ -62,7 +62,7 @@ def refine(norms: ArrayLike, optimizer: str = "sgd", smoothing: float = 0.1) -> 
     log_w = -OPTIMIZERS[optimizer] * np.log(g)
     log_later = np.append(np.logaddexp.accumulate(log_w[::-1])[::-1][1:], -np.inf)
     log_s = log_w + log_later
-    return np.exp(log_s - log_s.max())
+    return np.asarray(np.exp(log_s - log_s.max()), dtype=np.float64)
 
 
 @register
