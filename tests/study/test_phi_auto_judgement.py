@@ -11,9 +11,10 @@ import numpy as np
 from budgetlr.bench.runner import CurvePoint, TrialConfig, TrialResult
 from budgetlr.bench.store import Store, Trial
 from budgetlr.study.analysis import cells
+from budgetlr.study.pages import page_text
+from budgetlr.study.phis import phi_groups
 from budgetlr.study.recommend import judge_phi_auto
-from budgetlr.study.report import to_markdown
-from budgetlr.study.results import phi_auto_out_of_sample, phi_groups
+from budgetlr.study.verdicts import phi_auto_out_of_sample
 
 AUTO, HALF, ONE, COSINE = (
     "uba(phi=auto, warmup=0.05)",
@@ -66,7 +67,7 @@ def test_phi_auto_that_trails_the_best_fixed_phi_is_said_not_to_beat_it():
     assert set(judgement.picks.values()) == {HALF}  # chosen without the held-out workload
     assert not judgement.beats_fixed and judgement.against_fixed.percent().covers(3.0)
     assert "phi=auto does not beat the best fixed phi out of sample: " in judgement.explain()
-    assert "does not beat the best fixed phi out of sample" in to_markdown(
+    assert "does not beat the best fixed phi out of sample" in page_text(
         phi_auto_out_of_sample(measured, str)
     )
 

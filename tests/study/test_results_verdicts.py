@@ -9,8 +9,9 @@ import pytest
 from budgetlr.bench.store import Trial
 from budgetlr.bench.suites import Claim
 from budgetlr.study.analysis import cells
-from budgetlr.study.report import to_markdown
-from budgetlr.study.results import gpu_section, pooled_verdicts
+from budgetlr.study.pages import page_text
+from budgetlr.study.results import gpu_section
+from budgetlr.study.verdicts import pooled_verdicts
 
 UBA, COSINE, LINEAR = "uba(warmup=0.05)", "cosine(warmup=0.05)", "linear(warmup=0.05)"
 CLAIM = Claim("2505.24452", UBA, (COSINE,), (LINEAR,), (0.1, 0.25))
@@ -48,7 +49,7 @@ def rows_of(text, table=0):
 
 
 def test_a_planted_effect_is_found_with_its_sign_and_a_tie_is_a_tie():
-    text = to_markdown(pooled_verdicts(cells(synthetic(0.95)), CLAIM, str))
+    text = page_text(pooled_verdicts(cells(synthetic(0.95)), CLAIM, str))
     rows = rows_of(text)
     assert len(rows) == 4  # 2 baselines x 2 regimes
     for row in rows:
@@ -68,9 +69,9 @@ def test_a_planted_effect_is_found_with_its_sign_and_a_tie_is_a_tie():
 
 
 def test_equal_losses_are_ties_and_the_page_is_the_same_on_every_run():
-    text = to_markdown(pooled_verdicts(cells(synthetic(1.0)), CLAIM, str))
+    text = page_text(pooled_verdicts(cells(synthetic(1.0)), CLAIM, str))
     assert all("| tie |" in row for row in rows_of(text))
-    assert text == to_markdown(pooled_verdicts(cells(synthetic(1.0)), CLAIM, str))
+    assert text == page_text(pooled_verdicts(cells(synthetic(1.0)), CLAIM, str))
 
 
 def test_without_held_out_losses_the_page_says_so():
@@ -79,15 +80,13 @@ def test_without_held_out_losses_the_page_says_so():
         for s in (UBA, COSINE)
         for seed in range(3)
     ]
-    assert "holds no paired trials with held-out losses" in to_markdown(
-        pooled_verdicts(cells(old), CLAIM, str)
-    )
+    assert "holds no paired trials with held-out losses" in page_text(pooled_verdicts(cells(old), CLAIM, str))
 
 
 def test_the_recommender_is_scored_on_workloads_it_was_not_chosen_on():
-    from budgetlr.study.results import recommender_out_of_sample
+    from budgetlr.study.verdicts import recommender_out_of_sample
 
-    text = to_markdown(recommender_out_of_sample(cells(synthetic(0.95)), str))
+    text = page_text(recommender_out_of_sample(cells(synthetic(0.95)), str))
     rows = [line for line in text.splitlines() if line.startswith(("| a |", "| b |"))]
     assert len(rows) == 8  # 2 held-out workloads x 4 budgets
     assert all(f"| **{UBA}** | {UBA} | +0.00% |" in row and row.endswith("| yes |") for row in rows)
@@ -96,7 +95,7 @@ def test_the_recommender_is_scored_on_workloads_it_was_not_chosen_on():
 
 
 def test_a_schedule_that_wins_only_on_one_workload_is_not_picked_for_the_others():
-    from budgetlr.study.results import recommender_out_of_sample
+    from budgetlr.study.verdicts import recommender_out_of_sample
 
     trials = [t for t in synthetic(1.0) if t.schedule != UBA]
     # linear's loss is 10% below cosine's on workload "a" and 2% above it on "b"
@@ -107,7 +106,7 @@ def test_a_schedule_that_wins_only_on_one_workload_is_not_picked_for_the_others(
         else t
         for t in trials
     ]
-    rows = [line for line in to_markdown(recommender_out_of_sample(cells(changed), str)).splitlines()]
+    rows = [line for line in page_text(recommender_out_of_sample(cells(changed), str)).splitlines()]
     a_rows = [row for row in rows if row.startswith("| a |")]
     b_rows = [row for row in rows if row.startswith("| b |")]
     # held out, each workload gets the other's best, which is not its own: regret about 1/0.9 - 1 and 2%
@@ -138,10 +137,10 @@ def three_workloads():
 
 def test_the_held_out_pick_is_what_budgetlr_recommend_answers_without_that_workload():
     from budgetlr.study.recommend import recommend
-    from budgetlr.study.results import recommender_out_of_sample
+    from budgetlr.study.verdicts import recommender_out_of_sample
 
     trials = three_workloads()
-    rows = [cell_of(r) for r in to_markdown(recommender_out_of_sample(cells(trials), str)).splitlines()]
+    rows = [cell_of(r) for r in page_text(recommender_out_of_sample(cells(trials), str)).splitlines()]
     picks = {(r[0], float(r[1])): r[2] for r in rows if r[0] in ("a", "b", "c")}
     assert len(picks) == 6
     for (held_out, budget), pick in picks.items():
@@ -150,13 +149,13 @@ def test_the_held_out_pick_is_what_budgetlr_recommend_answers_without_that_workl
 
 
 def test_one_missing_trial_leaves_the_other_cells_judged_and_a_lone_budget_is_skipped():
-    from budgetlr.study.results import recommender_out_of_sample
+    from budgetlr.study.verdicts import recommender_out_of_sample
 
     trials = [
         t for t in three_workloads() if (t.workload, t.schedule, t.budget, t.seed) != ("a", UBA, 0.1, 3)
     ]
     trials += [trial("c", name, 0.5, seed, 1.0 + seed / 100) for name in (COSINE, UBA) for seed in range(4)]
-    text = to_markdown(recommender_out_of_sample(cells(trials), str))
+    text = page_text(recommender_out_of_sample(cells(trials), str))
     rows = [cell_of(r) for r in text.splitlines() if r.startswith(("| a |", "| b |", "| c |"))]
     assert len(rows) == 6  # budget 0.5 ran on c alone: nothing to choose it from
     assert all(r[6] in ("yes", "no") for r in rows)  # every cell paired, on the seeds it shares
@@ -180,7 +179,7 @@ def test_a_database_where_every_trial_diverged_still_renders_its_page(tmp_path):
 
 
 def test_the_gpu_tier_is_judged_as_the_cpu_study_is_on_its_one_workload():
-    text = to_markdown(gpu_section([c for c in cells(synthetic(0.95)) if c.workload == "a"], CLAIM, str))
+    text = page_text(gpu_section([c for c in cells(synthetic(0.95)) if c.workload == "a"], CLAIM, str))
     assert (
         "## GPU tier" in text and f"### Verdicts: {UBA}'s held-out loss against each baseline, on a" in text
     )

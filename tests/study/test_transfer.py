@@ -7,8 +7,8 @@ import pytest
 
 from budgetlr.bench.store import Trial
 from budgetlr.study.analysis import on_grid
-from budgetlr.study.report import to_markdown
-from budgetlr.study.results import lr_transfer_section
+from budgetlr.study.measurements import lr_transfer_section
+from budgetlr.study.pages import page_text
 from budgetlr.study.transfer import current, regret, transfer_configs, transfers
 
 GRID = (0.1, 0.3, 1.0, 1.5)  # lr* is inside it at budgets 0.1 to 0.5
@@ -40,7 +40,7 @@ def test_the_page_reads_the_runs_at_the_predicted_lr_and_they_tune_no_cell():
     expected = 1.0 / (1 + math.log(0.3 / 0.35) ** 2) - 1  # loss 1 at lr* against 1 + log(0.3 / 0.35)^2
     assert regret(found, SWEEP + runs) == pytest.approx(expected, rel=1e-9)
     assert on_grid(SWEEP + runs) == (SWEEP, runs)
-    text = to_markdown(lr_transfer_section(transfers(SWEEP + runs), SWEEP + runs, str))
+    text = page_text(lr_transfer_section(transfers(SWEEP + runs), SWEEP + runs, str))
     assert f"| -0.50 | [-0.50, -0.50] | 0.35 | 0.3 | {expected:+.2%} |" in text
 
 
@@ -65,7 +65,7 @@ def test_a_best_lr_at_the_grids_edge_is_flagged_not_passed_off_as_a_law():
     assert found.edges == [0.1, 0.25]
     row = next(
         line
-        for line in to_markdown(lr_transfer_section(transfers(clipped), clipped, str)).splitlines()
+        for line in page_text(lr_transfer_section(transfers(clipped), clipped, str)).splitlines()
         if "| quadratic |" in line
     )
     assert row.endswith("| 0.1, 0.25 |")

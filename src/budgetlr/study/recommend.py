@@ -21,6 +21,7 @@ from budgetlr.bench.store import Trial
 from budgetlr.errors import InvalidInput
 from budgetlr.study import lr_law, stats
 from budgetlr.study.analysis import Cell, best_and_ties
+from budgetlr.study.stats import BOOTSTRAP_SEED
 
 #: Schedule strings that are runs of an adaptive method, not schedules a user can pick.
 K = TypeVar("K")
@@ -226,10 +227,6 @@ def recommend(cells: Sequence[Cell], budget_fraction: float, workload: str | Non
                 if "win" in outcomes and "loss" not in outcomes:
                     confidence = "high"
     return Recommendation(budget_fraction, budget, sorted(chosen), ranking, confidence, pooled)
-
-
-#: Seed of the bootstraps behind a recommendation's confidence: the same database, the same answer.
-BOOTSTRAP_SEED = 0
 
 
 def pooled_against(chosen: Mapping[str, Mapping[str, Cell]], a: str, b: str) -> stats.Interval | None:

@@ -18,9 +18,7 @@ from budgetlr.errors import InvalidInput
 from budgetlr.plotting import panels, pyplot, save, style
 from budgetlr.study import analysis, finegrid
 from budgetlr.study.analysis import Cell
-
-#: A table cell: its text and its style ("" plain, "best" bold, "tie" italic).
-Styled = tuple[str, str]
+from budgetlr.study.pages import Styled, Table
 
 
 @dataclass
@@ -32,12 +30,6 @@ class Heading:
 @dataclass
 class Paragraph:
     text: str
-
-
-@dataclass
-class Table:
-    header: list[str]
-    rows: list[list[Styled]]
 
 
 @dataclass

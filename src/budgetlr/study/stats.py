@@ -47,6 +47,10 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy.stats import t as student_t
 
+#: The seed of every bootstrap behind the study's pages and answers, so that they regenerate
+#: byte for byte.
+BOOTSTRAP_SEED = 0
+
 #: Resamples per chunk times values per resample: bounds the memory of one resampling step.
 _CHUNK_VALUES = 1 << 22
 

@@ -21,7 +21,8 @@ from budgetlr.bench.runner import TrialConfig
 from budgetlr.bench.store import Trial
 from budgetlr.study import lr_law, stats
 from budgetlr.study.analysis import Planned, on_grid
-from budgetlr.study.recommend import BOOTSTRAP_SEED, edge_budgets, is_pickable, lr_sweep
+from budgetlr.study.recommend import edge_budgets, is_pickable, lr_sweep
+from budgetlr.study.stats import BOOTSTRAP_SEED
 
 
 @dataclass(frozen=True)
