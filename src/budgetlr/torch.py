@@ -21,7 +21,6 @@ import datetime
 import math
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -29,10 +28,11 @@ import numpy as np
 from budgetlr._extras import require
 from budgetlr.budgets import REPLAN_THRESHOLD, Clock, Consumption, Deadline
 from budgetlr.recording import RunRecorder
-from budgetlr.schedules.base import FloatArray, Schedule, check_total_steps
+from budgetlr.schedules.base import Schedule, check_total_steps
 from budgetlr.schedules.budget import Budget, check_fits
+from budgetlr.schedules.plans import POLICIES, BudgetPolicy, Plan, check_policy
 from budgetlr.schedules.registry import parse
-from budgetlr.schedules.shapes import check_shape, decay_shape
+from budgetlr.schedules.shapes import check_shape
 
 require("torch", "torch", "budgetlr.torch")
 
@@ -40,49 +40,12 @@ from torch import Tensor  # noqa: E402
 from torch.optim import Optimizer  # noqa: E402
 from torch.optim.lr_scheduler import LRScheduler  # noqa: E402
 
-POLICIES = ("rescale", "continue", "cooldown")
-
 #: Multipliers are computed this many steps at a time, in blocks aligned to absolute steps so that
 #: a resumed run evaluates exactly the same arrays as an uninterrupted one.
 BLOCK_STEPS = 1024
 #: A time budget's plan before its first step is measured: the start of a curve this long (a
 #: warmup starts near 0). The first step's duration replaces it with a real plan.
 PROVISIONAL_STEPS = 1_000_000
-
-
-@dataclass(frozen=True)
-class Plan:
-    """What the scheduler follows from step ``anchor`` on: ``spec`` fitted to ``total_steps``,
-    scaled about its final value by ``scale`` (``continue``), or a cooldown from ``cooldown_from``."""
-
-    spec: Schedule
-    total_steps: int
-    anchor: int = 0
-    scale: float = 1.0
-    cooldown_shape: str | None = None
-    cooldown_from: float = 0.0
-
-    def ratios(self, t: FloatArray) -> FloatArray:
-        """``lr / base_lr`` at steps ``t``; meaningful from ``anchor`` on (earlier steps are history)."""
-        if self.cooldown_shape is not None:
-            floor = self.spec.floor
-            x = (t - self.anchor) / (self.total_steps - self.anchor)
-            return floor + (self.cooldown_from - floor) * decay_shape(self.cooldown_shape, x)
-        ratios: FloatArray = self.spec.multiplier(t, self.total_steps)
-        if self.scale == 1.0:
-            return ratios
-        end = float(self.spec.multiplier(self.total_steps, self.total_steps))
-        return end + self.scale * (ratios - end)
-
-    def ratio(self, t: int) -> float:
-        return float(self.ratios(np.array([float(t)]))[0])
-
-    def to_dict(self) -> dict[str, Any]:
-        return {**dataclasses.asdict(self), "spec": str(self.spec)}
-
-    @classmethod
-    def from_dict(cls, state: Mapping[str, Any]) -> Plan:
-        return cls(**{**state, "spec": parse(state["spec"])})
 
 
 class BudgetScheduler(LRScheduler):
@@ -125,7 +88,7 @@ class BudgetScheduler(LRScheduler):
         total_steps: int | None = None,
         *,
         budget: Budget | int | str | datetime.timedelta | None = None,
-        on_budget_change: str | None = None,
+        on_budget_change: BudgetPolicy | None = None,
         clock: Clock | None = None,
         replan_threshold: float = REPLAN_THRESHOLD,
         per_step: float | None = None,
@@ -181,7 +144,7 @@ class BudgetScheduler(LRScheduler):
         self._last_lr = [float(group["lr"]) for group in self.optimizer.param_groups]
 
     # -- budget changes ------------------------------------------------------------------------
-    def rebudget(self, total_steps: int, policy: str) -> None:
+    def rebudget(self, total_steps: int, policy: BudgetPolicy) -> None:
         """Change the budget to ``total_steps`` at the current step under ``policy``
         (``"rescale"``, ``"continue"`` or ``"cooldown"``; see the module docstring). The
         optimizer's LRs are updated at once."""
@@ -456,8 +419,3 @@ def check_base_lrs(lrs: list[Any], where: str) -> None:
             value = math.nan
         if isinstance(lr, bool) or not (math.isfinite(value) and value >= 0):
             raise ValueError(f"{where} must be finite numbers >= 0, got {lr!r}")
-
-
-def check_policy(policy: Any) -> None:
-    if policy not in POLICIES:
-        raise ValueError(f"unknown budget policy {policy!r}; valid policies: {', '.join(POLICIES)}")

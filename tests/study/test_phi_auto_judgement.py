@@ -12,8 +12,7 @@ from budgetlr.bench.runner import CurvePoint, TrialConfig, TrialResult
 from budgetlr.bench.store import Store, Trial
 from budgetlr.study.analysis import cells
 from budgetlr.study.pages import page_text
-from budgetlr.study.phis import phi_groups
-from budgetlr.study.recommend import judge_phi_auto
+from budgetlr.study.phis import judge_phi_auto, phi_groups
 from budgetlr.study.verdicts import phi_auto_out_of_sample
 
 AUTO, HALF, ONE, COSINE = (

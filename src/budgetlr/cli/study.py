@@ -179,8 +179,8 @@ def phi_auto_judgement(out: Path) -> str:
     """What a study in ``out`` says of phi=auto out of sample, in one line."""
     from budgetlr.bench.store import Store
     from budgetlr.study.analysis import cells, on_grid
-    from budgetlr.study.phis import phi_groups
-    from budgetlr.study.recommend import is_pickable, judge_phi_auto
+    from budgetlr.study.phis import judge_phi_auto, phi_groups
+    from budgetlr.study.recommend import is_pickable
 
     with Store.existing(out) as store:
         measured = [c for c in cells(on_grid(store.trials())[0]) if is_pickable(c.schedule)]

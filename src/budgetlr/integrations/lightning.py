@@ -34,6 +34,7 @@ from torch.optim import Optimizer  # noqa: E402
 from budgetlr.recording import RunRecorder  # noqa: E402
 from budgetlr.schedules import Schedule  # noqa: E402
 from budgetlr.schedules.budget import Budget  # noqa: E402
+from budgetlr.schedules.plans import BudgetPolicy  # noqa: E402
 from budgetlr.torch import BudgetScheduler  # noqa: E402
 
 
@@ -43,7 +44,7 @@ def configure_optimizers(
     spec: str | Mapping[str, Any] | Schedule,
     *,
     total_steps: int | None = None,
-    on_budget_change: str | None = None,
+    on_budget_change: BudgetPolicy | None = None,
 ) -> dict[str, Any]:
     """What ``LightningModule.configure_optimizers`` returns. ``total_steps`` defaults to the
     Trainer's ``max_time`` when set (a time budget; ``max_steps`` or ``max_epochs`` still stop the

@@ -46,6 +46,7 @@ from torch.optim.lr_scheduler import LRScheduler  # noqa: E402
 
 from budgetlr.recording import RunRecorder  # noqa: E402
 from budgetlr.schedules import Schedule, parse  # noqa: E402
+from budgetlr.schedules.plans import BudgetPolicy  # noqa: E402
 from budgetlr.torch import BudgetScheduler  # noqa: E402
 
 
@@ -90,7 +91,7 @@ def make_scheduler(
     args: Any,
     train_examples: int | None = None,
     *,
-    on_budget_change: str | None = None,
+    on_budget_change: BudgetPolicy | None = None,
 ) -> BudgetScheduler:
     """A :class:`~budgetlr.torch.BudgetScheduler` over the Trainer's steps. A spec without a warmup
     takes the arguments' ``warmup_steps`` / ``warmup_ratio`` in steps."""
@@ -113,7 +114,7 @@ class BudgetScheduleMixin:
         self,
         *args: Any,
         schedule: str | Mapping[str, Any] | Schedule,
-        on_budget_change: str | None = None,
+        on_budget_change: BudgetPolicy | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)

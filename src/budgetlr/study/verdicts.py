@@ -17,7 +17,7 @@ from budgetlr.study import recommend as study
 from budgetlr.study import stats
 from budgetlr.study.analysis import Cell
 from budgetlr.study.pages import Section, Table
-from budgetlr.study.phis import phi_groups, uba_phi
+from budgetlr.study.phis import judge_phi_auto, phi_groups, uba_phi
 from budgetlr.study.stats import BOOTSTRAP_SEED
 
 #: The budget regimes the pooled verdicts are judged in: (title, the budgets it holds).
@@ -207,12 +207,12 @@ def recommender_out_of_sample(cells: list[Cell], short: Callable[[str], str]) ->
 
 def phi_auto_out_of_sample(cells: list[Cell], short: Callable[[str], str]) -> list[Section]:
     """``uba(phi=auto)`` judged leave-one-workload-out against the best fixed phi
-    (:func:`budgetlr.study.recommend.judge_phi_auto`)."""
+    (:func:`budgetlr.study.phis.judge_phi_auto`)."""
     groups = phi_groups(cells)
     if groups is None:
         return []
     auto, fixed = groups
-    judgement = study.judge_phi_auto(cells, auto, fixed)
+    judgement = judge_phi_auto(cells, auto, fixed)
     fields: dict[str, Any] = {"auto": short(auto), "table": None}
     if judgement is not None:
         rows = [
