@@ -22,8 +22,8 @@ BUDGETLR=${BUDGETLR:-.venv/bin/budgetlr}
 for workload in quadratic "quadratic(kappa=10000.0)" mnist1d-cnn; do
   "$BUDGETLR" wsd-s --workload "$workload" --seeds 0,1,2 --out "$OUT"
 done
-"$BUDGETLR" pbt --workload quadratic --budget 0.25 --population 8 --interval 25 --out "$OUT"
-"$BUDGETLR" pbt --workload mnist1d-cnn --budget 0.25 --population 8 --interval 30 --out "$OUT"
+"$BUDGETLR" pbt --workload quadratic --budget-fraction 0.25 --population 8 --interval 25 --out "$OUT"
+"$BUDGETLR" pbt --workload mnist1d-cnn --budget-fraction 0.25 --population 8 --interval 30 --out "$OUT"
 
 mkdir -p docs/results
 python3 - "$OUT/results.db" docs/results/results.db <<'PY'

@@ -105,6 +105,10 @@ def test_show_marks_the_warmup_end_in_the_table(capsys):
         (["show", "uba", "--steps", "0"], "argument --steps: must be a whole number >= 1, got 0"),
         (["show", "uba", "--steps", "ten"], "argument --steps: 'ten' is not a whole number"),
         (["show", "uba"], "one of the arguments --steps --budget is required"),
+        *(
+            ([*command, "--budget", "0.5"], "a fraction of the full budget is --budget-fraction")
+            for command in (["suggest-phi", "--workload", "quadratic"], ["recommend"], ["export-runs", "x"])
+        ),
         (
             ["show", "uba", "--steps", "10", "--budget", "1h"],
             "argument --budget: not allowed with argument --steps",
@@ -181,7 +185,7 @@ def test_installed_entry_point_runs_without_a_traceback(tmp_path):
             "argument --seeds: seed -1 must be a whole number",
         ),
         (
-            ["pbt", "--workload", "quadratic", "--budget", "0.1", "--base-lr", "inf"],
+            ["pbt", "--workload", "quadratic", "--budget-fraction", "0.1", "--base-lr", "inf"],
             "'inf' must be a finite number",
         ),
         # an empty value is an error, never the suite's default

@@ -115,7 +115,7 @@ BENCH_PACKAGES = "torch, matplotlib, scipy, tqdm, scikit-learn, mnist1d, schedul
         (["bench"], f"budgetlr bench needs {BENCH_PACKAGES}: pip install 'budgetlr[bench]'"),
         (["report"], f"budgetlr report needs {BENCH_PACKAGES}: pip install 'budgetlr[bench]'"),
         (["recommend", "--budget-fraction", "0.5"], f"budgetlr recommend needs {BENCH_PACKAGES}: pip install 'budgetlr[bench]'"),
-        (["pbt", "--workload", "quadratic", "--budget", "0.5"], f"budgetlr pbt needs {BENCH_PACKAGES}: pip install 'budgetlr[bench]'"),
+        (["pbt", "--workload", "quadratic", "--budget-fraction", "0.5"], f"budgetlr pbt needs {BENCH_PACKAGES}: pip install 'budgetlr[bench]'"),
         (["plan", "predict", "fit.json", "--schedule", "cosine", "--steps", "10", "--peak", "1"],
          "budgetlr plan needs scipy, tqdm: pip install 'budgetlr[plan]'"),
         (["plan", "design", "fit.json", "--steps", "10", "--peak", "1"],

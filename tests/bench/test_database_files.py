@@ -166,7 +166,7 @@ READERS = [
     ["refine", "--out", "{out}", "--trial", "abc"],
     ["results", "--out", "{out}", "--write", "{tmp}/page.md"],
     ["lr-transfer", "--out", "{out}", "--suite", "quick"],
-    ["suggest-phi", "--workload", "quadratic", "--budget", "0.5", "--out", "{out}"],
+    ["suggest-phi", "--workload", "quadratic", "--budget-fraction", "0.5", "--out", "{out}"],
     ["export-runs", "--out", "{out}", "{tmp}/runs"],
     ["wsd-s", "--workload", "quadratic", "--budgets", "0.5,1", "--out", "{out}"],
 ]

@@ -7,7 +7,7 @@ import optuna
 import pytest
 
 from budgetlr.cli import main
-from budgetlr.study.tune import DB_NAME, PHI_CHOICES
+from budgetlr.study.tune import OPTUNA_DB, PHI_CHOICES
 from tests.helpers import BUDGETLR, GATED, command_env, hide_module, start_and_stop, stored_keys
 
 #: Every test here trains a model, starts Ray or runs the CLI's sweeps.
@@ -18,7 +18,7 @@ ARGS = ["bench", "--workload", "quadratic(dim=8)", "--schedules", "cosine,uba", 
 
 
 def studies(out):
-    storage = f"sqlite:///{out / DB_NAME}"
+    storage = f"sqlite:///{out / OPTUNA_DB}"
     return {s.study_name: optuna.load_study(study_name=s.study_name, storage=storage)
             for s in optuna.get_all_study_summaries(storage)}  # fmt: skip
 

@@ -27,7 +27,7 @@ def test_pbt_settings_resolve_defaults_and_reject_bad_input():
 
 @pytest.mark.slow
 def test_budgetlr_pbt_discovers_stores_and_replays_a_schedule(ray_head, tmp_path):
-    command = [BUDGETLR, "pbt", "--workload", "quadratic", "--budget", "0.02", "--population", "2",
+    command = [BUDGETLR, "pbt", "--workload", "quadratic", "--budget-fraction", "0.02", "--population", "2",
                "--interval", "10", "--replay-seeds", "0,1", "--out", str(tmp_path), "--address", ray_head,
                "--quiet"]  # fmt: skip
     done = subprocess.run(command, capture_output=True, text=True, timeout=600)

@@ -105,7 +105,7 @@ def test_suggest_phi_with_a_database_without_losses_says_so_in_one_line(tmp_path
             "suggest-phi",
             "--workload",
             "quadratic(dim=4)",
-            "--budget",
+            "--budget-fraction",
             "0.1",
             "--out",
             str(tmp_path),

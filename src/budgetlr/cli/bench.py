@@ -20,7 +20,16 @@ from budgetlr.cli.arguments import (
     specs,
     word,
 )
-from budgetlr.cli.trial_arguments import BENCH, add_out, fraction, fractions, peak_lr, peak_lrs, seed, seeds
+from budgetlr.cli.trial_arguments import (
+    BENCH,
+    add_budget_fraction,
+    add_out,
+    fractions,
+    peak_lr,
+    peak_lrs,
+    seed,
+    seeds,
+)
 
 
 def add_commands(commands: Any) -> None:
@@ -85,7 +94,7 @@ def add_commands(commands: Any) -> None:
     )
     parser.add_argument("--workload", type=checked(word), help="only this workload (a workload spec)")
     parser.add_argument("--schedule", type=checked(word), help="only this schedule spec (as stored)")
-    parser.add_argument("--budget", type=checked(fraction), help="only this budget fraction")
+    add_budget_fraction(parser, required=False, help="only this budget fraction")
     parser.add_argument("--lr", type=checked(peak_lr), help="only this peak LR")
     parser.add_argument("--seed", type=checked(seed), help="only this seed (default: every seed, averaged)")
 

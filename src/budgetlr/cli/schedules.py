@@ -111,14 +111,14 @@ def show_curves(args: argparse.Namespace) -> None:
         if args.per_step is not None:
             raise UsageError("--per-step goes with a --budget in tokens, samples or time")
         curves = [schedule(spec, int(budget.amount)) for spec in args.specs]
-        table = Table(
+        table = CurveTable(
             [str(c) for c in curves], [closed_form(c, args.peak) for c in curves], int(budget.amount)
         )
         warmups = [c.spec.warmup_end(c.total_steps) for c in curves]
     else:
         per_step = check_per_step(args.per_step, budget)
         lrs = [preview(spec, budget, per_step, args.peak) for spec in args.specs]
-        table = Table(
+        table = CurveTable(
             [str(parse(spec)) for spec in args.specs],
             [recorded(lr) for lr in lrs],
             min(len(lr) for lr in lrs) - 1,
@@ -189,7 +189,7 @@ def table_steps(total_steps: int, warmups: list[int]) -> list[int]:
 
 
 @dataclass(frozen=True)
-class Table:
+class CurveTable:
     """LR curves over steps ``0..T`` (the last value is the one after training), each a function
     of an array of steps, so a table or a plot computes only the steps it shows; in a budget not
     in steps, each step also shows the ``unit`` spent before it (``per_step`` a step)."""

@@ -16,7 +16,15 @@ from budgetlr.bench.runner import check_lr
 from budgetlr.bench.suites import SUITES
 from budgetlr.cli import trial_arguments
 from budgetlr.cli.arguments import UsageError, add_command, at_least, checked, folder, output_file, word
-from budgetlr.cli.trial_arguments import BENCH, add_out, fraction, fractions, peak_lr, seeds, smoothing
+from budgetlr.cli.trial_arguments import (
+    BENCH,
+    add_budget_fraction,
+    add_out,
+    fractions,
+    peak_lr,
+    seeds,
+    smoothing,
+)
 from budgetlr.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -48,9 +56,7 @@ def add_commands(commands: Any) -> None:
     parser.add_argument(
         "--workload", required=True, type=checked(word), help="a workload spec, e.g. digits-cnn"
     )
-    parser.add_argument(
-        "--budget", type=checked(fraction), required=True, help="fraction of the full budget in (0, 1]"
-    )
+    add_budget_fraction(parser, required=True, help="fraction of the full budget in (0, 1]")
     parser.add_argument(
         "--seed", type=checked(trial_arguments.seed), default=0, help="seed of the model's initialisation"
     )
@@ -69,9 +75,7 @@ def add_commands(commands: Any) -> None:
     parser.add_argument(
         "--workload", required=True, type=checked(word), help="a workload spec, e.g. quadratic"
     )
-    parser.add_argument(
-        "--budget", type=checked(fraction), required=True, help="fraction of the full budget in (0, 1]"
-    )
+    add_budget_fraction(parser, required=True, help="fraction of the full budget in (0, 1]")
     parser.add_argument("--population", type=checked(at_least(2)), default=8, help="members (default 8)")
     parser.add_argument(
         "--interval", type=checked(at_least(1)), help="steps between exploit/explore (default: T/10)"
@@ -126,9 +130,7 @@ def add_commands(commands: Any) -> None:
     parser = add_command(
         commands, "recommend", recommend, BENCH, help="which schedule to use at a budget, from stored results"
     )
-    parser.add_argument(
-        "--budget-fraction", type=checked(fraction), required=True, help="fraction of a full budget"
-    )
+    add_budget_fraction(parser, required=True, help="fraction of a full budget")
     parser.add_argument(
         "--workload",
         type=checked(word),
@@ -295,10 +297,10 @@ def recommend(args: argparse.Namespace) -> None:
     workload = None if args.workload is None else stored_spec(args.workload)
     with Store.existing(args.out) as store:
         trials, _ = on_grid(store.trials())  # the lr-transfer runs tune nothing
-    recommendation = recommend(cells(trials), args.budget_fraction, workload)
+    recommendation = recommend(cells(trials), args.budget, workload)
     print(recommendation.explain())
     if workload is not None:
-        print(peak_lr(trials, workload, recommendation.choice.schedule, args.budget_fraction).explain())
+        print(peak_lr(trials, workload, recommendation.choice.schedule, args.budget).explain())
 
 
 def lr_transfer(args: argparse.Namespace) -> None:

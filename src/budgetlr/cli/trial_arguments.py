@@ -8,7 +8,7 @@ from pathlib import Path
 
 from budgetlr._extras import Extra
 from budgetlr.bench.runner import check_budget, check_lr, check_seed
-from budgetlr.cli.arguments import checked, folder, number_list, to_number
+from budgetlr.cli.arguments import UsageError, checked, folder, number_list, to_number
 from budgetlr.errors import InvalidInput
 
 #: The extras every application command needs.
@@ -55,3 +55,21 @@ def smoothing(text: str) -> float:
     if not 0.0 <= value < 1.0:
         raise InvalidInput(f"--smoothing must lie in [0, 1), got {text}")
     return value
+
+
+class RenamedBudget(argparse.Action):
+    """``--budget`` where a command takes a fraction of the full budget: refused in one line."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: object, **kwargs: object) -> None:
+        raise UsageError(
+            "--budget is a budget in steps, tokens, samples or time (as in `budgetlr show`); "
+            "a fraction of the full budget is --budget-fraction"
+        )
+
+
+def add_budget_fraction(parser: argparse.ArgumentParser, required: bool, help: str) -> None:
+    """``--budget-fraction`` (read as ``args.budget``), and ``--budget`` refused naming it."""
+    parser.add_argument(
+        "--budget-fraction", dest="budget", type=checked(fraction), required=required, help=help
+    )
+    parser.add_argument("--budget", action=RenamedBudget, nargs="?", help=argparse.SUPPRESS)

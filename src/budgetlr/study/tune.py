@@ -25,7 +25,7 @@ from budgetlr.errors import InvalidInput
 from budgetlr.schedules import parse
 
 PHI_CHOICES = (0.25, 0.5, 1.0, 2.0, 4.0)
-DB_NAME = "optuna.db"
+OPTUNA_DB = "optuna.db"
 
 
 @dataclass
@@ -56,7 +56,7 @@ def tune_with_optuna(
     if trials < 1:
         raise InvalidInput(f"--trials must be >= 1, got {trials}")
     Path(out).mkdir(parents=True, exist_ok=True)
-    storage = f"sqlite:///{(Path(out) / DB_NAME).resolve()}"
+    storage = f"sqlite:///{(Path(out) / OPTUNA_DB).resolve()}"
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     results = []
     for workload in plan.workloads:
@@ -74,7 +74,7 @@ def tune_with_optuna(
                 # Seeded by the trials already there: a resumed study must not repeat its first points.
                 study.sampler = optuna.samplers.TPESampler(seed=len(study.trials))
                 space = search_space(optuna, schedule, low, high)
-                Cell(study, workload, schedule, budget, plan.seeds, space).run(
+                TuningCell(study, workload, schedule, budget, plan.seeds, space).run(
                     trials, out, executor, workers, address, progress
                 )
                 done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
@@ -96,7 +96,7 @@ def search_space(optuna: Any, schedule: str, low: float, high: float) -> dict[st
 
 
 @dataclass
-class Cell:
+class TuningCell:
     study: Any
     workload: str
     schedule: str
