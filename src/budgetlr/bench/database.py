@@ -14,38 +14,74 @@ import sqlite3
 import tempfile
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from dataclasses import Field, dataclass, field, fields
 from pathlib import Path
+from typing import Literal
 
 from budgetlr.errors import InvalidInput
 from budgetlr.files import is_sqlite
 
 DB_NAME = "results.db"
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS trials (
-    key TEXT PRIMARY KEY,
-    version TEXT NOT NULL,
-    semantics INTEGER NOT NULL,
-    workload TEXT NOT NULL,
-    schedule TEXT NOT NULL,
-    budget REAL NOT NULL,
-    lr REAL NOT NULL,
-    seed INTEGER NOT NULL,
-    steps INTEGER NOT NULL,
-    status TEXT NOT NULL,
-    metric TEXT NOT NULL,
-    higher_is_better INTEGER NOT NULL,
-    val_metric REAL,
-    test_metric REAL,
-    wall_time REAL NOT NULL,
-    steps_per_second REAL NOT NULL,
-    eval_time REAL,
-    finished_at TEXT NOT NULL DEFAULT (datetime('now')),
-    val_loss REAL,
-    test_loss REAL,
-    test_loss_se REAL
-);
-CREATE TABLE IF NOT EXISTS curves (
+#: A trial's outcome: "ok", or "diverged" (its loss not finite or far above its first).
+Status = Literal["ok", "diverged"]
+
+
+@dataclass(frozen=True)
+class Trial:
+    """A stored trial, a row of the ``trials`` table: the one definition its columns, their SQL
+    types (:data:`SCHEMA`) and every query's column list (:data:`COLUMNS`) are derived from."""
+
+    key: str = field(metadata={"sql": "PRIMARY KEY"})
+    version: str
+    semantics: int
+    workload: str
+    schedule: str
+    budget: float
+    lr: float
+    seed: int
+    steps: int
+    status: Status
+    metric: str
+    higher_is_better: bool
+    val_metric: float | None
+    test_metric: float | None
+    wall_time: float
+    #: steps per second of training, evaluation excluded (before eval_time was recorded: included)
+    steps_per_second: float
+    finished_at: str = field(metadata={"sql": "DEFAULT (datetime('now'))"})
+    #: seconds spent evaluating (None for trials stored before it was recorded)
+    eval_time: float | None = None
+    #: held-out losses and the test loss's standard error (None before trial semantics 2, for
+    #: diverged trials and for workloads that define no loss)
+    val_loss: float | None = None
+    test_loss: float | None = None
+    test_loss_se: float | None = None
+
+
+SQL_TYPES = {"str": "TEXT", "Status": "TEXT", "int": "INTEGER", "bool": "INTEGER", "float": "REAL"}
+
+
+def column_definition(column: Field[object]) -> str:
+    kind, *rest = str(column.type).split(" | ")
+    nullable = "None" in rest
+    parts = [
+        column.name,
+        SQL_TYPES[kind],
+        *([] if nullable else ["NOT NULL"]),
+        column.metadata.get("sql", ""),
+    ]
+    return " ".join(part for part in parts if part)
+
+
+COLUMNS = tuple(column.name for column in fields(Trial))
+#: What a trial's insert writes: every column but those SQLite fills in.
+INSERTED = tuple(column.name for column in fields(Trial) if "DEFAULT" not in column.metadata.get("sql", ""))
+SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS trials (\n    "
+    + ",\n    ".join(column_definition(column) for column in fields(Trial))
+    + "\n);\n"
+    + """CREATE TABLE IF NOT EXISTS curves (
     key TEXT NOT NULL REFERENCES trials(key) ON DELETE CASCADE,
     step INTEGER NOT NULL,
     train_loss REAL,
@@ -73,9 +109,8 @@ CREATE TABLE IF NOT EXISTS claims (
     expires REAL NOT NULL
 );
 """
+)
 
-COLUMNS = ("key", "version", "semantics", "workload", "schedule", "budget", "lr", "seed", "steps", "status", "metric",
-           "higher_is_better", "val_metric", "test_metric", "wall_time", "steps_per_second", "finished_at", "eval_time", "val_loss", "test_loss", "test_loss_se")  # fmt: skip
 #: Columns added since, each by ``ALTER TABLE`` when a sweep opens an older database; read as
 #: empty from an older database opened read-only.
 LOSS_COLUMNS = ("val_loss", "test_loss", "test_loss_se")

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
+from budgetlr.bench.database import Status
 from budgetlr.errors import InvalidInput
 from budgetlr.schedules.base import steps_from_fraction
 
@@ -108,7 +109,7 @@ class CurvePoint:
 class TrialResult:
     config: TrialConfig
     steps: int
-    status: str  # "ok" or "diverged"
+    status: Status
     val_metric: float | None
     test_metric: float | None
     wall_time: float
@@ -214,7 +215,7 @@ def run_trial(config: TrialConfig, source_norms: Sequence[float] | None = None) 
         evaluate=lambda: at_eval_weights(lambda: workload.validate(model)),
         eval_every=max(1, steps // VAL_POINTS),
     )
-    status = "diverged" if run.diverged else "ok"
+    status: Status = "diverged" if run.diverged else "ok"
     clock = time.perf_counter()
     val = test = None
     if status == "ok":

@@ -21,7 +21,7 @@ import time
 from collections import Counter
 from collections.abc import Iterable
 from contextlib import ExitStack
-from dataclasses import astuple, dataclass
+from dataclasses import asdict, astuple, fields
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -33,8 +33,10 @@ from budgetlr.bench.curves import finite_or_none, pack_curve, unpack_curve
 from budgetlr.bench.database import (
     COLUMNS,
     DB_NAME,
+    INSERTED,
     LOSS_COLUMNS,
     SCHEMA,
+    Trial,
     check_budgetlr_database,
     check_database_file,
     check_tables,
@@ -58,37 +60,6 @@ DEFAULT_DIR = Path("budgetlr-results")
 SEMANTICS_OF_VERSION = {"0.2.0": 1}
 #: How often (0.1 s apart) a sweep tries to open a database that another is creating.
 OPEN_ATTEMPTS = 300
-
-
-@dataclass(frozen=True)
-class Trial:
-    """A stored trial, as the report reads it."""
-
-    key: str
-    version: str
-    semantics: int
-    workload: str
-    schedule: str
-    budget: float
-    lr: float
-    seed: int
-    steps: int
-    status: str
-    metric: str
-    higher_is_better: bool
-    val_metric: float | None
-    test_metric: float | None
-    wall_time: float
-    #: steps per second of training, evaluation excluded (before eval_time was recorded: included)
-    steps_per_second: float
-    finished_at: str
-    #: seconds spent evaluating (None for trials stored before it was recorded)
-    eval_time: float | None = None
-    #: held-out losses and the test loss's standard error (None before trial semantics 2, for
-    #: diverged trials and for workloads that define no loss)
-    val_loss: float | None = None
-    test_loss: float | None = None
-    test_loss_se: float | None = None
 
 
 class Store:
@@ -224,14 +195,9 @@ class Store:
         with self.connection:
             self.connection.execute("DELETE FROM claims WHERE key = ?", (c.key(),))
             inserted = self.connection.execute(
-                "INSERT OR IGNORE INTO trials (key, version, semantics, workload, schedule, budget, lr, seed, steps,"
-                " status, metric, higher_is_better, val_metric, test_metric, wall_time, steps_per_second, eval_time,"
-                " val_loss, test_loss, test_loss_se) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (c.key(), budgetlr.__version__, TRIAL_SEMANTICS, c.workload, c.schedule, c.budget, c.lr, c.seed, result.steps, result.status,
-                 metric, int(higher_is_better), result.val_metric, result.test_metric, result.wall_time,
-                 result.steps_per_second, result.eval_time, finite_or_none(result.val_loss),
-                 finite_or_none(result.test_loss), finite_or_none(result.test_loss_se)),
-            ).rowcount  # fmt: skip
+                f"INSERT OR IGNORE INTO trials ({', '.join(INSERTED)}) VALUES ({', '.join('?' * len(INSERTED))})",
+                stored_row(result, metric, higher_is_better),
+            ).rowcount
             if inserted:
                 self.connection.execute(
                     "INSERT INTO series (key, points) VALUES (?, ?)", (c.key(), pack_curve(result.curve))
@@ -351,6 +317,28 @@ class Store:
             writer.writerow(COLUMNS)
             writer.writerows(trial_row(t) for t in trials)
         return len(trials)
+
+
+def stored_row(result: TrialResult, metric: str, higher_is_better: bool) -> list[object]:
+    """The :data:`~budgetlr.bench.database.INSERTED` columns of ``result``: its configuration,
+    identity and what it measured, by the names :class:`Trial` and :class:`TrialResult` share."""
+    config = result.config
+    values: dict[str, object] = {
+        **asdict(config),
+        **{name: getattr(result, name) for name in MEASURED},
+        "key": config.key(),
+        "version": budgetlr.__version__,
+        "semantics": TRIAL_SEMANTICS,
+        "metric": metric,
+        "higher_is_better": int(higher_is_better),
+    }
+    for name in LOSS_COLUMNS:
+        values[name] = finite_or_none(getattr(result, name))
+    return [values[name] for name in INSERTED]
+
+
+#: What a trial measured: the fields of :class:`TrialResult` that are columns of :class:`Trial`.
+MEASURED = tuple(f.name for f in fields(TrialResult) if f.name in COLUMNS)
 
 
 def to_trial(row: Iterable[Any]) -> Trial:

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from budgetlr._extras import require
+from budgetlr.bench.database import Status
 from budgetlr.bench.runner import CurvePoint, TrialConfig, TrialResult, budget_steps, check_budget, set_up
 from budgetlr.bench.workloads import resolve_workload
 from budgetlr.errors import InvalidInput
@@ -222,7 +223,7 @@ def run_pbt(settings: PBTSettings, out: Path, address: str | None = None, progre
         state = torch.load(Path(checkpoint) / STATE_FILE, weights_only=False)
     lrs = [float(lr) for lr in state["lrs"]]
     test = val = None
-    status = "diverged"
+    status: Status = "diverged"
     if len(lrs) == steps and math.isfinite(state["curve"][-1][2]):
         torch.manual_seed(plan.seed)
         model = workload.build_model().to(workload.device())
