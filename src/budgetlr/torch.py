@@ -26,10 +26,10 @@ from typing import Any
 import numpy as np
 
 from budgetlr._extras import require
-from budgetlr.budgets import REPLAN_THRESHOLD, Clock, Consumption, Deadline
+from budgetlr.meters import REPLAN_THRESHOLD, Clock, Consumption, Deadline
 from budgetlr.recording import RunRecorder
 from budgetlr.schedules.base import Schedule, check_total_steps
-from budgetlr.schedules.budget import Budget, check_fits
+from budgetlr.schedules.budget import Budget, BudgetUnit, check_fits
 from budgetlr.schedules.plans import POLICIES, BudgetPolicy, Plan, check_policy
 from budgetlr.schedules.registry import parse
 from budgetlr.schedules.shapes import check_shape
@@ -60,7 +60,7 @@ class BudgetScheduler(LRScheduler):
         total_steps: the budget ``T`` in optimizer steps.
         budget: instead of ``total_steps``, a budget in steps, tokens, samples or time: ``10000``,
             ``"2e9 tokens"``, ``"50000 samples"``, ``"3h"``, ``"5400s"`` or a
-            :class:`~budgetlr.schedules.budget.Budget` (see :mod:`budgetlr.budgets`). Tokens and
+            :class:`~budgetlr.schedules.budget.Budget` (see :mod:`budgetlr.meters`). Tokens and
             samples: call ``step(tokens=n)`` / ``step(samples=n)``. Time: stop when
             :attr:`finished`. Options in steps (``warmup_steps``, ``decay_steps``) are refused
             unless the budget is in steps; fractions work with every budget.
@@ -297,11 +297,11 @@ class BudgetScheduler(LRScheduler):
             )
         self.budget = Budget(check_total_steps(total_steps)) if budget is None else Budget.parse(budget)
         check_fits(self.spec, self.budget)
-        counted = self.budget.unit in ("tokens", "samples")
+        counted = self.budget.unit.consumed
         self.consumption = Consumption(self.budget.unit, per_step) if counted else None
         if per_step is not None and not counted:
             raise ValueError(f"per_step= goes with a budget in tokens or samples, not {self.budget}")
-        timed = self.budget.unit == "seconds"
+        timed = self.budget.unit is BudgetUnit.SECONDS
         self.deadline = Deadline(self.budget.amount, clock, replan_threshold) if timed else None
         if clock is not None and not timed:
             raise ValueError(f"clock= goes with a budget in time, not {self.budget}")

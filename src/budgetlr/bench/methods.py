@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from budgetlr.errors import InvalidInput
@@ -31,21 +32,30 @@ if TYPE_CHECKING:
     from budgetlr.bench.runner import TrialConfig
     from budgetlr.bench.workloads.base import Workload
 
-SCHEDULE_FREE = "schedulefree"
-REFINED = "refined"
-AUTO = "auto"
+
+class MethodKind(StrEnum):
+    """What runs a sweep's schedule spec (the module docstring); each but ``SCHEDULE`` is also the
+    spec name (or, for ``AUTO``, the value of UBA's phi) that asks for it."""
+
+    SCHEDULE = "schedule"
+    SCHEDULE_FREE = "schedulefree"
+    REFINED = "refined"
+    AUTO = "auto"
+
+
+#: Spec names of one-off runs that no sweep tunes: a PBT run, and a PBT schedule's replay.
+ONE_OFF_RUNS = frozenset({"pbt", "array"})
 #: The run whose gradient norms a benchmark ``refined`` trial refines.
 REFINE_SOURCE = "linear(warmup=0.05)"
 
 
 @dataclass(frozen=True)
 class Method:
-    """A sweep's schedule spec, resolved: ``kind`` is ``"schedule"``, ``"schedulefree"``,
-    ``"refined"`` or ``"auto"``; ``base`` is the registry schedule it validates as (for
+    """A sweep's schedule spec, resolved: ``kind`` says what runs it; ``base`` is the registry schedule it validates as (for
     ``schedulefree`` the constant schedule carrying its warmup; for ``refined`` a linear stand-in;
     for ``auto`` UBA with ``phi=1``); ``options`` holds a ``refined`` trial's smoothing."""
 
-    kind: str
+    kind: MethodKind
     spec: str
     base: Schedule
     options: dict[str, Any]
@@ -57,25 +67,27 @@ class Method:
 def method(spec: str) -> Method:
     """Resolve a sweep's schedule spec into canonical form; bad specs raise ``ValueError``."""
     name, args = split_spec(spec)
-    if name == SCHEDULE_FREE:
+    if name == MethodKind.SCHEDULE_FREE:
         base = parse({"name": "constant", **args})
-        return Method(SCHEDULE_FREE, rename(base, SCHEDULE_FREE), base, {})
+        return Method(MethodKind.SCHEDULE_FREE, rename(base, MethodKind.SCHEDULE_FREE), base, {})
     if refines_a_sweep_run(name, args):
         unknown = set(args) - {"smoothing"}
         if unknown:
             raise InvalidInput(
                 f"the benchmark's refined takes only smoothing=..., not {', '.join(sorted(unknown))}"
             )
-        given = parse({"name": REFINED, "norms": [1.0, 1.0], **args}).to_dict()
-        smoothing = given.get("smoothing", default_of(FAMILIES[REFINED], "smoothing"))
-        text = f"{REFINED}(smoothing={smoothing!r})" if "smoothing" in given else REFINED
-        return Method(REFINED, text, parse("linear"), {"smoothing": smoothing})
-    if name == "uba" and args.get("phi") == AUTO:
+        given = parse({"name": MethodKind.REFINED, "norms": [1.0, 1.0], **args}).to_dict()
+        smoothing = given.get("smoothing", default_of(FAMILIES[MethodKind.REFINED], "smoothing"))
+        text = (
+            f"{MethodKind.REFINED}(smoothing={smoothing!r})" if "smoothing" in given else MethodKind.REFINED
+        )
+        return Method(MethodKind.REFINED, text, parse("linear"), {"smoothing": smoothing})
+    if name == "uba" and args.get("phi") == MethodKind.AUTO:
         base = parse({"name": "uba", **{k: v for k, v in args.items() if k != "phi"}})
         inner = str(base).removeprefix("uba").strip("()")
-        return Method(AUTO, f"uba(phi=auto{', ' + inner if inner else ''})", base, {})
+        return Method(MethodKind.AUTO, f"uba(phi=auto{', ' + inner if inner else ''})", base, {})
     schedule = parse(spec)
-    return Method("schedule", str(schedule), schedule, {})
+    return Method(MethodKind.SCHEDULE, str(schedule), schedule, {})
 
 
 def rename(schedule: Schedule, name: str) -> str:
@@ -87,13 +99,13 @@ def records_gradient_norms(resolved: Method) -> bool:
     do, the runs refinement starts from (arXiv 2310.07831, and :data:`REFINE_SOURCE` for the
     benchmark's ``refined``). The norms cost a small model a few percent of its training time
     (docs/benchmark.md), which trials nobody refines do not pay."""
-    return resolved.kind == "schedule" and resolved.base.name == "linear"
+    return resolved.kind == MethodKind.SCHEDULE and resolved.base.name == "linear"
 
 
 def refines_a_sweep_run(name: str, args: Mapping[str, object]) -> bool:
     """Whether a spec split by :func:`~budgetlr.spec.split_spec` is the benchmark's ``refined``,
     which refines a sweep run's norms (a ``refined`` given its norms is a plain schedule)."""
-    return name == REFINED and not {"norms", "file"} & set(args)
+    return name == MethodKind.REFINED and not {"norms", "file"} & set(args)
 
 
 def source_of(config: TrialConfig) -> TrialConfig | None:
@@ -112,24 +124,24 @@ def build_schedule(
     norms: Sequence[float] | None,
 ) -> tuple[Schedule, dict[str, Any]]:
     """The registry schedule a trial runs, and what was measured to choose it."""
-    if resolved.kind == REFINED:
+    if resolved.kind == MethodKind.REFINED:
         if norms is None:
             raise InvalidInput(f"{resolved.spec} needs the gradient norms of its {REFINE_SOURCE} run")
         schedule = parse(
             {
-                "name": REFINED,
+                "name": MethodKind.REFINED,
                 "norms": list(norms),
                 "optimizer": workload.refinement.optimizer,
                 "smoothing": resolved.options["smoothing"],
             }
         )
         return schedule, {}
-    if resolved.kind == AUTO:
+    if resolved.kind == MethodKind.AUTO:
         from budgetlr.bench.curvature import suggest_for_workload
 
         suggestion = suggest_for_workload(workload, model, total_steps)
         return parse({**resolved.base.to_dict(), "phi": suggestion.phi}), suggestion.to_dict()
-    if resolved.kind == SCHEDULE_FREE:
+    if resolved.kind == MethodKind.SCHEDULE_FREE:
         return parse("constant"), {}
     return resolved.base, {}
 
@@ -140,7 +152,7 @@ def make_optimizer(
     """The workload's optimizer, or for ``schedulefree`` its schedule-free counterpart
     (:func:`schedule_free_counterpart`)."""
     base = workload.make_optimizer(model.parameters(), lr)
-    if resolved.kind != SCHEDULE_FREE:
+    if resolved.kind != MethodKind.SCHEDULE_FREE:
         return base
     counterpart, settings = schedule_free_counterpart(base, workload)
     warmup_steps = resolved.base.resolve_warmup(total_steps)
@@ -186,3 +198,8 @@ def check_schedule_free(workload: Workload) -> None:
     import torch
 
     schedule_free_counterpart(workload.make_optimizer([torch.nn.Parameter(torch.zeros(1))], 1.0), workload)
+
+
+def spec_name(schedule: str) -> str:
+    """The family or method name of a stored schedule spec (``"pbt"`` of ``"pbt(population=8)"``)."""
+    return split_spec(schedule)[0]

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from budgetlr.bench.executors import Job, LocalPool, RayPool, check_executor
-from budgetlr.bench.methods import SCHEDULE_FREE, check_schedule_free, method, source_of
+from budgetlr.bench.methods import MethodKind, check_schedule_free, method, source_of
 from budgetlr.bench.runner import (
     TrialConfig,
     TrialResult,
@@ -99,7 +99,7 @@ def make_plan(
     for seed in seeds:
         check_seed(seed)
     for workload in resolved:
-        if any(m.kind == SCHEDULE_FREE for m in parsed):
+        if any(m.kind == MethodKind.SCHEDULE_FREE for m in parsed):
             check_schedule_free(workload)
         for budget in budgets:
             steps = check_total_steps(budget_steps(workload.full_budget, budget))

@@ -26,7 +26,7 @@ from budgetlr.cli.arguments import (
     positive,
 )
 from budgetlr.schedules import FAMILIES, BoundSchedule, keys_of, parse, schedule
-from budgetlr.schedules.budget import Budget
+from budgetlr.schedules.budget import Budget, BudgetUnit
 from budgetlr.schedules.shapes import OWN_SHAPES, SHAPES
 
 TABLE_ROWS = 25
@@ -127,7 +127,7 @@ def show_curves(args: argparse.Namespace) -> None:
         )
         warmups = (
             []
-            if budget.unit == "seconds"
+            if budget.unit is BudgetUnit.SECONDS
             else [round(parse(spec).warmup_end(int(budget.amount)) / per_step) for spec in args.specs]
         )
     if args.csv and table.total_steps + 1 > MAX_CSV_STEPS:
@@ -148,7 +148,9 @@ MAX_PREVIEW_STEPS = 1_000_000
 
 
 def check_per_step(per_step: float | None, budget: Budget) -> float:
-    what = "seconds a step takes" if budget.unit == "seconds" else f"{budget.unit} each step consumes"
+    what = (
+        "seconds a step takes" if budget.unit is BudgetUnit.SECONDS else f"{budget.unit} each step consumes"
+    )
     if per_step is None:
         raise UsageError(f"a --budget in {budget.unit} needs --per-step: the {what}")
     if budget.amount / per_step > MAX_PREVIEW_STEPS:
@@ -167,7 +169,7 @@ def preview(spec: str, budget: Budget, per_step: float, peak: float) -> np.ndarr
     from budgetlr.torch import BudgetScheduler
 
     elapsed = [0.0]
-    timed = budget.unit == "seconds"
+    timed = budget.unit is BudgetUnit.SECONDS
     optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=peak)
     if timed:
         scheduler = BudgetScheduler(optimizer, spec, budget=budget, clock=lambda: elapsed[0])
@@ -197,14 +199,14 @@ class CurveTable:
     names: list[str]
     curves: list[Callable[[np.ndarray], np.ndarray]]
     total_steps: int
-    unit: str = "steps"
+    unit: BudgetUnit = BudgetUnit.STEPS
     per_step: float = 1.0
 
     def spent(self, step: int) -> str:
         return f"{step * self.per_step:.6g}"
 
     def columns(self) -> list[str]:
-        return ["step"] if self.unit == "steps" else ["step", self.unit]
+        return ["step"] if self.unit is BudgetUnit.STEPS else ["step", self.unit]
 
     def format(self, warmups: list[int]) -> str:
         """The LRs at about ``TABLE_ROWS`` steps and at each warmup's end."""
@@ -215,7 +217,7 @@ class CurveTable:
         rows = ["  ".join([*first, *(n.rjust(w) for n, w in zip(self.names, widths, strict=True))])]
         for row, t in enumerate(steps):
             cells = (f"{lr[row]:.6g}".rjust(w) for lr, w in zip(lrs, widths, strict=True))
-            spent = [] if self.unit == "steps" else [self.spent(t).rjust(12)]
+            spent = [] if self.unit is BudgetUnit.STEPS else [self.spent(t).rjust(12)]
             rows.append("  ".join([str(t).rjust(8), *spent, *cells]))
         return "\n".join(rows)
 
@@ -225,7 +227,7 @@ class CurveTable:
             writer = csv.writer(handle)
             writer.writerow([*self.columns(), *self.names])
             for t, row in enumerate(zip(*lrs, strict=True)):
-                spent = [] if self.unit == "steps" else [self.spent(t)]
+                spent = [] if self.unit is BudgetUnit.STEPS else [self.spent(t)]
                 writer.writerow([t, *spent, *(repr(float(v)) for v in row)])
 
     def plot(self, path: Path, peak: float, budget: str) -> None:
@@ -237,7 +239,7 @@ class CurveTable:
         for name, curve in zip(self.names, self.curves, strict=True):
             axes.plot(steps * self.per_step, curve(steps), label=name, linewidth=1.6)
         axes.set_xlabel(
-            "optimizer step" if self.unit == "steps" else f"{self.unit} ({self.per_step:g} a step)"
+            "optimizer step" if self.unit is BudgetUnit.STEPS else f"{self.unit} ({self.per_step:g} a step)"
         )
         axes.set_ylabel("learning rate" if peak != 1.0 else "multiplier of the peak LR")
         axes.set_title(f"budgetlr schedules, budget {budget}")

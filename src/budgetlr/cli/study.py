@@ -235,7 +235,7 @@ def format_comparison(group: list[Cell]) -> str:
 def wsd_s(args: argparse.Namespace) -> None:
     from budgetlr.bench.sweep import progress_bar
     from budgetlr.bench.workloads import resolve_workload
-    from budgetlr.study.branching import measure, save_rows
+    from budgetlr.study.branching import measure, save_rows, tuned_wsd_lr
 
     budgets, seeds = args.budgets, args.seeds
     if len(set(budgets)) < 2:
@@ -243,7 +243,7 @@ def wsd_s(args: argparse.Namespace) -> None:
             f"--budgets needs two or more different fractions, got {','.join(map(str, budgets))}"
         )
     workload = resolve_workload(args.workload)
-    lr = args.lr if args.lr is not None else default_wsd_lr(args.out, str(workload), max(budgets))
+    lr = args.lr if args.lr is not None else tuned_wsd_lr(args.out, str(workload), max(budgets))
     if lr is None:
         lr = workload.lrs[len(workload.lrs) // 2]
     check_lr(lr)
@@ -269,23 +269,6 @@ def wsd_s(args: argparse.Namespace) -> None:
         f"({first.branch_steps / first.separate_steps:.2f}x), WSD-S {first.wsd_s_steps} "
         f"({first.wsd_s_steps / first.separate_steps:.2f}x); rows in {path}"
     )
-
-
-def default_wsd_lr(out: Path, workload: str, budget: float) -> float | None:
-    """wsd's tuned peak LR at ``budget`` in ``out``'s database, if it holds one."""
-    from budgetlr.bench.store import DB_NAME, Store
-    from budgetlr.study.analysis import cells, on_grid
-
-    if not (out / DB_NAME).is_file():
-        return None
-    with Store.existing(out) as store:
-        mine = [
-            t
-            for t in on_grid(store.trials())[0]
-            if t.workload == workload and t.budget == budget and t.schedule.startswith("wsd")
-        ]
-    tuned = [c.tuned_lr for c in cells(mine) if c.tuned_lr is not None]
-    return tuned[0] if tuned else None
 
 
 def recommend(args: argparse.Namespace) -> None:

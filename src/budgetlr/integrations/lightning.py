@@ -33,7 +33,7 @@ from torch.optim import Optimizer  # noqa: E402
 
 from budgetlr.recording import RunRecorder  # noqa: E402
 from budgetlr.schedules import Schedule  # noqa: E402
-from budgetlr.schedules.budget import Budget  # noqa: E402
+from budgetlr.schedules.budget import Budget, BudgetUnit  # noqa: E402
 from budgetlr.schedules.plans import BudgetPolicy  # noqa: E402
 from budgetlr.torch import BudgetScheduler  # noqa: E402
 
@@ -84,7 +84,9 @@ def max_time_scheduler(
     if timer is None or timer.time_remaining() is None:
         return None
     seconds = timer.time_remaining() + timer.time_elapsed()
-    return BudgetScheduler(optimizer, spec, budget=Budget(seconds, "seconds"), clock=timer.time_elapsed)
+    return BudgetScheduler(
+        optimizer, spec, budget=Budget(seconds, BudgetUnit.SECONDS), clock=timer.time_elapsed
+    )
 
 
 class RecordRun(lightning.Callback):  # type: ignore[misc,name-defined]

@@ -46,6 +46,7 @@ from torch.optim.lr_scheduler import LRScheduler  # noqa: E402
 
 from budgetlr.recording import RunRecorder  # noqa: E402
 from budgetlr.schedules import Schedule, parse  # noqa: E402
+from budgetlr.schedules.budget import BudgetUnit  # noqa: E402
 from budgetlr.schedules.plans import BudgetPolicy  # noqa: E402
 from budgetlr.torch import BudgetScheduler  # noqa: E402
 
@@ -145,7 +146,7 @@ class BudgetCallback(transformers.TrainerCallback):  # type: ignore[misc,name-de
     ``max_steps`` (or epochs) beyond the budget: this callback ends the run."""
 
     def __init__(self, scheduler: BudgetScheduler) -> None:
-        if scheduler.budget.unit == "samples":
+        if scheduler.budget.unit is BudgetUnit.SAMPLES:
             raise ValueError(
                 "the Trainer counts tokens, not samples: give the budget in tokens, steps or time"
             )
@@ -156,7 +157,7 @@ class BudgetCallback(transformers.TrainerCallback):  # type: ignore[misc,name-de
             self.scheduler.deadline.start()  # a time budget counts from here, as Lightning's max_time
         # Off is "no" in transformers 5 and False before it.
         counted = args.include_num_input_tokens_seen not in (False, "no")
-        if self.scheduler.budget.unit == "tokens" and not counted:
+        if self.scheduler.budget.unit is BudgetUnit.TOKENS and not counted:
             raise ValueError(
                 f"the budget is {self.scheduler.budget}: set TrainingArguments(include_num_input_tokens_seen=True) "
                 "so that the Trainer counts them"

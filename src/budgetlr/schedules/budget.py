@@ -18,23 +18,44 @@ import datetime
 import math
 import re
 from dataclasses import dataclass
+from enum import StrEnum
 
 from budgetlr.errors import InvalidInput
 from budgetlr.schedules.base import Schedule
 
-#: The units a budget may be given in; each maps to how many of the canonical unit it holds.
-UNIT_WORDS: dict[str, tuple[str, float]] = {
-    **dict.fromkeys(("", "step", "steps"), ("steps", 1.0)),
-    **dict.fromkeys(("token", "tokens"), ("tokens", 1.0)),
-    **dict.fromkeys(("sample", "samples", "example", "examples"), ("samples", 1.0)),
-    **dict.fromkeys(("s", "sec", "secs", "second", "seconds"), ("seconds", 1.0)),
-    **dict.fromkeys(("min", "mins", "minute", "minutes"), ("seconds", 60.0)),
-    **dict.fromkeys(("h", "hr", "hrs", "hour", "hours"), ("seconds", 3600.0)),
-    **dict.fromkeys(("d", "day", "days"), ("seconds", 86400.0)),
+
+class BudgetUnit(StrEnum):
+    """What a budget counts. ``STEPS``, ``TOKENS`` and ``SAMPLES`` are whole counts."""
+
+    STEPS = "steps"
+    TOKENS = "tokens"
+    SAMPLES = "samples"
+    SECONDS = "seconds"
+
+    def __repr__(self) -> str:  # a Budget's repr reads as it is written: unit='steps'
+        return repr(self.value)
+
+    @property
+    def counted(self) -> bool:
+        return self is not BudgetUnit.SECONDS
+
+    @property
+    def consumed(self) -> bool:
+        """Tokens or samples: a run reports what each step consumed."""
+        return self in (BudgetUnit.TOKENS, BudgetUnit.SAMPLES)
+
+
+#: The words a budget may be given in; each maps to its unit and how many of the unit it holds.
+UNIT_WORDS: dict[str, tuple[BudgetUnit, float]] = {
+    **dict.fromkeys(("", "step", "steps"), (BudgetUnit.STEPS, 1.0)),
+    **dict.fromkeys(("token", "tokens"), (BudgetUnit.TOKENS, 1.0)),
+    **dict.fromkeys(("sample", "samples", "example", "examples"), (BudgetUnit.SAMPLES, 1.0)),
+    **dict.fromkeys(("s", "sec", "secs", "second", "seconds"), (BudgetUnit.SECONDS, 1.0)),
+    **dict.fromkeys(("min", "mins", "minute", "minutes"), (BudgetUnit.SECONDS, 60.0)),
+    **dict.fromkeys(("h", "hr", "hrs", "hour", "hours"), (BudgetUnit.SECONDS, 3600.0)),
+    **dict.fromkeys(("d", "day", "days"), (BudgetUnit.SECONDS, 86400.0)),
 }
-UNITS = ("steps", "tokens", "samples", "seconds")
-#: Counted units: a budget in them is a whole number.
-COUNTS = ("steps", "tokens", "samples")
+UNITS = tuple(BudgetUnit)
 
 AMOUNT = re.compile(r"\s*([0-9][0-9_]*\.?[0-9_]*(?:[eE][+-]?[0-9]+)?)\s*([A-Za-z]*)\s*")
 #: ``H:MM:SS`` or, as Lightning's ``max_time`` writes it, ``DD:HH:MM:SS``.
@@ -43,20 +64,21 @@ CLOCK = re.compile(r"\s*(?:(\d+):)?(\d+):(\d{1,2}):(\d{1,2}(?:\.\d*)?)\s*")
 
 @dataclass(frozen=True)
 class Budget:
-    """``amount`` of ``unit`` (one of :data:`UNITS`): what a run may spend before it ends."""
+    """``amount`` of ``unit`` (a :class:`BudgetUnit` or its name): what a run may spend before it ends."""
 
     amount: float
-    unit: str = "steps"
+    unit: BudgetUnit = BudgetUnit.STEPS
 
     def __post_init__(self) -> None:
         if self.unit not in UNITS:
             raise InvalidInput(f"unknown budget unit {self.unit!r}; valid units: {', '.join(UNITS)}")
+        object.__setattr__(self, "unit", BudgetUnit(self.unit))
         amount = self.amount
         if isinstance(amount, bool) or not isinstance(amount, (int, float)) or not math.isfinite(amount):
             raise InvalidInput(f"a budget must be a finite number, got {amount!r}")
         if amount <= 0:
             raise InvalidInput(f"a budget must be > 0, got {amount!r} {self.unit}")
-        if self.unit in COUNTS and not float(amount).is_integer():
+        if self.unit.counted and not float(amount).is_integer():
             raise InvalidInput(f"a budget in {self.unit} must be a whole number, got {amount!r}")
         if float(amount).is_integer():
             object.__setattr__(self, "amount", int(amount))
@@ -68,18 +90,19 @@ class Budget:
         if isinstance(value, Budget):
             return value
         if isinstance(value, datetime.timedelta):
-            return cls(value.total_seconds(), "seconds")
+            return cls(value.total_seconds(), BudgetUnit.SECONDS)
         if isinstance(value, bool) or not isinstance(value, (int, str)):
             raise InvalidInput(
                 f"a budget must be a whole number of steps or a string such as '2e9 tokens' or '3h', got {value!r}"
             )
         if isinstance(value, int):
-            return cls(value, "steps")
+            return cls(value, BudgetUnit.STEPS)
         clock = CLOCK.fullmatch(value)
         if clock:
             days, hours, minutes, seconds = clock.groups()
             return cls(
-                int(days or 0) * 86400 + int(hours) * 3600 + int(minutes) * 60 + float(seconds), "seconds"
+                int(days or 0) * 86400 + int(hours) * 3600 + int(minutes) * 60 + float(seconds),
+                BudgetUnit.SECONDS,
             )
         match = AMOUNT.fullmatch(value)
         word = match.group(2).lower() if match else ""
@@ -93,7 +116,7 @@ class Budget:
 
     @property
     def in_steps(self) -> bool:
-        return self.unit == "steps"
+        return self.unit is BudgetUnit.STEPS
 
     def __str__(self) -> str:
         return f"{self.amount} {self.unit}"
@@ -105,7 +128,7 @@ def check_fits(schedule: Schedule, budget: Budget) -> None:
     is defined on step indices while ``budget`` counts tokens or samples."""
     if budget.in_steps:
         return
-    if schedule.step_indexed and budget.unit in ("tokens", "samples"):
+    if schedule.step_indexed and budget.unit.consumed:
         raise InvalidInput(
             f"{schedule.name} reads the optimizer-step index itself, not only progress; "
             f"give it a budget in steps or time, not {budget.unit}"

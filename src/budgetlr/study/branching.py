@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from budgetlr.bench.methods import spec_name
 from budgetlr.bench.runner import TrialSetup, budget_steps, set_up
 from budgetlr.bench.workloads import resolve_workload
 from budgetlr.schedules import schedule
@@ -151,6 +152,23 @@ def measure(
     totals = (sum(steps), branch_steps, steps[-1])
     rows = [(budget_of[t], t, separate[t], branch[t], wsd_s[t]) for t in steps]
     return [BranchRow(str(main.workload), seed, lr, *row, *totals) for row in rows]
+
+
+def tuned_wsd_lr(out: Path, workload: str, budget: float) -> float | None:
+    """The peak LR a stored sweep in ``out`` tuned for ``workload``'s WSD at ``budget``, if any."""
+    from budgetlr.bench.store import DB_NAME, Store
+    from budgetlr.study.analysis import cells, on_grid
+
+    if not (out / DB_NAME).is_file():
+        return None
+    with Store.existing(out) as store:
+        mine = [
+            t
+            for t in on_grid(store.trials())[0]
+            if t.workload == workload and t.budget == budget and spec_name(t.schedule) == "wsd"
+        ]
+    tuned = [c.tuned_lr for c in cells(mine) if c.tuned_lr is not None]
+    return tuned[0] if tuned else None
 
 
 def save_rows(out: Path, rows: list[BranchRow]) -> Path:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from budgetlr.bench.methods import method
+from budgetlr.bench.methods import method, spec_name
 from budgetlr.bench.store import Trial
 from budgetlr.plotting import panels, save
 from budgetlr.study import analysis, branching, transfer
@@ -205,10 +205,10 @@ def adaptive(
     table = Table(["comparison (W/T/L) at budget", *(f"{b:g}" for b in budgets)], rows)
     pbt_rows = []
     for cell in cells:
-        if not cell.schedule.startswith("pbt("):
+        if spec_name(cell.schedule) != "pbt":
             continue
         group = [c for c in cells if c.workload == cell.workload and c.budget == cell.budget]
-        replay = [c for c in group if c.schedule.startswith("array(")]
+        replay = [c for c in group if spec_name(c.schedule) == "array"]
         fixed = [c for c in group if study.is_pickable(c.schedule) and c.test]
         best = (max if cell.higher_is_better else min)(fixed, key=lambda c: c.mean) if fixed else None
         rank = 1 + sum(1 for c in fixed if replay and c.better(c.mean, replay[0].mean))

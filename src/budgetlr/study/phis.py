@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from budgetlr.bench.methods import method
+from budgetlr.bench.methods import MethodKind, method
 from budgetlr.schedules import FAMILIES, keys_of
 from budgetlr.study import stats
 from budgetlr.study.analysis import Cell
@@ -25,11 +25,11 @@ def uba_phi(schedule: str) -> Phi | None:
     resolved = method(schedule)
     keys = {k: v for k, v in resolved.base.to_dict().items() if k != "name"}
     phi: float | str
-    if resolved.kind == "auto":
+    if resolved.kind == MethodKind.AUTO:
         phi = "auto"
-    elif resolved.kind == "schedule" and resolved.base.name == "cosine":
+    elif resolved.kind == MethodKind.SCHEDULE and resolved.base.name == "cosine":
         phi = 2.0
-    elif resolved.kind == "schedule" and resolved.base.name == "uba":
+    elif resolved.kind == MethodKind.SCHEDULE and resolved.base.name == "uba":
         phi = float(keys.pop("phi", keys_of(FAMILIES["uba"])["phi"]))
     else:
         return None

@@ -16,6 +16,7 @@ from typing import TypeVar
 
 import numpy as np
 
+from budgetlr.bench.methods import ONE_OFF_RUNS, spec_name
 from budgetlr.bench.runner import check_budget
 from budgetlr.bench.store import Trial
 from budgetlr.errors import InvalidInput
@@ -23,13 +24,12 @@ from budgetlr.study import lr_law, stats
 from budgetlr.study.analysis import Cell, best_and_ties
 from budgetlr.study.stats import BOOTSTRAP_SEED
 
-#: Schedule strings that are runs of an adaptive method, not schedules a user can pick.
 K = TypeVar("K")
-ONE_OFF_PREFIXES = ("pbt(", "array(")
 
 
 def is_pickable(schedule: str) -> bool:
-    return not schedule.startswith(ONE_OFF_PREFIXES)
+    """Whether ``schedule`` is one a user can pick, not a one-off run of an adaptive method."""
+    return spec_name(schedule) not in ONE_OFF_RUNS
 
 
 def loss_like(cell: Cell, value: float) -> float:

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
+from functools import cache
 from pathlib import Path
 
-from budgetlr.bench.methods import method
+from budgetlr.bench.methods import MethodKind, method, spec_name
 from budgetlr.bench.store import Store, Trial
 from budgetlr.bench.suites import Claim, Suite
 from budgetlr.bench.workloads import BUILT_IN
 from budgetlr.errors import InvalidInput
 from budgetlr.schedules import FAMILIES, keys_of
+from budgetlr.spec import split_spec
 from budgetlr.study import analysis, branching, transfer
 from budgetlr.study import recommend as study
 from budgetlr.study.analysis import Cell
@@ -51,9 +53,16 @@ def shortener(schedules: Sequence[str]) -> tuple[object, Callable[[str], str]]:
     if not counts:
         return None, lambda schedule: schedule
     warmup = counts.most_common(1)[0][0]
-    return warmup, lambda schedule: schedule.replace(f"(warmup={warmup!r})", "").replace(
-        f", warmup={warmup!r}", ""
-    )
+
+    @cache
+    def short(schedule: str) -> str:
+        if warmup_of(schedule) != warmup:
+            return schedule
+        name, args = split_spec(schedule)
+        rest = ", ".join(f"{key}={value}" for key, value in args.items() if key != "warmup")
+        return f"{name}({rest})" if rest else name
+
+    return warmup, short
 
 
 def grids(trials: list[Trial], short: Callable[[str], str]) -> str:
@@ -77,10 +86,15 @@ def grids(trials: list[Trial], short: Callable[[str], str]) -> str:
     return "; ".join(parts)
 
 
+def takes_notes(schedule: str) -> bool:
+    """Whether trials of ``schedule`` store what the page reports of them: phi=auto's phi, PBT's run."""
+    return spec_name(schedule) == "pbt" or method(schedule).kind == MethodKind.AUTO
+
+
 def write_results(out: Path, page: Path, suite: Suite, gpu: Path | None = None) -> Path:
     with Store.existing(out) as store:
         trials = store.trials()
-        notes = {t.key: store.notes(t.key) for t in trials if t.schedule.startswith(("uba(phi=auto", "pbt("))}
+        notes = {t.key: store.notes(t.key) for t in trials if takes_notes(t.schedule)}
     if not trials:
         raise InvalidInput(f"the results database in {str(out)!r} holds no trials yet")
     # the runs at the LRs the transfer test predicts are off the grids: they tune no cell

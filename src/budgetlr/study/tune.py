@@ -16,7 +16,7 @@ from typing import Any
 
 from budgetlr._extras import require
 from budgetlr.bench.executors import check_executor
-from budgetlr.bench.methods import method
+from budgetlr.bench.methods import MethodKind, method
 from budgetlr.bench.runner import TrialConfig
 from budgetlr.bench.store import Store
 from budgetlr.bench.sweep import SweepPlan, run_configs
@@ -90,7 +90,7 @@ def tune_with_optuna(
 def search_space(optuna: Any, schedule: str, low: float, high: float) -> dict[str, Any]:
     space = {"lr": optuna.distributions.FloatDistribution(low, high, log=True)}
     resolved = method(schedule)
-    if resolved.kind == "schedule" and resolved.base.name == "uba":
+    if resolved.kind == MethodKind.SCHEDULE and resolved.base.name == "uba":
         space["phi"] = optuna.distributions.CategoricalDistribution(PHI_CHOICES)
     return space
 

@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from budgetlr.errors import InvalidInput
+from budgetlr.schedules.budget import BudgetUnit
 
 Clock = Callable[[], float]
 
@@ -33,7 +34,7 @@ REPLAN_THRESHOLD = 0.05
 class Consumption:
     """Tokens or samples consumed so far, and the amount of the last step."""
 
-    def __init__(self, unit: str, first_step: float | None = None) -> None:
+    def __init__(self, unit: BudgetUnit, first_step: float | None = None) -> None:
         self.unit = unit
         self.consumed = 0.0
         self.pending = 0.0
