@@ -1,6 +1,5 @@
 """The run recorder: what BudgetScheduler(record=) writes, a killed run's file, resume, refusals."""
 
-import doctest
 import io
 import os
 import signal
@@ -12,17 +11,12 @@ import numpy as np
 import pytest
 import torch
 
-from budgetlr import recording
 from budgetlr.errors import InvalidInput
 from budgetlr.plan import read_run
 from budgetlr.recording import RunRecorder
 from budgetlr.torch import BudgetScheduler
 
 SPEC, STEPS, PEAK = "cosine(warmup=0.1)", 60, 0.1
-
-
-def test_docstring_example_runs():
-    assert doctest.testmod(recording).failed == 0
 
 
 def train(path, steps, saved=None, stop=None, loss_every=1):

@@ -1,13 +1,12 @@
 """plan design: the candidates' final losses on a law whose values are derived by hand, the gain's
 interval from the bootstrap samples, the horizon limit, budgets in other units."""
 
-import doctest
 import re
 
 import pytest
 
 from budgetlr.errors import InvalidInput
-from budgetlr.plan import Fit, RunFit, design, designing
+from budgetlr.plan import Fit, RunFit, design
 from budgetlr.plan.designing import FAMILIES, budget_steps, candidate_specs
 
 #: The reduced law L0 + A S1^-alpha - B (peak - eta_last) with L0=2, A=1, alpha=0.5, B=0.5, fitted on
@@ -21,10 +20,6 @@ REDUCED = Fit(
     0,
     0.0,
 )
-
-
-def test_docstring_examples_run():
-    assert doctest.testmod(designing).failed == 0
 
 
 @pytest.mark.parametrize(

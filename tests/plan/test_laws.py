@@ -1,19 +1,12 @@
-import doctest
-
 import numpy as np
 import pytest
 from benchmarks.plan_mpl import AUTHORS_PARAMETERS, authors_lrs
 
-from budgetlr.plan import bound, laws, runs
+from budgetlr.plan import laws
 from budgetlr.plan.laws import LAWS, features, predicted_loss
 
 #: The Multi-Power Law authors' fitted 400M parameters (L0, A, alpha, B, C, beta, gamma).
 AUTHORS_400M = AUTHORS_PARAMETERS["400"]
-
-
-def test_docstring_examples_run():
-    for module in (laws, runs, bound):
-        assert doctest.testmod(module).failed == 0
 
 
 @pytest.mark.parametrize(

@@ -1,13 +1,11 @@
 """The study's statistics on synthetic data with a known answer (pure numpy, no torch)."""
 
-import doctest
 import itertools
 import math
 
 import numpy as np
 import pytest
 
-from budgetlr.study import lr_law, stats
 from budgetlr.study.lr_law import fit_power_law, lr_power_law, tuned_lr
 from budgetlr.study.stats import (
     bonferroni_level,
@@ -20,11 +18,6 @@ from budgetlr.study.stats import (
 REPEATS = 200
 # Three binomial standard deviations of a 95% coverage measured over REPEATS repeats.
 COVERAGE_TOLERANCE = 3 * math.sqrt(0.95 * 0.05 / REPEATS)
-
-
-@pytest.mark.parametrize("module", [stats, lr_law])
-def test_docstring_examples_run(module):
-    assert doctest.testmod(module).failed == 0
 
 
 def planted_pair(rng, n, log_ratio, noise):

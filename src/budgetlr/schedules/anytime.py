@@ -27,9 +27,14 @@ class Exponential(Schedule):
     geometric decay never reaches 0, so this family's floor defaults to 0.01 and must be > 0.
     Anytime form, with ``gamma``: ``m = gamma^(t - W)``; the floor is then an asymptote reached by
     interpolation.
+
+    >>> from budgetlr import schedule
+    >>> schedule("exponential(floor=0.02)", 100).multiplier([0, 25, 50, 100]).round(4).tolist()
+    [1.0, 0.3761, 0.1414, 0.02]
     """
 
     name = "exponential"
+    example = "exponential(floor=0.02)"
 
     gamma: float | None = None
     floor: float = 0.01
@@ -53,9 +58,15 @@ class Exponential(Schedule):
 @dataclass(frozen=True)
 class InverseSqrt(Schedule):
     """Inverse square root (arXiv 1706.03762): after a warmup of ``W`` steps,
-    ``m = sqrt(W / max(t, W))``. Anytime: it needs no budget, only a warmup."""
+    ``m = sqrt(W / max(t, W))``. Anytime: it needs no budget, only a warmup.
+
+    >>> from budgetlr import schedule
+    >>> schedule("inverse_sqrt(warmup_steps=20)", 100).multiplier([0, 25, 50, 100]).round(4).tolist()
+    [0.0476, 0.8944, 0.6325, 0.4472]
+    """
 
     name = "inverse_sqrt"
+    example = "inverse_sqrt(warmup_steps=20)"
     paper = "1706.03762"
 
     def validate(self, total_steps: int) -> None:

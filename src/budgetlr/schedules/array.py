@@ -32,9 +32,14 @@ class Array(Schedule):
     ``t / T``, interpolated linearly, so at ``T = n`` the recorded steps replay exactly; ``lr(T)``
     holds the last value. A file's content hash becomes the spec's ``sha256`` key, so a trial
     keyed by the spec changes when the file does, and a spec naming a hash refuses another content.
+
+    >>> from budgetlr import schedule
+    >>> schedule("array(values=[0.2, 1.0, 0.9, 0.5, 0.1])", 100).multiplier([0, 25, 50, 100]).round(4).tolist()
+    [0.2, 0.975, 0.7, 0.1]
     """
 
     name = "array"
+    example = "array(values=[0.2, 1.0, 0.9, 0.5, 0.1])"
     paper = ""
 
     values: tuple[float, ...] | None = None
@@ -56,6 +61,12 @@ class Array(Schedule):
 
     def is_monotone(self) -> bool:
         return bool((np.diff(self.curve) <= 0).all())
+
+    def ends_at_floor(self) -> bool:
+        return bool(self.curve[-1] == 0.0)
+
+    def peaks_at_warmup_end(self) -> bool:
+        return False
 
 
 def inline_or_file(spec: Array | Refined, inline: tuple[float, ...] | None, what: str) -> FloatArray:

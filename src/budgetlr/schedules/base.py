@@ -142,6 +142,8 @@ class Schedule:
 
     name: ClassVar[str] = ""
     paper: ClassVar[str] = ""
+    #: A spec of the family with keys away from their defaults: its docstring's example runs it.
+    example: ClassVar[str] = ""
     #: Fractions of ``total_steps`` that apply when neither ``key`` nor ``key_steps`` is given.
     default_fractions: ClassVar[dict[str, float]] = {}
     #: Keys that may be ``auto`` (measured, not given), with where that measurement happens.
@@ -245,6 +247,14 @@ class Schedule:
     def is_budgeted(self) -> bool:
         """True if the schedule holds its value at ``T`` for ``t > T`` (anytime ones go on)."""
         return True
+
+    def peaks_at_warmup_end(self) -> bool:
+        """True if the multiplier is exactly 1, the peak, at the end of the warmup."""
+        return True
+
+    def ends_at_floor(self) -> bool:
+        """True if the multiplier at ``T`` is exactly the floor."""
+        return self.is_budgeted()
 
     # -- spec strings ----------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:

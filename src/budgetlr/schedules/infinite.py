@@ -22,9 +22,14 @@ class Infinite(Schedule):
     ``anneal_steps=0`` never anneals) an exponential anneal to the floor,
     ``lr = const * (floor / const)^((t - t0) / A)`` with ``t0 = T - A``. The floor defaults to
     0.01 and must be > 0 when annealing (a geometric anneal never reaches 0).
+
+    >>> from budgetlr import schedule
+    >>> schedule("infinite(const=0.2, cooldown=0.2, anneal=0.2, warmup=0.05)", 100).multiplier([0, 25, 50, 100]).round(4).tolist()
+    [0.175, 0.2, 0.2, 0.01]
     """
 
     name = "infinite"
+    example = "infinite(const=0.2, cooldown=0.2, anneal=0.2, warmup=0.05)"
     paper = "2503.02844"
     default_fractions: ClassVar[dict[str, float]] = {"cooldown": 0.1, "anneal": 0.1}
 

@@ -23,9 +23,14 @@ class OneCycle(Schedule):
     ``warmup_steps=W`` ends it at ``W - 1``), then a cosine down to
     ``1 / (div_factor * final_div_factor)`` at step ``T - 1``, held afterwards.
     The warmup here is this ramp, not the common linear one.
+
+    >>> from budgetlr import schedule
+    >>> schedule("onecycle", 100).multiplier([0, 25, 50, 100]).round(4).tolist()
+    [0.04, 0.9556, 0.7939, 0.0]
     """
 
     name = "onecycle"
+    example = "onecycle"
     paper = "1708.07120"
     default_fractions: ClassVar[dict[str, float]] = {"warmup": 0.3}
     step_indexed: ClassVar[bool] = True
@@ -61,3 +66,9 @@ class OneCycle(Schedule):
 
     def warmup_end(self, total_steps: int) -> int:
         return int(np.ceil(self.ramp_end(total_steps)))
+
+    def ends_at_floor(self) -> bool:
+        return False
+
+    def peaks_at_warmup_end(self) -> bool:
+        return False

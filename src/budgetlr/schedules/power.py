@@ -27,9 +27,14 @@ class Power(Schedule):
     are required. Optional final decay over the last ``decay`` / ``decay_steps`` with ``shape``
     (default ``shifted-exp``, budgetlr's own shape; see :mod:`budgetlr.schedules.shapes`), for
     when a final model is wanted; without it the schedule is anytime.
+
+    >>> from budgetlr import schedule
+    >>> schedule("power(tokens_per_step=4096.0, batch=8.0, decay=0.1, warmup=0.05)", 100).multiplier([0, 25, 50, 100]).round(4).tolist()
+    [0.1667, 1.0, 1.0, 0.0]
     """
 
     name = "power"
+    example = "power(tokens_per_step=4096.0, batch=8.0, decay=0.1, warmup=0.05)"
     paper = "2408.13359"
     extensions: ClassVar[dict[str, str]] = {"shape": f"the default shifted-exp: {OWN_SHAPES['shifted-exp']}"}
 
@@ -83,3 +88,6 @@ class Power(Schedule):
 
     def is_budgeted(self) -> bool:
         return self.decay is not None or bool(self.decay_steps)
+
+    def peaks_at_warmup_end(self) -> bool:
+        return False

@@ -75,9 +75,14 @@ class Refined(Schedule):
     a run of the same budget. The refined values
     ``s_0..s_{n-1}`` sit on progress ``p = k / (n - 1)`` and are interpolated linearly, so the
     curve fits any budget and ends at 0 at ``T``. Often a warmup emerges by itself.
+
+    >>> from budgetlr import schedule
+    >>> schedule("refined(norms=[4.0, 2.0, 1.0, 1.0, 1.0, 1.0], smoothing=0.0)", 100).multiplier([0, 25, 50, 100]).round(4).tolist()
+    [0.0885, 0.5, 0.8333, 0.0]
     """
 
     name = "refined"
+    example = "refined(norms=[4.0, 2.0, 1.0, 1.0, 1.0, 1.0], smoothing=0.0)"
     paper = "2310.07831"
 
     norms: tuple[float, ...] | None = None
@@ -101,4 +106,7 @@ class Refined(Schedule):
         return interpolate((t - warmup_steps) * span / (total_steps - warmup_steps), self.curve)
 
     def is_monotone(self) -> bool:
+        return False
+
+    def peaks_at_warmup_end(self) -> bool:
         return False

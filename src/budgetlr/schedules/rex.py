@@ -19,9 +19,14 @@ class REX(Schedule):
     init2winit's generalized REX also has a ``beta``, but it means something else: its schedule
     is ``(1 - p) / (1 - (1 - beta) p)``, so its ``beta`` is ``1 - beta`` here (its ``beta = 1`` is
     linear decay, ``beta = 0`` here). Do not carry a ``beta`` over between the two.
+
+    >>> from budgetlr import schedule
+    >>> schedule("rex(beta=0.9, warmup_steps=10)", 100).multiplier([0, 25, 50, 100]).round(4).tolist()
+    [0.0909, 0.9804, 0.9259, 0.0]
     """
 
     name = "rex"
+    example = "rex(beta=0.9, warmup_steps=10)"
     paper = "2107.04197"
 
     beta: float = 0.5

@@ -46,9 +46,14 @@ class UBA(Schedule):
       budgetlr's choice, not UBA's;
     * ``phases > 1``, which restarts UBA in equal phases on phase-local progress, is budgetlr's
       extension: no source for it was found.
+
+    >>> from budgetlr import schedule
+    >>> schedule("uba(phi=0.5, warmup=0.05)", 100).multiplier([0, 25, 50, 100]).round(4).tolist()
+    [0.1667, 0.9714, 0.8252, 0.0]
     """
 
     name = "uba"
+    example = "uba(phi=0.5, warmup=0.05)"
     paper = "2505.24452"
     measured: ClassVar[dict[str, str]] = {
         "phi": "use budgetlr.adaptive.phi.auto_schedule(spec, model, loss, batch, total_steps), "

@@ -23,9 +23,14 @@ class WSD(Schedule):
     Reading several budgets off one run: a cooldown branch per budget decays from the stable run
     and ends there (:meth:`budgetlr.torch.BudgetScheduler.cooldown`); WSD-S (2410.05192) instead
     returns to the peak after each decay and trains on (``budgetlr wsd-s`` compares both).
+
+    >>> from budgetlr import schedule
+    >>> schedule("wsd(decay=0.2, shape=linear, warmup=0.05)", 100).multiplier([0, 25, 50, 100]).round(4).tolist()
+    [0.1667, 1.0, 1.0, 0.0]
     """
 
     name = "wsd"
+    example = "wsd(decay=0.2, shape=linear, warmup=0.05)"
     paper = "2404.06395"
     default_fractions: ClassVar[dict[str, float]] = {"decay": 0.2}
     extensions: ClassVar[dict[str, str]] = {"shape": f"shifted-exp: {OWN_SHAPES['shifted-exp']}"}
