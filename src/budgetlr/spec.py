@@ -11,6 +11,7 @@ import math
 import re
 import types
 import typing
+from collections.abc import Mapping
 from typing import Any
 
 from budgetlr.errors import InvalidInput
@@ -116,6 +117,16 @@ def to_int(key: str, value: Any) -> int:
     if not number.is_integer():
         raise InvalidInput(f"{key}={value!r} must be a whole number of steps")
     return int(number)
+
+
+def format_spec(name: str, keys: Mapping[str, Any]) -> str:
+    """``name(key=value, ...)``, or ``name`` alone without keys: how every spec is written.
+
+    >>> format_spec("uba", {"phi": 0.5, "warmup": 0.05}), format_spec("cosine", {})
+    ('uba(phi=0.5, warmup=0.05)', 'cosine')
+    """
+    items = ", ".join(f"{key}={format_value(value)}" for key, value in keys.items())
+    return f"{name}({items})" if items else name
 
 
 def format_value(value: Any) -> str:

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from budgetlr.errors import InvalidInput
 from budgetlr.schedules import FAMILIES, Schedule, parse
 from budgetlr.schedules.base import default_of
-from budgetlr.spec import split_spec
+from budgetlr.spec import format_spec, split_spec
 
 if TYPE_CHECKING:
     import torch
@@ -69,7 +69,8 @@ def method(spec: str) -> Method:
     name, args = split_spec(spec)
     if name == MethodKind.SCHEDULE_FREE:
         base = parse({"name": "constant", **args})
-        return Method(MethodKind.SCHEDULE_FREE, rename(base, MethodKind.SCHEDULE_FREE), base, {})
+        text = format_spec(MethodKind.SCHEDULE_FREE, base.keys())
+        return Method(MethodKind.SCHEDULE_FREE, text, base, {})
     if refines_a_sweep_run(name, args):
         unknown = set(args) - {"smoothing"}
         if unknown:
@@ -78,20 +79,13 @@ def method(spec: str) -> Method:
             )
         given = parse({"name": MethodKind.REFINED, "norms": [1.0, 1.0], **args}).to_dict()
         smoothing = given.get("smoothing", default_of(FAMILIES[MethodKind.REFINED], "smoothing"))
-        text = (
-            f"{MethodKind.REFINED}(smoothing={smoothing!r})" if "smoothing" in given else MethodKind.REFINED
-        )
+        text = format_spec(MethodKind.REFINED, {"smoothing": smoothing} if "smoothing" in given else {})
         return Method(MethodKind.REFINED, text, parse("linear"), {"smoothing": smoothing})
     if name == "uba" and args.get("phi") == MethodKind.AUTO:
         base = parse({"name": "uba", **{k: v for k, v in args.items() if k != "phi"}})
-        inner = str(base).removeprefix("uba").strip("()")
-        return Method(MethodKind.AUTO, f"uba(phi=auto{', ' + inner if inner else ''})", base, {})
+        return Method(MethodKind.AUTO, format_spec("uba", {"phi": "auto", **base.keys()}), base, {})
     schedule = parse(spec)
     return Method(MethodKind.SCHEDULE, str(schedule), schedule, {})
-
-
-def rename(schedule: Schedule, name: str) -> str:
-    return name + str(schedule).removeprefix(schedule.name)
 
 
 def records_gradient_norms(resolved: Method) -> bool:

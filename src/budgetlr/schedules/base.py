@@ -24,7 +24,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from budgetlr.errors import InvalidInput
-from budgetlr.spec import coerce, format_value
+from budgetlr.spec import coerce, format_spec
 
 FloatArray = NDArray[np.float64]
 
@@ -266,9 +266,12 @@ class Schedule:
                 out[field.name] = list(value) if isinstance(value, tuple) else value
         return out
 
+    def keys(self) -> dict[str, Any]:
+        """:meth:`to_dict` without the name: the keys away from their defaults."""
+        return {key: value for key, value in self.to_dict().items() if key != "name"}
+
     def __str__(self) -> str:
-        items = [f"{k}={format_value(v)}" for k, v in self.to_dict().items() if k != "name"]
-        return f"{self.name}({', '.join(items)})" if items else self.name
+        return format_spec(self.name, self.keys())
 
 
 COMMON_KEYS = ("warmup", "warmup_steps", "floor")

@@ -19,7 +19,7 @@ from budgetlr.bench.suites import Claim, Suite
 from budgetlr.bench.workloads import BUILT_IN
 from budgetlr.errors import InvalidInput
 from budgetlr.schedules import FAMILIES, keys_of
-from budgetlr.spec import split_spec
+from budgetlr.spec import format_spec, split_spec
 from budgetlr.study import analysis, branching, transfer
 from budgetlr.study import recommend as study
 from budgetlr.study.analysis import Cell
@@ -59,8 +59,7 @@ def shortener(schedules: Sequence[str]) -> tuple[object, Callable[[str], str]]:
         if warmup_of(schedule) != warmup:
             return schedule
         name, args = split_spec(schedule)
-        rest = ", ".join(f"{key}={value}" for key, value in args.items() if key != "warmup")
-        return f"{name}({rest})" if rest else name
+        return format_spec(name, {key: value for key, value in args.items() if key != "warmup"})
 
     return warmup, short
 

@@ -17,7 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from budgetlr.errors import InvalidInput
-from budgetlr.spec import coerce, format_value
+from budgetlr.spec import coerce, format_spec
 
 Batch = tuple[Tensor, Tensor]
 
@@ -80,13 +80,12 @@ class Workload:
         :func:`budgetlr.bench.workloads.origin`)."""
         from budgetlr.bench.workloads import origin
 
-        items = [
-            f"{f.name}={format_value(getattr(self, f.name))}"
+        keys = {
+            f.name: getattr(self, f.name)
             for f in dataclasses.fields(self)
             if getattr(self, f.name) != f.default
-        ]
-        name = origin(type(self))
-        return f"{name}({', '.join(items)})" if items else name
+        }
+        return format_spec(origin(type(self)), keys)
 
     # -- what a workload implements --------------------------------------------------------
     def data_fingerprint(self) -> str:
