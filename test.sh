@@ -15,7 +15,7 @@ scripts/bootstrap.sh test
 .venv/bin/lint-imports --no-logo
 .venv/bin/mypy
 # The library (what pyproject.toml's import contracts call the library), strictly.
-library=(__init__.py meters.py errors.py spec.py _extras.py files.py recording.py plotting.py torch.py optax.py
+library=(__init__.py meters.py errors.py spec.py _extras.py files.py recording.py plotting.py torch.py optax.py preview.py
     schedules plan integrations adaptive)
 .venv/bin/mypy --strict "${library[@]/#/src/budgetlr/}"
 .venv/bin/python -m pytest -n 2 --dist loadfile "$@"

@@ -105,7 +105,7 @@ def test_the_library_and_its_commands_work_with_no_extra(core_python, tmp_path):
     assert budgetlr_core(core_python, "--help", cwd=tmp_path).returncode == 0
 
 
-BENCH_PACKAGES = "torch, matplotlib, scipy, tqdm, scikit-learn, mnist1d, schedulefree"
+BENCH_PACKAGES = "torch, matplotlib, scipy, tqdm, scikit-learn, mnist1d, schedulefree, jinja2"
 
 
 @pytest.mark.slow

@@ -2,43 +2,23 @@
 
 from __future__ import annotations
 
-import html
 import math
 import os
 import textwrap
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from budgetlr.bench.runner import CurvePoint
 from budgetlr.bench.store import Store
 from budgetlr.bench.workloads import resolve_workload
 from budgetlr.errors import InvalidInput
 from budgetlr.plotting import panels, pyplot, save, style
 from budgetlr.study import analysis, finegrid
 from budgetlr.study.analysis import Cell
-from budgetlr.study.pages import Styled, Table
-
-
-@dataclass
-class Heading:
-    level: int
-    text: str
-
-
-@dataclass
-class Paragraph:
-    text: str
-
-
-@dataclass
-class Image:
-    path: str
-    alt: str
-
-
-Block = Heading | Paragraph | Table | Image
+from budgetlr.study.pages import Styled, Table, markdown_html, render
 
 
 def write_report(out: Path, to: Path | None = None) -> Path:
@@ -58,82 +38,53 @@ def write_report(out: Path, to: Path | None = None) -> Path:
         curves = {key: store.curve(key) for cell in all_cells for key in cell.keys}
     plots = to / "plots"
     plots.mkdir(parents=True, exist_ok=True)
-    blocks = build(all_cells, curves, plots, len(trials), store.path)
-    (to / "report.md").write_text(to_markdown(blocks))
-    (to / "report.html").write_text(to_html(blocks))
+    text = render("report.md.j2", **build(all_cells, curves, plots, len(trials), store.path)) + "\n"
+    (to / "report.md").write_text(text)
+    (to / "report.html").write_text(markdown_html(text, "budgetlr benchmark report"))
     return to / "report.md"
 
 
 def build(
-    all_cells: list[Cell], curves: dict[str, list], plots: Path, trial_count: int, db: Path
-) -> list[Block]:
-    workloads = sorted({c.workload for c in all_cells})
-    seeds = sorted({len(c.test) for c in all_cells if c.test})
-    blocks: list[Block] = [
-        Heading(1, "budgetlr benchmark report"),
-        Paragraph(
-            f"{trial_count} trials from `{db}`. For every workload, schedule and budget the peak LR is "
-            "tuned on the validation split (mean over seeds; an LR where any seed diverged counts as worst); "
-            "tables show the test metric at that LR as mean ± sd over seeds. **Bold**: best mean; "
-            "*italic*: a tie (95% t-intervals overlap the best's)."
-        ),
-        Paragraph(
-            f"Seeds per cell: {', '.join(map(str, seeds))}. A 95% t-interval of a mean over n seeds is "
-            "±t·sd/√n with t = 12.7 for n = 2, 4.3 for n = 3 and 2.8 for n = 5: with few seeds most cells tie; "
-            "more seeds (`--seeds 0,1,2,3,4`) separate them."
-        ),
-    ]
-    for workload in workloads:
+    all_cells: list[Cell], curves: dict[str, list[CurvePoint]], plots: Path, trial_count: int, db: Path
+) -> dict[str, Any]:
+    """The report's fields (``templates/report.md.j2``), drawing its plots into ``plots``."""
+    workloads = []
+    for workload in sorted({c.workload for c in all_cells}):
         mine = [c for c in all_cells if c.workload == workload]
         first = mine[0]
-        direction = "higher is better" if first.higher_is_better else "lower is better"
-        blocks += [
-            Heading(2, workload),
-            Paragraph(
-                f"Test {first.metric} ({direction}) at the tuned peak LR.{optimizer_sentence(workload)}"
-            ),
-        ]
-        blocks.append(budget_table(mine))
-        if first.task_metric and first.task_metric != first.metric:
-            blocks += [
-                Paragraph(f"Secondary: test {first.task_metric} at the same tuned LR, mean over seeds."),
-                task_table(mine),
-            ]
-        blocks.append(lr_table(mine))
-        if any(set(finegrid.flags(c.val_by_lr, c.tuned_lr)) & set(FLAG_NAMES) for c in mine):
-            blocks.append(
-                Paragraph(
-                    "Flagged tuned LRs: *edge*, the best LR of the grid is its lowest or highest, so the optimum "
-                    "may lie beyond it; *cliff*, an LR next to it diverged for a seed. `budgetlr bench --lrs` "
-                    "with more LRs, or a suite that refines its grids (`--suite fair`), settles them."
-                )
-            )
         name = slug(workload)
         plot_metric_vs_budget(mine, plots / f"{name}-budget.png")
         plot_curves(mine, curves, plots / f"{name}-curves.png")
         plot_lr_sensitivity(mine, plots / f"{name}-lr.png")
-        blocks += [
-            Image(f"plots/{name}-budget.png", f"{workload}: test metric against budget"),
-            Image(f"plots/{name}-curves.png", f"{workload}: training loss against steps at the tuned LR"),
-            Image(f"plots/{name}-lr.png", f"{workload}: validation metric against peak LR"),
-        ]
-    blocks += [Heading(2, "Wins and ties across the suite"), wins_table(all_cells)]
+        secondary = first.task_metric and first.task_metric != first.metric
+        workloads.append(
+            {
+                "name": workload,
+                "slug": name,
+                "metric": first.metric,
+                "higher_is_better": first.higher_is_better,
+                "optimizer": optimizer_text(workload),
+                "table": budget_table(mine),
+                "task_metric": first.task_metric,
+                "task_table": task_table(mine) if secondary else None,
+                "lr_table": lr_table(mine),
+                "flagged": any(set(finegrid.flags(c.val_by_lr, c.tuned_lr)) & set(FLAG_NAMES) for c in mine),
+            }
+        )
     times = analysis.steps_to_target(all_cells)
-    blocks += [
-        Heading(2, "Time to target and performance profile"),
-        Paragraph(
-            "Steps to target: the smallest budget, in steps, whose tuned run reaches the workload's target on "
-            "validation; the target is the median over schedules of the tuned validation metric at the largest "
-            "budget. r = steps / fewest steps of any schedule; misses count as r = inf. "
-            f"Score B = (1/n) Σ max(0, r_max − r)/(r_max − 1) with r_max = {analysis.R_MAX:g} (AlgoPerf, arXiv 2306.07179)."
-        ),
-        time_table(times),
-    ]
     ratios = analysis.performance_ratios(times)
     if ratios:
         plot_profiles(ratios, plots / "performance-profile.png")
-        blocks.append(Image("plots/performance-profile.png", "performance profiles of the schedules"))
-    return blocks
+    return {
+        "trials": trial_count,
+        "db": db,
+        "seeds": sorted({len(c.test) for c in all_cells if c.test}),
+        "workloads": workloads,
+        "wins": wins_table(all_cells),
+        "times": time_table(times),
+        "r_max": analysis.R_MAX,
+        "profile": bool(ratios),
+    }
 
 
 # -- tables ------------------------------------------------------------------------------------
@@ -186,13 +137,12 @@ def lr_table(mine: list[Cell]) -> Table:
     return per_budget_table(mine, "tuned peak LR at budget", tuned)
 
 
-def optimizer_sentence(workload: str) -> str:
-    """Which optimizer every schedule of ``workload`` ran, where its class can be loaded here."""
+def optimizer_text(workload: str) -> str:
+    """The optimizer every schedule of ``workload`` runs, where its class can be loaded here."""
     try:
-        text = resolve_workload(workload).optimizer_text()
+        return resolve_workload(workload).optimizer_text()
     except InvalidInput:
         return ""
-    return f" Every schedule runs {text}; schedule-free its schedule-free counterpart with the same settings."
 
 
 def per_budget_table(mine: list[Cell], header: str, value: Callable[[Cell], str | None]) -> Table:
@@ -330,56 +280,3 @@ def plot_profiles(ratios: dict[str, list[float]], path: Path) -> None:
 
 def slug(text: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in text).strip("_")
-
-
-# -- rendering ---------------------------------------------------------------------------------
-def to_markdown(blocks: Sequence[Block]) -> str:
-    lines: list[str] = []
-    for block in blocks:
-        if isinstance(block, Heading):
-            lines += ["#" * block.level + " " + block.text, ""]
-        elif isinstance(block, Paragraph):
-            lines += [block.text, ""]
-        elif isinstance(block, Image):
-            lines += [f"![{block.alt}]({block.path})", ""]
-        else:
-            marks = {"best": "**", "tie": "*", "": ""}
-            lines.append("| " + " | ".join(block.header) + " |")
-            lines.append("|" + "---|" * len(block.header))
-            lines += [
-                "| " + " | ".join(f"{marks[s]}{t}{marks[s]}" for t, s in row) + " |" for row in block.rows
-            ]
-            lines.append("")
-    return "\n".join(lines)
-
-
-def to_html(blocks: Sequence[Block]) -> str:
-    parts = [
-        "<!doctype html><html><head><meta charset='utf-8'><title>budgetlr benchmark report</title>",
-        "<style>body{font-family:sans-serif;max-width:1200px;margin:auto;padding:1em}"
-        "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}"
-        "td:first-child,th:first-child{text-align:left}img{max-width:100%}</style></head><body>",
-    ]
-    tags = {"best": ("<b>", "</b>"), "tie": ("<i>", "</i>"), "": ("", "")}
-    for block in blocks:
-        if isinstance(block, Heading):
-            parts.append(f"<h{block.level}>{html.escape(block.text)}</h{block.level}>")
-        elif isinstance(block, Paragraph):
-            text = html.escape(block.text)
-            for mark, tag in (("**", "b"), ("*", "i"), ("`", "code")):
-                pieces = text.split(mark)
-                text = "".join(p if i % 2 == 0 else f"<{tag}>{p}</{tag}>" for i, p in enumerate(pieces))
-            parts.append(f"<p>{text}</p>")
-        elif isinstance(block, Image):
-            parts.append(f"<p><img src='{html.escape(block.path)}' alt='{html.escape(block.alt)}'></p>")
-        else:
-            header = "".join(f"<th>{html.escape(h)}</th>" for h in block.header)
-            body = "".join(
-                "<tr>"
-                + "".join(f"<td>{tags[s][0]}{html.escape(t)}{tags[s][1]}</td>" for t, s in row)
-                + "</tr>"
-                for row in block.rows
-            )
-            parts.append(f"<table><tr>{header}</tr>{body}</table>")
-    parts.append("</body></html>")
-    return "\n".join(parts)

@@ -33,7 +33,7 @@ from budgetlr.study.measurements import (
     wsd_s,
 )
 from budgetlr.study.pages import Section, page_text
-from budgetlr.study.report import budget_table, optimizer_sentence, plot_metric_vs_budget, slug
+from budgetlr.study.report import budget_table, optimizer_text, plot_metric_vs_budget, slug
 from budgetlr.study.verdicts import (
     per_cell_comparisons,
     phi_auto_out_of_sample,
@@ -206,7 +206,7 @@ def every_cell(
                 "higher_is_better": mine[0].higher_is_better,
                 "edges": edges,
                 "cells": len(mine),
-                "optimizer": "" if workload in older else optimizer_sentence(workload),
+                "optimizer": "" if workload in older else optimizer_text(workload),
                 "table": table,
                 "plot": f"{rel}/{name}-budget.png",
             }
