@@ -34,12 +34,12 @@ class Array(Schedule):
     keyed by the spec changes when the file does, and a spec naming a hash refuses another content.
 
     >>> from budgetlr import schedule
-    >>> schedule("array(values=[0.2, 1.0, 0.9, 0.5, 0.1])", 100).multiplier([0, 25, 50, 100]).round(4).tolist()
-    [0.2, 0.975, 0.7, 0.1]
+    >>> replay = schedule("array(values=[0.2, 1.0, 0.9, 0.5, 0.1])", 5)
+    >>> replay.curve().tolist()
+    [0.2, 1.0, 0.9, 0.5, 0.1, 0.1]
     """
 
     name = "array"
-    example = "array(values=[0.2, 1.0, 0.9, 0.5, 0.1])"
     paper = ""
 
     values: tuple[float, ...] | None = None

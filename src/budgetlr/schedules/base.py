@@ -142,8 +142,6 @@ class Schedule:
 
     name: ClassVar[str] = ""
     paper: ClassVar[str] = ""
-    #: A spec of the family with keys away from their defaults: its docstring's example runs it.
-    example: ClassVar[str] = ""
     #: Fractions of ``total_steps`` that apply when neither ``key`` nor ``key_steps`` is given.
     default_fractions: ClassVar[dict[str, float]] = {}
     #: Keys that may be ``auto`` (measured, not given), with where that measurement happens.

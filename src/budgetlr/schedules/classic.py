@@ -20,12 +20,11 @@ class Linear(Schedule):
     (arXiv 2310.07831). Matches ``torch.optim.lr_scheduler.LinearLR(1.0, floor, T)``.
 
     >>> from budgetlr import schedule
-    >>> schedule("linear(floor=0.1)", 100).multiplier([0, 25, 50, 100]).round(4).tolist()
-    [1.0, 0.775, 0.55, 0.1]
+    >>> schedule("linear(floor=0.1)", 10).curve(peak=0.5).round(3).tolist()
+    [0.5, 0.455, 0.41, 0.365, 0.32, 0.275, 0.23, 0.185, 0.14, 0.095, 0.05]
     """
 
     name = "linear"
-    example = "linear(floor=0.1)"
     paper = "2310.07831"
 
     def after_warmup(self, t: FloatArray, total_steps: int, warmup_steps: int) -> FloatArray:
@@ -40,12 +39,12 @@ class Cosine(Schedule):
     Matches ``torch.optim.lr_scheduler.CosineAnnealingLR(T_max=T, eta_min=floor * base_lr)``.
 
     >>> from budgetlr import schedule
-    >>> schedule("cosine(warmup=0.1, floor=0.05)", 100).multiplier([0, 25, 50, 100]).round(4).tolist()
-    [0.1364, 0.9364, 0.6075, 0.05]
+    >>> cosine = schedule("cosine(warmup=0.1, floor=0.05)", 200)
+    >>> round(cosine.lr(20, peak=3e-4), 8), round(cosine.lr(110, peak=3e-4), 8), round(cosine.lr(200, peak=3e-4), 8)
+    (0.0003, 0.0001575, 1.5e-05)
     """
 
     name = "cosine"
-    example = "cosine(warmup=0.1, floor=0.05)"
     paper = "1608.03983"
 
     def after_warmup(self, t: FloatArray, total_steps: int, warmup_steps: int) -> FloatArray:
@@ -58,12 +57,11 @@ class Polynomial(Schedule):
     """Polynomial decay ``m = (1 - p)^power``; matches ``torch.optim.lr_scheduler.PolynomialLR``.
 
     >>> from budgetlr import schedule
-    >>> schedule("polynomial(power=2.0)", 100).multiplier([0, 25, 50, 100]).round(4).tolist()
-    [1.0, 0.5625, 0.25, 0.0]
+    >>> schedule("polynomial(power=2.0)", 4).curve().tolist()
+    [1.0, 0.5625, 0.25, 0.0625, 0.0]
     """
 
     name = "polynomial"
-    example = "polynomial(power=2.0)"
 
     power: float = 1.0
 
@@ -83,12 +81,12 @@ class Step(Schedule):
     with milestones at ``ceil(fraction * T)``.
 
     >>> from budgetlr import schedule
-    >>> schedule("step(milestones=[0.5, 0.75], gamma=0.3)", 100).multiplier([0, 25, 50, 100]).round(4).tolist()
-    [1.0, 1.0, 0.3, 0.09]
+    >>> step = schedule("step(milestones=[0.5, 0.75], gamma=0.3)", 8)
+    >>> step.curve().round(2).tolist()
+    [1.0, 1.0, 1.0, 1.0, 0.3, 0.3, 0.09, 0.09, 0.09]
     """
 
     name = "step"
-    example = "step(milestones=[0.5, 0.75], gamma=0.3)"
 
     milestones: tuple[float, ...] = (0.3, 0.6, 0.9)
     gamma: float = 0.1
@@ -116,12 +114,11 @@ class Constant(Schedule):
     """Constant ``m = 1`` after the warmup: the no-decay baseline.
 
     >>> from budgetlr import schedule
-    >>> schedule("constant(warmup=0.05)", 100).multiplier([0, 25, 50, 100]).round(4).tolist()
-    [0.1667, 1.0, 1.0, 1.0]
+    >>> schedule("constant(warmup=0.05)", 20).curve().round(3).tolist()[:3]
+    [0.5, 1.0, 1.0]
     """
 
     name = "constant"
-    example = "constant(warmup=0.05)"
 
     def after_warmup(self, t: FloatArray, total_steps: int, warmup_steps: int) -> FloatArray:
         return namespace(t).ones_like(t)

@@ -24,12 +24,12 @@ class Infinite(Schedule):
     0.01 and must be > 0 when annealing (a geometric anneal never reaches 0).
 
     >>> from budgetlr import schedule
-    >>> schedule("infinite(const=0.2, cooldown=0.2, anneal=0.2, warmup=0.05)", 100).multiplier([0, 25, 50, 100]).round(4).tolist()
-    [0.175, 0.2, 0.2, 0.01]
+    >>> infinite = schedule("infinite(const=0.2, cooldown=0.2, anneal=0.2, warmup=0.05)", 100)
+    >>> {t: round(infinite.multiplier(t), 4) for t in (5, 25, 60, 100)}
+    {5: 1.0, 25: 0.2, 60: 0.2, 100: 0.01}
     """
 
     name = "infinite"
-    example = "infinite(const=0.2, cooldown=0.2, anneal=0.2, warmup=0.05)"
     paper = "2503.02844"
     default_fractions: ClassVar[dict[str, float]] = {"cooldown": 0.1, "anneal": 0.1}
 

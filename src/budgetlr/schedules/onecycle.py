@@ -25,12 +25,12 @@ class OneCycle(Schedule):
     The warmup here is this ramp, not the common linear one.
 
     >>> from budgetlr import schedule
-    >>> schedule("onecycle", 100).multiplier([0, 25, 50, 100]).round(4).tolist()
-    [0.04, 0.9556, 0.7939, 0.0]
+    >>> cycle = schedule("onecycle", 100)
+    >>> round(cycle.multiplier(0), 4), round(cycle.multiplier(30), 4), round(cycle.multiplier(99), 8)
+    (0.04, 0.9995, 4e-06)
     """
 
     name = "onecycle"
-    example = "onecycle"
     paper = "1708.07120"
     default_fractions: ClassVar[dict[str, float]] = {"warmup": 0.3}
     step_indexed: ClassVar[bool] = True

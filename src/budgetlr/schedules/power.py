@@ -29,12 +29,12 @@ class Power(Schedule):
     when a final model is wanted; without it the schedule is anytime.
 
     >>> from budgetlr import schedule
-    >>> schedule("power(tokens_per_step=4096.0, batch=8.0, decay=0.1, warmup=0.05)", 100).multiplier([0, 25, 50, 100]).round(4).tolist()
-    [0.1667, 1.0, 1.0, 0.0]
+    >>> power = schedule("power(tokens_per_step=4096.0, batch=8.0, decay=0.1, warmup=0.05)", 100)
+    >>> power.multiplier([0, 50, 95, 100]).round(4).tolist()
+    [0.1667, 1.0, 0.0909, 0.0]
     """
 
     name = "power"
-    example = "power(tokens_per_step=4096.0, batch=8.0, decay=0.1, warmup=0.05)"
     paper = "2408.13359"
     extensions: ClassVar[dict[str, str]] = {"shape": f"the default shifted-exp: {OWN_SHAPES['shifted-exp']}"}
 

@@ -77,12 +77,11 @@ class Refined(Schedule):
     curve fits any budget and ends at 0 at ``T``. Often a warmup emerges by itself.
 
     >>> from budgetlr import schedule
-    >>> schedule("refined(norms=[4.0, 2.0, 1.0, 1.0, 1.0, 1.0], smoothing=0.0)", 100).multiplier([0, 25, 50, 100]).round(4).tolist()
-    [0.0885, 0.5, 0.8333, 0.0]
+    >>> schedule("refined(norms=[4.0, 2.0, 1.0, 1.0, 1.0, 1.0], smoothing=0.0)", 6).curve().round(3).tolist()
+    [0.089, 0.293, 0.778, 0.833, 0.556, 0.278, 0.0]
     """
 
     name = "refined"
-    example = "refined(norms=[4.0, 2.0, 1.0, 1.0, 1.0, 1.0], smoothing=0.0)"
     paper = "2310.07831"
 
     norms: tuple[float, ...] | None = None

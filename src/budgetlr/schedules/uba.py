@@ -53,7 +53,6 @@ class UBA(Schedule):
     """
 
     name = "uba"
-    example = "uba(phi=0.5, warmup=0.05)"
     paper = "2505.24452"
     measured: ClassVar[dict[str, str]] = {
         "phi": "use budgetlr.adaptive.phi.auto_schedule(spec, model, loss, batch, total_steps), "

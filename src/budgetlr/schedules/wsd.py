@@ -25,12 +25,12 @@ class WSD(Schedule):
     returns to the peak after each decay and trains on (``budgetlr wsd-s`` compares both).
 
     >>> from budgetlr import schedule
-    >>> schedule("wsd(decay=0.2, shape=linear, warmup=0.05)", 100).multiplier([0, 25, 50, 100]).round(4).tolist()
-    [0.1667, 1.0, 1.0, 0.0]
+    >>> wsd = schedule("wsd(decay=0.2, shape=linear, warmup=0.05)", 100)
+    >>> wsd.multiplier([79, 80, 90, 100]).tolist()
+    [1.0, 1.0, 0.5, 0.0]
     """
 
     name = "wsd"
-    example = "wsd(decay=0.2, shape=linear, warmup=0.05)"
     paper = "2404.06395"
     default_fractions: ClassVar[dict[str, float]] = {"decay": 0.2}
     extensions: ClassVar[dict[str, str]] = {"shape": f"shifted-exp: {OWN_SHAPES['shifted-exp']}"}
