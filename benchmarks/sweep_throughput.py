@@ -13,12 +13,13 @@ import tempfile
 import time
 from pathlib import Path
 
+from budgetlr.bench.executors import Execution
 from budgetlr.bench.sweep import make_plan, run_sweep
 
 
-def timed(plan, out: Path, **executor) -> float:
+def timed(plan, out: Path, **execution) -> float:
     start = time.perf_counter()
-    summary = run_sweep(plan, out, progress=False, **executor)
+    summary = run_sweep(plan, out, Execution(progress=False, **execution))
     assert summary.ran == len(plan.trials())
     return time.perf_counter() - start
 

@@ -8,6 +8,7 @@ import sqlite3
 import budgetlr
 import budgetlr.bench.runner
 import budgetlr.bench.store
+from budgetlr.bench.executors import Execution
 from budgetlr.bench.runner import TRIAL_SEMANTICS, CurvePoint, TrialConfig, TrialResult, trial_key
 from budgetlr.bench.store import Store
 from budgetlr.bench.sweep import run_configs
@@ -44,7 +45,7 @@ def test_a_new_package_version_reuses_every_stored_trial(tmp_path, monkeypatch):
     monkeypatch.setattr(budgetlr, "__version__", "0.2.0")
     store_results(tmp_path, CONFIGS)
     monkeypatch.setattr(budgetlr, "__version__", "0.3.0")
-    summary = run_configs(CONFIGS, tmp_path, progress=False)
+    summary = run_configs(CONFIGS, tmp_path, Execution(progress=False))
     assert (summary.already_stored, summary.ran, summary.not_reused) == (2, 0, {})
     with Store(tmp_path) as store:
         assert {(t.version, t.semantics) for t in store.trials()} == {("0.2.0", TRIAL_SEMANTICS)}

@@ -11,6 +11,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from budgetlr.bench.executors import Execution
 from budgetlr.bench.store import Store
 from budgetlr.bench.sweep import make_plan, run_sweep
 from budgetlr.cli.arguments import number_list
@@ -73,11 +74,11 @@ def test_number_list():
 @pytest.mark.slow
 def test_a_sweep_stores_every_trial_once_and_a_rerun_runs_nothing(tmp_path):
     plan = tiny_plan()
-    first = run_sweep(plan, tmp_path, workers=2, progress=False)
+    first = run_sweep(plan, tmp_path, Execution(workers=2, progress=False))
     assert (first.planned, first.already_stored, first.ran) == (16, 0, 16)
     rows = stored(tmp_path)
     assert sorted(k for k, _ in rows) == sorted(t.key() for t in plan.trials())
-    again = run_sweep(plan, tmp_path, workers=2, progress=False)
+    again = run_sweep(plan, tmp_path, Execution(workers=2, progress=False))
     assert (again.already_stored, again.ran) == (16, 0)
     with Store(tmp_path) as store:
         curve = store.curve(plan.trials()[0].key())
@@ -88,7 +89,7 @@ def test_a_sweep_stores_every_trial_once_and_a_rerun_runs_nothing(tmp_path):
 
 @pytest.mark.slow
 def test_a_diverging_configuration_is_recorded_and_the_sweep_completes(tmp_path):
-    summary = run_sweep(tiny_plan(lrs=[0.3, 50.0]), tmp_path, workers=2, progress=False)
+    summary = run_sweep(tiny_plan(lrs=[0.3, 50.0]), tmp_path, Execution(workers=2, progress=False))
     assert summary.ran == 16 and summary.diverged == 8
     with Store(tmp_path) as store:
         trials = store.trials()
@@ -158,9 +159,9 @@ def test_sigterm_stops_a_sweep_as_ctrl_c_does(tmp_path):
 @pytest.mark.slow
 def test_the_ray_executor_on_a_local_cluster_matches_the_local_executor(ray_head, tmp_path):
     plan = tiny_plan(budgets=[0.05])
-    summary = run_sweep(plan, tmp_path / "ray", executor="ray", address=ray_head, progress=False)
+    summary = run_sweep(plan, tmp_path / "ray", Execution("ray", address=ray_head, progress=False))
     assert summary.ran == 8
-    run_sweep(plan, tmp_path / "local", workers=2, progress=False)
+    run_sweep(plan, tmp_path / "local", Execution(workers=2, progress=False))
     with Store(tmp_path / "ray") as on_ray, Store(tmp_path / "local") as local:
         by_key = {t.key: t for t in local.trials()}
         for trial in on_ray.trials():

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from budgetlr.bench.executors import Execution
 from budgetlr.bench.methods import REFINE_SOURCE
 from budgetlr.bench.runner import TrialConfig, run_trial
 from budgetlr.bench.store import Store
@@ -48,7 +49,7 @@ def test_the_first_recorded_norm_is_the_initial_gradient_norm():
 def refined_sweep(tmp_path_factory):
     out = tmp_path_factory.mktemp("refined")
     plan = make_plan(["quadratic"], ["refined(smoothing=0.2)", "cosine"], [0.02], [0], lrs=[0.03])
-    summary = run_sweep(plan, out, workers=1, progress=False)
+    summary = run_sweep(plan, out, Execution(workers=1, progress=False))
     return out, summary
 
 

@@ -5,6 +5,7 @@ import math
 import matplotlib.image
 import pytest
 
+from budgetlr.bench.executors import Execution
 from budgetlr.bench.store import Store, Trial
 from budgetlr.bench.sweep import make_plan, run_sweep
 from budgetlr.study import analysis
@@ -76,7 +77,7 @@ def test_steps_to_target_uses_the_median_final_validation_as_target():
 @pytest.mark.slow
 def test_report_from_a_real_sweep(tmp_path):
     plan = make_plan(["quadratic(dim=8)"], ["cosine", "constant"], [0.05, 0.1], [0, 1], [0.1, 0.3])
-    run_sweep(plan, tmp_path, workers=2, progress=False)
+    run_sweep(plan, tmp_path, Execution(workers=2, progress=False))
     report = write_report(tmp_path)
     text = report.read_text()
     html = (tmp_path / "report.html").read_text()

@@ -5,6 +5,7 @@ import subprocess
 import numpy as np
 import pytest
 
+from budgetlr.bench.executors import Execution
 from budgetlr.bench.runner import TrialConfig, run_trial
 from budgetlr.bench.sweep import make_plan, run_sweep
 from budgetlr.study.analysis import Cell
@@ -105,7 +106,11 @@ def test_wsd_s_never_starts_a_segment_mid_decay_short_or_long_segments():
 def small_study(tmp_path_factory):
     out = tmp_path_factory.mktemp("study")
     schedules = ["uba(warmup=0.05)", "cosine(warmup=0.05)", "linear(warmup=0.05)", "constant(warmup=0.05)"]
-    run_sweep(make_plan(["quadratic"], schedules, [0.02, 0.05], [0, 1], lrs=[0.03, 0.1]), out, progress=False)
+    run_sweep(
+        make_plan(["quadratic"], schedules, [0.02, 0.05], [0, 1], lrs=[0.03, 0.1]),
+        out,
+        Execution(progress=False),
+    )
     return out
 
 

@@ -19,7 +19,8 @@ import signal
 import socket
 import threading
 import time
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from budgetlr._extras import require
 from budgetlr.bench.runner import TrialConfig, TrialResult, run_trial
@@ -166,10 +167,30 @@ def exit_with_parent(parent: int) -> None:
     os._exit(1)
 
 
-def check_executor(executor: str) -> None:
-    """Refuse, before anything is stored, an executor whose extra is missing."""
-    if executor == "ray":
-        require("ray", "ray", "--executor ray")
+@dataclass(frozen=True)
+class Execution:
+    """How a sweep runs its trials: ``local`` processes (``workers`` of them, default one per core)
+    or tasks on the Ray cluster at ``address`` (a local one when None); ``progress`` shows a bar."""
+
+    executor: Literal["local", "ray"] = "local"
+    workers: int | None = None
+    address: str | None = None
+    progress: bool = True
+
+    def check(self) -> None:
+        """Refuse, before anything is stored, an executor whose extra is missing."""
+        if self.executor == "ray":
+            require("ray", "ray", "--executor ray")
+
+    def pool(self, jobs: int) -> LocalPool | RayPool:
+        """Where ``jobs`` trials run."""
+        if self.executor == "ray":
+            return RayPool(self.address)
+        return LocalPool(min(self.workers or os.cpu_count() or 1, jobs))
+
+
+#: Local processes, one per core, with a progress bar.
+LOCAL = Execution()
 
 
 def connect_ray(address: str | None) -> None:

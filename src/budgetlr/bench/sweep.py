@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from budgetlr.bench.executors import Job, LocalPool, RayPool, check_executor
+from budgetlr.bench.executors import LOCAL, Execution, Job
 from budgetlr.bench.methods import MethodKind, check_schedule_free, method, source_of
 from budgetlr.bench.runner import (
     TrialConfig,
@@ -137,33 +137,19 @@ class SweepSummary:
     ran_elsewhere: int = 0
 
 
-def run_sweep(
-    plan: SweepPlan | Sequence[SweepPlan],
-    out: Path,
-    executor: str = "local",
-    workers: int | None = None,
-    address: str | None = None,
-    progress: bool = True,
-) -> SweepSummary:
+def run_sweep(plan: SweepPlan | Sequence[SweepPlan], out: Path, execution: Execution = LOCAL) -> SweepSummary:
     """Run the trials of ``plan`` (or of several plans, one after the other, a trial they share
     once) that ``out``'s database lacks, storing each as it finishes."""
     plans = [plan] if isinstance(plan, SweepPlan) else plan
     trials = list(dict.fromkeys(config for p in plans for config in p.trials()))
-    return run_configs(trials, out, executor, workers, address, progress)
+    return run_configs(trials, out, execution)
 
 
-def run_configs(
-    configs: list[TrialConfig],
-    out: Path,
-    executor: str = "local",
-    workers: int | None = None,
-    address: str | None = None,
-    progress: bool = True,
-) -> SweepSummary:
+def run_configs(configs: list[TrialConfig], out: Path, execution: Execution = LOCAL) -> SweepSummary:
     """Run the ``configs`` that ``out``'s database lacks, storing each as it finishes."""
     from budgetlr.bench.workloads import resolve_workload
 
-    check_executor(executor)
+    execution.check()
     workloads = {w: resolve_workload(w) for w in {c.workload for c in configs}}
     with stop_on_sigterm(), Store(out) as store, lease(store) as owner:
         done = store.done_keys()
@@ -172,7 +158,7 @@ def run_configs(
         sources = {c: source for c in todo if (source := source_of(c)) is not None}
         missing = [s for s in sources.values() if s.key() not in done]
         first = list(dict.fromkeys([c for c in todo if c not in sources] + missing))
-        bar = progress_bar(len(first) + len(sources), progress)
+        bar = progress_bar(len(first) + len(sources), execution.progress)
 
         def record(result: TrialResult) -> None:
             workload = workloads[result.config.workload]
@@ -185,7 +171,7 @@ def run_configs(
             bar.update()
 
         def run_claimed(jobs: list[Job]) -> None:
-            summary.ran_elsewhere += claim_and_run(store, owner, jobs, record, executor, workers, address)
+            summary.ran_elsewhere += claim_and_run(store, owner, jobs, record, execution)
 
         try:
             run_claimed([(c, None) for c in first])
@@ -257,9 +243,7 @@ def claim_and_run(
     owner: str,
     jobs: list[Job],
     record: Callable[[TrialResult], None],
-    executor: str,
-    workers: int | None,
-    address: str | None,
+    execution: Execution,
 ) -> int:
     """Run those of ``jobs`` this sweep can claim, claiming only as many as it has idle workers,
     so that other sweeps on the folder (on this machine or another) take their share as they
@@ -269,12 +253,7 @@ def claim_and_run(
     elsewhere = 0
     if not pending:
         return elsewhere
-    pool = (
-        RayPool(address)
-        if executor == "ray"
-        else LocalPool(min(workers or os.cpu_count() or 1, len(pending)))
-    )
-    with pool:
+    with execution.pool(len(pending)) as pool:
         while pending or pool.running:
             if pending and pool.idle:
                 stored = store.done_keys() & pending.keys()

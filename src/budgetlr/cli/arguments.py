@@ -33,6 +33,11 @@ class Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
+def add_quiet(command: argparse.ArgumentParser) -> None:
+    """``--quiet``: no progress bar, for a command that shows one."""
+    command.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
 def add_command(
     commands: argparse._SubParsersAction,
     name: str,

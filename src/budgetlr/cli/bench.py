@@ -13,6 +13,7 @@ from budgetlr.bench.suites import SUITES, Suite
 from budgetlr.cli.arguments import (
     UsageError,
     add_command,
+    add_quiet,
     at_least,
     checked,
     folder,
@@ -74,7 +75,7 @@ def add_commands(commands: Any) -> None:
         help="Optuna trials per workload, schedule and budget (default 12)",
     )
     parser.add_argument("--no-report", action="store_true", help="only run the sweep")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_quiet(parser)
     parser = add_command(
         commands, "report", report, BENCH, help="write report.md, report.html and plots from the database"
     )
@@ -100,6 +101,7 @@ def add_commands(commands: Any) -> None:
 
 
 def bench(args: argparse.Namespace) -> None:
+    from budgetlr.bench.executors import Execution
     from budgetlr.bench.sweep import make_plan, run_sweep
     from budgetlr.study.report import write_report
 
@@ -119,6 +121,7 @@ def bench(args: argparse.Namespace) -> None:
         )
         for part, workloads in sweeps_of(suite, args.workload)
     ]
+    execution = Execution(args.executor, args.workers, args.address, progress=not args.quiet)
     if args.tuner == "optuna":
         from budgetlr.study.tune import tune_with_optuna
 
@@ -127,10 +130,7 @@ def bench(args: argparse.Namespace) -> None:
                 plan,
                 args.out,
                 12 if args.trials is None else args.trials,
-                args.executor,
-                args.workers,
-                args.address,
-                progress=not args.quiet,
+                execution,
             ):
                 print(
                     f"{study.name}: {study.trials} trials, best validation {study.best_value} at {study.best_params}"
@@ -140,17 +140,13 @@ def bench(args: argparse.Namespace) -> None:
         if suite.refine and not args.lrs:
             from budgetlr.study.finegrid import run_fine_sweep
 
-            fine = run_fine_sweep(
-                plans, args.out, args.executor, args.workers, args.address, progress=not args.quiet
-            )
+            fine = run_fine_sweep(plans, args.out, execution)
             summary = fine.summary
             print(
                 f"LR grids refined in {fine.rounds} rounds after the coarse pass (neighbours of each tuned LR within sqrt(2))"
             )
         else:
-            summary = run_sweep(
-                plans, args.out, args.executor, args.workers, args.address, progress=not args.quiet
-            )
+            summary = run_sweep(plans, args.out, execution)
         for semantics, count in sorted(summary.not_reused.items(), key=str):
             print(not_reused_line(semantics, count))
         elsewhere = f", {summary.ran_elsewhere} run by another sweep" if summary.ran_elsewhere else ""

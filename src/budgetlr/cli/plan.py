@@ -14,7 +14,16 @@ from pathlib import Path
 from typing import Any
 
 from budgetlr._extras import Extra
-from budgetlr.cli.arguments import add_command, at_least, checked, existing, output_file, plot_file, positive
+from budgetlr.cli.arguments import (
+    add_command,
+    add_quiet,
+    at_least,
+    checked,
+    existing,
+    output_file,
+    plot_file,
+    positive,
+)
 from budgetlr.cli.plan_design import (
     add_budget,
     add_design,
@@ -56,7 +65,7 @@ def add_commands(commands: Any) -> None:
         type=checked(at_least(0)),
         help="bootstrap refits for the intervals (default: budgetlr.plan.fitting.REPLICATES, 10)",
     )
-    fit.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_quiet(fit)
     predict = add_command(
         actions, "predict", predict_command, PLAN, help="predict a schedule's loss curve from FIT.json"
     )

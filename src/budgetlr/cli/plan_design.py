@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from budgetlr._extras import Extra
-from budgetlr.cli.arguments import add_command, at_least, checked, existing, plot_file, positive
+from budgetlr.cli.arguments import add_command, add_quiet, at_least, checked, existing, plot_file, positive
 from budgetlr.errors import InvalidInput
 from budgetlr.plotting import panels, save
 
@@ -127,7 +127,7 @@ def add_design(actions: Any, extras: tuple[Extra, ...]) -> None:
     )
     design.add_argument("--json", action="store_true", help="print the design as JSON")
     design.add_argument("--plot", type=checked(plot_file), help="the candidates' predicted curves")
-    design.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_quiet(design)
 
 
 def design_command(args: argparse.Namespace) -> None:

@@ -15,11 +15,21 @@ import numpy as np
 from budgetlr.bench.runner import check_lr
 from budgetlr.bench.suites import SUITES
 from budgetlr.cli import trial_arguments
-from budgetlr.cli.arguments import UsageError, add_command, at_least, checked, folder, output_file, word
+from budgetlr.cli.arguments import (
+    UsageError,
+    add_command,
+    add_quiet,
+    at_least,
+    checked,
+    folder,
+    output_file,
+    word,
+)
 from budgetlr.cli.trial_arguments import (
     BENCH,
     add_budget_fraction,
     add_out,
+    add_workload,
     fractions,
     peak_lr,
     seeds,
@@ -53,9 +63,7 @@ def add_commands(commands: Any) -> None:
         BENCH,
         help="measure a workload's curvature and choose UBA's phi for a budget",
     )
-    parser.add_argument(
-        "--workload", required=True, type=checked(word), help="a workload spec, e.g. digits-cnn"
-    )
+    add_workload(parser, "digits-cnn")
     add_budget_fraction(parser, required=True, help="fraction of the full budget in (0, 1]")
     parser.add_argument(
         "--seed", type=checked(trial_arguments.seed), default=0, help="seed of the model's initialisation"
@@ -72,9 +80,7 @@ def add_commands(commands: Any) -> None:
         (*BENCH, "ray"),
         help="population based training of the LR on Ray Tune; replays the result",
     )
-    parser.add_argument(
-        "--workload", required=True, type=checked(word), help="a workload spec, e.g. quadratic"
-    )
+    add_workload(parser, "quadratic")
     add_budget_fraction(parser, required=True, help="fraction of the full budget in (0, 1]")
     parser.add_argument("--population", type=checked(at_least(2)), default=8, help="members (default 8)")
     parser.add_argument(
@@ -93,7 +99,7 @@ def add_commands(commands: Any) -> None:
     parser.add_argument(
         "--address", type=checked(word), help="Ray cluster address (default: start a local Ray)"
     )
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_quiet(parser)
     parser = add_command(
         commands,
         "wsd-s",
@@ -101,9 +107,7 @@ def add_commands(commands: Any) -> None:
         BENCH,
         help="several budgets from one run: WSD branches and WSD-S against separate runs",
     )
-    parser.add_argument(
-        "--workload", required=True, type=checked(word), help="a workload spec, e.g. mnist1d-cnn"
-    )
+    add_workload(parser, "mnist1d-cnn")
     parser.add_argument(
         "--budgets", type=checked(fractions), default="0.1,0.25,0.5,1.0", help="fractions of the full budget"
     )
@@ -111,7 +115,7 @@ def add_commands(commands: Any) -> None:
     parser.add_argument("--lr", type=checked(peak_lr), help="peak LR (default: wsd's tuned LR at the largest budget "
                           "in --out's database, else the middle of the workload's grid)")  # fmt: skip
     add_out(parser)
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_quiet(parser)
     parser = add_command(
         commands,
         "lr-transfer",
@@ -126,7 +130,7 @@ def add_commands(commands: Any) -> None:
     parser.add_argument(
         "--workers", type=checked(at_least(1)), help="local worker processes (default: one per core)"
     )
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_quiet(parser)
     parser = add_command(
         commands, "recommend", recommend, BENCH, help="which schedule to use at a budget, from stored results"
     )
@@ -194,6 +198,7 @@ def phi_auto_judgement(out: Path) -> str:
 
 
 def pbt(args: argparse.Namespace) -> None:
+    from budgetlr.bench.executors import Execution
     from budgetlr.bench.store import Store
     from budgetlr.bench.sweep import run_configs
     from budgetlr.study.analysis import cells, on_grid
@@ -210,7 +215,7 @@ def pbt(args: argparse.Namespace) -> None:
         f"final lr_mult of the members: {', '.join(f'{m:.3g}' for m in sorted(run.final_multipliers))}"
     )
     print(f"discovered schedule (peak LR {run.peak:.4g}): {run.replay_spec}")
-    run_configs(replay_configs(run, args.replay_seeds), args.out, progress=not args.quiet)
+    run_configs(replay_configs(run, args.replay_seeds), args.out, Execution(progress=not args.quiet))
     with Store(args.out) as store:
         trials = [
             t
@@ -287,6 +292,7 @@ def recommend(args: argparse.Namespace) -> None:
 
 
 def lr_transfer(args: argparse.Namespace) -> None:
+    from budgetlr.bench.executors import Execution
     from budgetlr.bench.store import Store
     from budgetlr.bench.sweep import run_configs
     from budgetlr.study.transfer import transfer_configs
@@ -300,7 +306,7 @@ def lr_transfer(args: argparse.Namespace) -> None:
         raise InvalidInput(
             f"no schedule in {str(args.out)!r} was swept with held-out losses at 4 or more budgets and 2 or more seeds"
         )
-    summary = run_configs(configs, args.out, workers=args.workers, progress=not args.quiet)
+    summary = run_configs(configs, args.out, Execution(workers=args.workers, progress=not args.quiet))
     print(
         f"{summary.planned} trials at predicted peak LRs: {summary.already_stored} already stored, "
         f"{summary.ran} run now ({summary.diverged} diverged); 'budgetlr results' reads them"

@@ -8,12 +8,19 @@ from pathlib import Path
 
 from budgetlr._extras import Extra
 from budgetlr.bench.runner import check_budget, check_lr, check_seed
-from budgetlr.cli.arguments import UsageError, checked, folder, number_list, to_number
+from budgetlr.cli.arguments import UsageError, checked, folder, number_list, to_number, word
 from budgetlr.errors import InvalidInput
 
 #: The extras every application command needs.
 BENCH: tuple[Extra, ...] = ("bench",)
 DEFAULT_OUT = Path("budgetlr-results")
+
+
+def add_workload(command: argparse.ArgumentParser, example: str) -> None:
+    """The one workload a command runs, required."""
+    command.add_argument(
+        "--workload", required=True, type=checked(word), help=f"a workload spec, e.g. {example}"
+    )
 
 
 def add_out(command: argparse.ArgumentParser) -> None:

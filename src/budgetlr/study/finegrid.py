@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from budgetlr.bench.executors import LOCAL, Execution
 from budgetlr.bench.runner import TrialConfig
 from budgetlr.bench.store import Store
 from budgetlr.bench.sweep import SweepPlan, SweepSummary, run_configs
@@ -99,14 +100,7 @@ class FineSweep:
     grids: dict[CellKey, list[float]]
 
 
-def run_fine_sweep(
-    plans: Sequence[SweepPlan],
-    out: Path,
-    executor: str = "local",
-    workers: int | None = None,
-    address: str | None = None,
-    progress: bool = True,
-) -> FineSweep:
+def run_fine_sweep(plans: Sequence[SweepPlan], out: Path, execution: Execution = LOCAL) -> FineSweep:
     """Run ``plans`` on their LR grids (the coarse pass), then refinement rounds until no cell
     asks for another LR (or :data:`MAX_ROUNDS`)."""
     seeds: dict[CellKey, tuple[int, ...]] = {}
@@ -121,7 +115,7 @@ def run_fine_sweep(
     total = SweepSummary(0, 0, 0, 0)
     for round_ in range(MAX_ROUNDS + 1):
         configs = configs_of(grids, seeds)
-        summary = run_configs(configs, out, executor, workers, address, progress)
+        summary = run_configs(configs, out, execution)
         total.ran += summary.ran
         total.diverged += summary.diverged
         total.not_reused.update(summary.not_reused)

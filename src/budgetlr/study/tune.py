@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from budgetlr._extras import require
-from budgetlr.bench.executors import check_executor
+from budgetlr.bench.executors import LOCAL, Execution
 from budgetlr.bench.methods import MethodKind, method
 from budgetlr.bench.runner import TrialConfig
 from budgetlr.bench.store import Store
@@ -44,15 +44,12 @@ def tune_with_optuna(
     plan: SweepPlan,
     out: Path,
     trials: int,
-    executor: str = "local",
-    workers: int | None = None,
-    address: str | None = None,
-    progress: bool = True,
+    execution: Execution = LOCAL,
 ) -> list[StudyResult]:
     """Run ``trials`` Optuna trials per (workload, schedule, budget) of ``plan`` (its LR grid
     gives the search range: a third of its lowest LR to three times its highest)."""
     optuna = require("optuna", "optuna", "--tuner optuna")
-    check_executor(executor)
+    execution.check()
     if trials < 1:
         raise InvalidInput(f"--trials must be >= 1, got {trials}")
     Path(out).mkdir(parents=True, exist_ok=True)
@@ -74,9 +71,7 @@ def tune_with_optuna(
                 # Seeded by the trials already there: a resumed study must not repeat its first points.
                 study.sampler = optuna.samplers.TPESampler(seed=len(study.trials))
                 space = search_space(optuna, schedule, low, high)
-                TuningCell(study, workload, schedule, budget, plan.seeds, space).run(
-                    trials, out, executor, workers, address, progress
-                )
+                TuningCell(study, workload, schedule, budget, plan.seeds, space).run(trials, out, execution)
                 done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
                 best = study.best_trial if done else None
                 results.append(
@@ -110,9 +105,7 @@ class TuningCell:
             spec = str(parse({**parse(spec).to_dict(), "phi": params["phi"]}))
         return [TrialConfig(self.workload, spec, self.budget, params["lr"], seed) for seed in self.seeds]
 
-    def run(
-        self, trials: int, out: Path, executor: str, workers: int | None, address: str | None, progress: bool
-    ) -> None:
+    def run(self, trials: int, out: Path, execution: Execution) -> None:
         import optuna
 
         states = optuna.trial.TrialState
@@ -121,10 +114,10 @@ class TuningCell:
         finished = sum(t.state in (states.COMPLETE, states.FAIL) for t in self.study.trials)
         while finished < trials:
             if not pending:
-                batch = max(1, min(workers or 2, trials - finished))
+                batch = max(1, min(execution.workers or 2, trials - finished))
                 pending = [self.study.ask(self.space) for _ in range(batch)]
             configs = {t.number: self.configs(t.params) for t in pending}
-            run_configs([c for cs in configs.values() for c in cs], out, executor, workers, address, progress)
+            run_configs([c for cs in configs.values() for c in cs], out, execution)
             with Store(out) as store:
                 stored = store.trials_by_key([c.key() for cs in configs.values() for c in cs])
             for trial in pending:
