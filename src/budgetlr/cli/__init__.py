@@ -32,7 +32,14 @@ GROUPS = (schedules, bench, study, plan)
 
 
 def build_parser() -> Parser:
-    parser = Parser(prog="budgetlr", description="Learning-rate schedules for budgeted training.")
+    parser = Parser(
+        prog="budgetlr",
+        description="Learning-rate schedules for budgeted training.",
+        epilog=(
+            "--budget is always a budget in steps, tokens, samples or time ('2e9 tokens', '3h'); "
+            "--budget-fraction always a fraction of a workload's full budget."
+        ),
+    )
     parser.add_argument(
         "--debug", action="store_true", help=f"show the traceback of any error (or set {DEBUG_VARIABLE}=1)"
     )
