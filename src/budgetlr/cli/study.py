@@ -7,7 +7,6 @@ Application commands: they need ``budgetlr[bench]`` (``pbt`` also ``budgetlr[ray
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -170,31 +169,16 @@ def suggest_phi(args: argparse.Namespace) -> None:
     from budgetlr.bench.curvature import estimate_for_workload
     from budgetlr.bench.runner import budget_steps
     from budgetlr.bench.workloads import resolve_workload
+    from budgetlr.study.phis import phi_auto_verdict
 
     workload = resolve_workload(args.workload)
     steps = budget_steps(workload.full_budget, args.budget)
-    judgement = phi_auto_judgement(args.out) if args.out is not None else None
+    judgement = phi_auto_verdict(args.out) if args.out is not None else None
     suggestion = suggest_phi(estimate_for_workload(workload, seed=args.seed), steps)
     print(f"{workload} at budget {args.budget} ({steps} steps): {suggestion.explain()}")
     if judgement is not None:
         print(judgement)
     print(f"uba(phi={suggestion.phi:.3g})")
-
-
-def phi_auto_judgement(out: Path) -> str:
-    """What a study in ``out`` says of phi=auto out of sample, in one line."""
-    from budgetlr.bench.store import Store
-    from budgetlr.study.analysis import cells, on_grid
-    from budgetlr.study.phis import judge_phi_auto, phi_groups
-    from budgetlr.study.recommend import is_pickable
-
-    with Store.existing(out) as store:
-        measured = [c for c in cells(on_grid(store.trials())[0]) if is_pickable(c.schedule)]
-    groups = phi_groups(measured)
-    judgement = None if groups is None else judge_phi_auto(measured, *groups)
-    if judgement is None:
-        return f"{out} holds no out-of-sample test of phi=auto (it needs held-out losses of phi=auto and fixed phis on 2+ workloads)"
-    return judgement.explain()
 
 
 def pbt(args: argparse.Namespace) -> None:

@@ -163,6 +163,7 @@ def run_pbt(settings: PBTSettings, out: Path, address: str | None = None, progre
     from ray.tune.schedulers import PopulationBasedTraining
 
     from budgetlr.bench.executors import RAY_SINGLE_MACHINE, connect_ray
+    from budgetlr.bench.methods import method
     from budgetlr.bench.store import Store
     from budgetlr.bench.sweep import progress_bar
 
@@ -225,11 +226,13 @@ def run_pbt(settings: PBTSettings, out: Path, address: str | None = None, progre
     test = val = None
     status: Status = "diverged"
     if len(lrs) == steps and math.isfinite(state["curve"][-1][2]):
-        torch.manual_seed(plan.seed)
-        model = workload.build_model().to(workload.device())
-        model.load_state_dict(state["model"])
-        workload.prepare()
-        val, test, status = workload.held_out(model, "val"), workload.held_out(model, "test"), "ok"
+        member = set_up(plan.workload, plan.budget, method("constant"), plan.base_lr, plan.seed)
+        member.model.load_state_dict(state["model"])
+        val, test, status = (
+            workload.held_out(member.model, "val"),
+            workload.held_out(member.model, "test"),
+            "ok",
+        )
     path = folder / f"{name}.npy"
     np.save(path, np.asarray(lrs) / max(lrs))
     config = TrialConfig(plan.workload, plan.spec, plan.budget, plan.base_lr, plan.seed)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -115,3 +116,18 @@ def judge_phi_auto(cells: Sequence[Cell], auto: str, fixed: Mapping[str, float])
         return None
     interval = stats.pooled_log_ratio(dict(pooled), rng=np.random.default_rng(BOOTSTRAP_SEED))
     return PhiAutoJudgement(picks, interval)
+
+
+def phi_auto_verdict(out: Path) -> str:
+    """What the study in ``out`` says of phi=auto out of sample, in one line."""
+    from budgetlr.bench.store import Store
+    from budgetlr.study.analysis import cells, on_grid
+    from budgetlr.study.recommend import is_pickable
+
+    with Store.existing(out) as store:
+        measured = [c for c in cells(on_grid(store.trials())[0]) if is_pickable(c.schedule)]
+    groups = phi_groups(measured)
+    judgement = None if groups is None else judge_phi_auto(measured, *groups)
+    if judgement is None:
+        return f"{out} holds no out-of-sample test of phi=auto (it needs held-out losses of phi=auto and fixed phis on 2+ workloads)"
+    return judgement.explain()
