@@ -2,23 +2,13 @@
 
 The LR of step ``t`` is the closed form ``base_lr * multiplier(t)`` for each param group (no
 chained updates), so it never drifts and resumes bit for bit. Changing the budget mid-run is an
-explicit act with one of three policies (docs/conventions.md, "Budget changes"):
-
-* ``rescale``: the new budget's curve at the same step; the LR may jump, on purpose.
-* ``continue``: the LR stays continuous. The rest of the run follows the schedule fitted to the
-  new budget (its warmup kept in steps), scaled about its final value so that it starts from the
-  current LR and ends exactly where the family ends at the new ``total_steps``: the floor for
-  every decaying family (a step schedule ends at ``gamma^k``).
-* ``cooldown``: decay from the current LR to the floor over the remaining steps with a WSD
-  shape, then hold the floor: a WSD cooldown branch (arXiv 2405.18392). This is not WSD-S
-  (arXiv 2410.05192), which returns to the peak LR after each decay and trains on.
+explicit act with one of three policies (:data:`budgetlr.schedules.plans.BudgetPolicy`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime
-import math
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -30,7 +20,15 @@ from budgetlr.meters import REPLAN_THRESHOLD, Clock, Consumption, Deadline
 from budgetlr.recording import RunRecorder
 from budgetlr.schedules.base import Schedule, check_total_steps
 from budgetlr.schedules.budget import Budget, BudgetUnit, check_fits
-from budgetlr.schedules.plans import POLICIES, BudgetPolicy, Plan, check_policy
+from budgetlr.schedules.plans import (
+    POLICIES,
+    RESTORED,
+    STATE_KEYS,
+    BudgetPolicy,
+    Plan,
+    check_base_lrs,
+    check_policy,
+)
 from budgetlr.schedules.registry import parse
 from budgetlr.schedules.shapes import check_shape
 
@@ -404,18 +402,3 @@ class BudgetScheduler(LRScheduler):
             )
         if not self.budget.in_steps and "meter" not in state_dict:
             raise ValueError(f"checkpoint lacks the meter of its budget in {self.budget.unit}")
-
-
-STATE_KEYS = ("spec", "plan", "last_epoch", "_step_count", "base_lrs", "_last_lr")
-#: What :meth:`BudgetScheduler.load_state_dict` changes, so that a failure can undo it.
-RESTORED = ("last_epoch", "_step_count", "base_lrs", "_last_lr", "plan", "_block_index", "_block")
-
-
-def check_base_lrs(lrs: list[Any], where: str) -> None:
-    for lr in lrs:
-        try:
-            value = float(lr)  # a float, an int or a one-element tensor
-        except (TypeError, ValueError):
-            value = math.nan
-        if isinstance(lr, bool) or not (math.isfinite(value) and value >= 0):
-            raise ValueError(f"{where} must be finite numbers >= 0, got {lr!r}")

@@ -1,9 +1,22 @@
-"""What :class:`budgetlr.torch.BudgetScheduler` follows: a schedule fitted to a budget, and how a
-budget change re-plans it (docs/conventions.md, "Budget changes")."""
+"""What :class:`budgetlr.torch.BudgetScheduler` follows: a schedule fitted to a budget, how a
+budget change re-plans it (docs/conventions.md, "Budget changes"), and what its checkpoint holds.
+
+The policies of a budget change (:data:`BudgetPolicy`):
+
+* ``rescale``: the new budget's curve at the same step; the LR may jump, on purpose.
+* ``continue``: the LR stays continuous. The rest of the run follows the schedule fitted to the
+  new budget (its warmup kept in steps), scaled about its final value so that it starts from the
+  current LR and ends exactly where the family ends at the new ``total_steps``: the floor for
+  every decaying family (a step schedule ends at ``gamma^k``).
+* ``cooldown``: decay from the current LR to the floor over the remaining steps with a WSD
+  shape, then hold the floor: a WSD cooldown branch (arXiv 2405.18392). This is not WSD-S
+  (arXiv 2410.05192), which returns to the peak LR after each decay and trains on.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
@@ -58,3 +71,19 @@ class Plan:
 def check_policy(policy: object) -> None:
     if policy not in POLICIES:
         raise ValueError(f"unknown budget policy {policy!r}; valid policies: {', '.join(POLICIES)}")
+
+
+#: The keys every BudgetScheduler checkpoint holds.
+STATE_KEYS = ("spec", "plan", "last_epoch", "_step_count", "base_lrs", "_last_lr")
+#: What :meth:`BudgetScheduler.load_state_dict` changes, so that a failure can undo it.
+RESTORED = ("last_epoch", "_step_count", "base_lrs", "_last_lr", "plan", "_block_index", "_block")
+
+
+def check_base_lrs(lrs: list[Any], where: str) -> None:
+    for lr in lrs:
+        try:
+            value = float(lr)  # a float, an int or a one-element tensor
+        except (TypeError, ValueError):
+            value = math.nan
+        if isinstance(lr, bool) or not (math.isfinite(value) and value >= 0):
+            raise ValueError(f"{where} must be finite numbers >= 0, got {lr!r}")
