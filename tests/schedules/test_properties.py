@@ -18,9 +18,11 @@ WORDS = sorted({*SHAPES, *OPTIMIZERS})
 
 
 def sensible_value(family, key, hint):
-    """A strategy for ``key`` of ``family`` within the ranges its maths is meant for, from the
-    key's type alone; what the family's own check refuses is skipped."""
+    """A strategy for ``key`` of ``family`` within the ranges its maths is meant for, read from the
+    key's type and default alone (a number within a factor of 10 of a non-zero default, with its
+    sign); what the family's own check refuses is skipped."""
     kinds = set(typing.get_args(hint)) or {hint}
+    default = keys_of(family)[key]
     if f"{key}_steps" in keys_of(family):  # a fraction of the budget, given or in steps
         return fractions
     if key == "floor":
@@ -28,6 +30,9 @@ def sensible_value(family, key, hint):
     if tuple[float, ...] in kinds:  # multipliers, norms or milestones: sorted, or not
         values = st.lists(st.floats(0.01, 1.0), min_size=2, max_size=50)
         return st.one_of(values, values.map(sorted))
+    if float in kinds and isinstance(default, float) and default != 0.0:
+        low, high = sorted((default / 10, default * 10))
+        return st.one_of(st.just(default), st.floats(low, high))
     if float in kinds:
         return st.floats(0.01, 10.0)
     if int in kinds:
@@ -38,13 +43,15 @@ def sensible_value(family, key, hint):
 @st.composite
 def bound_schedules(draw):
     """Any registered family (a new one is covered as soon as it registers), with a random
-    subset of its keys drawn from :func:`sensible_value`, and a budget."""
+    subset of its keys drawn from :func:`sensible_value` (a key without a default, which the family
+    may need, three times in four), and a budget."""
     name = draw(st.sampled_from(sorted(FAMILIES)))
     family = FAMILIES[name]
     hints = typing.get_type_hints(family)
     spec = {"name": name}
-    for key in keys_of(family):
-        if key not in ("file", "sha256") and draw(st.booleans()):
+    for key, default in keys_of(family).items():
+        needed = default is None and f"{key}_steps" not in keys_of(family) and not key.endswith("_steps")
+        if key not in ("file", "sha256") and draw(st.integers(0, 3)) < (3 if needed else 2):
             spec[key] = draw(sensible_value(family, key, hints[key]))
     total_steps = draw(st.integers(8, 3000))
     try:
@@ -55,7 +62,8 @@ def bound_schedules(draw):
 
 @pytest.mark.parametrize("name", sorted(FAMILIES))
 def test_every_registered_family_is_drawn(name):
-    found = find(bound_schedules(), lambda bound: bound.spec.name == name, settings=settings(database=None))
+    drawn = settings(database=None, max_examples=10_000)
+    found = find(bound_schedules(), lambda bound: bound.spec.name == name, settings=drawn)
     assert found.spec.name == name
 
 
