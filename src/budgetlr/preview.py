@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from budgetlr._extras import require
+from budgetlr.errors import InvalidInput
 from budgetlr.schedules import BoundSchedule, parse, schedule
 from budgetlr.schedules.base import FloatArray, steps_from_fraction
 from budgetlr.schedules.budget import Budget, BudgetUnit
@@ -34,7 +35,7 @@ def curve_table(specs: Sequence[str], budget: Budget, per_step: float | None, pe
             [str(c) for c in curves], [closed_form(c, peak) for c in curves], int(budget.amount), warmups
         )
     if per_step is None:
-        raise ValueError(f"a budget in {budget.unit} needs what a step consumes (per_step)")
+        raise InvalidInput(f"a budget in {budget.unit} needs what a step consumes (per_step)")
     lrs = [stepped_lrs(spec, budget, per_step, peak) for spec in specs]
     steps = min(len(lr) for lr in lrs) - 1
     warmups = (

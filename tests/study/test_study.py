@@ -5,11 +5,12 @@ import subprocess
 import numpy as np
 import pytest
 
+import budgetlr
 from budgetlr.bench.executors import Execution
 from budgetlr.bench.runner import TrialConfig, run_trial
 from budgetlr.bench.sweep import make_plan, run_sweep
 from budgetlr.study.analysis import Cell
-from budgetlr.study.branching import BranchSettings, decay_steps, load_rows, measure, wsd_s_multipliers
+from budgetlr.study.branching import BranchSettings, decay_steps, load_rows, measure, wsd_s_segments
 from budgetlr.study.recommend import excess, paired_outcome, recommend
 from tests.helpers import BUDGETLR
 
@@ -72,7 +73,7 @@ def test_wsd_s_separate_runs_are_the_sweeps_wsd_trials_at_rounding_ties():
     # decay 0.1 of 25 and 35 steps is 2.5 and 3.5: halves round up, to 3 and 4 steps, in the
     # schedules, the sweep and wsd-s alike (round-half-to-even would give 2 and 4)
     settings = BranchSettings(decay=0.1, shape="1-sqrt", warmup=0.05)
-    assert [decay_steps(t, 0.1, "1-sqrt") for t in (25, 35)] == [3, 4]
+    assert [decay_steps(t, 0.1) for t in (25, 35)] == [3, 4]
     budgets = [25 / 2000, 35 / 2000]  # the quadratic's full budget is 2,000 steps
     rows = measure("quadratic", budgets, lr=0.03, seed=1, settings=settings)
     sweep = "wsd(decay=0.1, shape=1-sqrt, warmup_steps=1)"  # 5% of 25 steps: 1.25, so 1
@@ -80,6 +81,17 @@ def test_wsd_s_separate_runs_are_the_sweeps_wsd_trials_at_rounding_ties():
     assert [r.steps for r in rows] == [t.steps for t in trials] == [25, 35]
     assert [r.separate for r in rows] == [t.test_metric for t in trials]
     assert [r.branch for r in rows] == [t.test_metric for t in trials]
+
+
+def wsd_s_multipliers(steps, warmup_steps, decay, shape):
+    """WSD-S's multiplier at every step up to ``steps[-1]``: its segments' curves one after another."""
+    settings = BranchSettings(decay=decay, shape=shape)
+    return np.concatenate(
+        [
+            budgetlr.schedule(spec, t - lo).multiplier(np.arange(t - lo))
+            for lo, t, spec in wsd_s_segments(steps, warmup_steps, settings)
+        ]
+    )
 
 
 def test_wsd_s_decays_over_a_fraction_of_each_segment_and_restarts_at_the_peak():

@@ -2,8 +2,8 @@
 
 Budgets ``T_1 < ... < T_k`` share one warmup of ``W`` steps. Three ways to get a model at each:
 
-* **separate**: one WSD run per budget, decaying over its last ``D_i = decay * T_i`` (rounded as every schedule rounds)
-  steps; ``sum T_i`` steps in all;
+* **separate**: one WSD run per budget, decaying over its last ``D_i = decay * T_i`` steps
+  (rounded as every schedule rounds); ``sum T_i`` steps in all;
 * **branches**: one run at the stable LR; at ``T_i - D_i`` a copy takes that decay (the branch)
   and the main run goes on: ``T_k + sum_{i<k} D_i`` steps. With the same batches at the same step
   a branch *is* the separate run, step for step;
@@ -22,13 +22,10 @@ import math
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-import numpy as np
-
 from budgetlr.bench.methods import spec_name
 from budgetlr.bench.runner import TrialSetup, budget_steps, set_up
 from budgetlr.bench.workloads import resolve_workload
-from budgetlr.schedules import schedule
-from budgetlr.schedules.base import FloatArray, steps_from_fraction
+from budgetlr.schedules.base import steps_from_fraction
 from budgetlr.schedules.wsd import WSD
 
 RESULTS_FILE = "wsd-s.json"
@@ -65,19 +62,20 @@ def wsd_spec(decay: float, shape: str, warmup_steps: int) -> str:
     return f"wsd(decay={decay!r}, shape={shape}, warmup_steps={warmup_steps})"
 
 
-def decay_steps(total_steps: int, decay: float, shape: str) -> int:
-    return WSD(decay=decay, shape=shape).resolve("decay", total_steps)
+def decay_steps(total_steps: int, decay: float) -> int:
+    return WSD(decay=decay).resolve("decay", total_steps)
 
 
-def wsd_s_multipliers(steps: list[int], warmup_steps: int, decay: float, shape: str) -> FloatArray:
-    """The WSD-S multiplier of every step up to ``steps[-1]`` for budgets ``steps`` (increasing):
-    one WSD curve per segment, fitted to the segment's length; only the first has the warmup."""
-    segments = []
-    for lo, t in zip([0, *steps[:-1]], steps, strict=True):
-        length = t - lo
-        spec = wsd_spec(decay, shape, warmup_steps if lo == 0 else 0)
-        segments.append(schedule(spec, length).multiplier(np.arange(length)))
-    return np.concatenate(segments)
+def wsd_s_segments(
+    steps: list[int], warmup_steps: int, settings: BranchSettings
+) -> list[tuple[int, int, str]]:
+    """WSD-S's segments for budgets ``steps`` (increasing): ``(first step, end, spec)``, each a WSD
+    fitted to the segment's length, only the first with the warmup."""
+    starts = [0, *steps[:-1]]
+    return [
+        (lo, t, wsd_spec(settings.decay, settings.shape, warmup_steps if lo == 0 else 0))
+        for lo, t in zip(starts, steps, strict=True)
+    ]
 
 
 def measure(
@@ -99,7 +97,7 @@ def measure(
     steps = sorted(budget_of)
     warmup_steps = steps_from_fraction(settings.warmup, steps[0])
     spec = wsd_spec(settings.decay, settings.shape, warmup_steps)
-    decay_start = {t: t - decay_steps(t, settings.decay, settings.shape) for t in steps}
+    decay_start = {t: t - decay_steps(t, settings.decay) for t in steps}
 
     def fresh() -> TrialSetup:
         return set_up(workload_spec, budget_of[steps[-1]], method(spec), lr, seed)
@@ -143,8 +141,7 @@ def measure(
 
     wsd_s = {}
     setup, finite = fresh(), True
-    for lo, t in zip([0, *steps[:-1]], steps, strict=True):
-        segment = wsd_spec(settings.decay, settings.shape, warmup_steps if lo == 0 else 0)
+    for lo, t, segment in wsd_s_segments(steps, warmup_steps, settings):
         finite = finite and train_span(setup, BudgetScheduler(setup.optimizer, segment, t - lo), lo, t)
         wsd_s[t] = test(setup, finite)
 
