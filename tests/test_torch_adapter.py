@@ -219,8 +219,13 @@ def corrupted(saved, **changes):
         (100, None, {"base_lrs": [0.1]}, r"base_lrs has 1 entries, this optimizer has 2 param groups"),
         (100, None, {"_last_lr": [0.1, 0.2, 0.3]}, r"_last_lr has 3 entries, this optimizer has 2"),
         (100, None, {"base_lrs": [0.1, float("nan")]}, r"base_lrs must be finite numbers >= 0, got nan"),
-        (100, None, {"last_epoch": -7}, r"last_epoch must be a whole number >= -1, got -7"),
-        (100, None, {"plan": {"spec": "cosine", "total_steps": 100, "bogus": 1}}, r"plan .* is malformed"),
+        (100, None, {"last_epoch": -7}, r"last_epoch must be a whole number >= 0, got -7"),
+        (
+            100,
+            None,
+            {"plan": {"spec": "cosine", "total_steps": 100, "bogus": 1}},
+            r"plan must be a dict of exactly",
+        ),
     ],
 )
 def test_a_checkpoint_that_cannot_load_changes_nothing_and_says_why(total_steps, policy, changes, message):

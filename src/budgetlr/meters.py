@@ -22,6 +22,7 @@ from typing import Any
 
 from budgetlr.errors import InvalidInput
 from budgetlr.schedules.budget import BudgetUnit
+from budgetlr.schedules.plans import check_keys, real_number
 
 Clock = Callable[[], float]
 
@@ -68,8 +69,15 @@ class Consumption:
     def state_dict(self) -> dict[str, float]:
         return {"consumed": self.consumed, "last": self.last}
 
-    def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        self.consumed, self.last, self.pending = float(state["consumed"]), float(state["last"]), 0.0
+    def load_state_dict(self, state: object) -> None:
+        """Take up a checkpoint's meter; a malformed one raises ``ValueError`` naming the field."""
+        check_keys("meter", state, {"consumed", "last"})
+        assert isinstance(state, Mapping)
+        consumed = real_number("meter.consumed", state["consumed"], least=0.0)
+        last = real_number("meter.last", state["last"], least=0.0)
+        if last == 0.0:
+            raise ValueError("checkpoint's meter.last must be > 0: what the last step consumed")
+        self.consumed, self.last, self.pending = consumed, last, 0.0
 
 
 class Deadline:
@@ -136,6 +144,14 @@ class Deadline:
     def state_dict(self) -> dict[str, Any]:
         return {"elapsed": self.elapsed(), "durations": list(self.durations)}
 
-    def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        self.durations = deque((float(d) for d in state["durations"]), maxlen=THROUGHPUT_WINDOW)
-        self._resume(float(state["elapsed"]))
+    def load_state_dict(self, state: object) -> None:
+        """Take up a checkpoint's meter; a malformed one raises ``ValueError`` naming the field."""
+        check_keys("meter", state, {"elapsed", "durations"})
+        assert isinstance(state, Mapping)
+        elapsed = real_number("meter.elapsed", state["elapsed"], least=0.0)
+        durations = state["durations"]
+        if not isinstance(durations, (list, tuple)):
+            raise ValueError(f"checkpoint's meter.durations must be a list of seconds, got {durations!r}")
+        seconds = [real_number("meter.durations", d, least=0.0) for d in durations]
+        self.durations = deque(seconds, maxlen=THROUGHPUT_WINDOW)
+        self._resume(elapsed)

@@ -28,6 +28,7 @@ from budgetlr.schedules.plans import (
     Plan,
     check_base_lrs,
     check_policy,
+    whole_number,
 )
 from budgetlr.schedules.registry import parse
 from budgetlr.schedules.shapes import check_shape
@@ -216,6 +217,8 @@ class BudgetScheduler(LRScheduler):
         ``total_steps`` is refused unless ``on_budget_change`` names a policy. Everything is checked
         before anything changes: a checkpoint that cannot load raises ``ValueError`` naming the
         problem and leaves this scheduler (and the optimizer's LRs) exactly as they were."""
+        if not isinstance(state_dict, Mapping):
+            raise ValueError(f"not a BudgetScheduler checkpoint: a dict, got {type(state_dict).__name__}")
         missing = [key for key in STATE_KEYS if key not in state_dict]
         if missing:
             raise ValueError(f"not a BudgetScheduler checkpoint: it lacks {', '.join(missing)}")
@@ -224,14 +227,9 @@ class BudgetScheduler(LRScheduler):
             raise ValueError(
                 f"checkpoint was saved with schedule {saved_spec}, this scheduler has {self.spec}"
             )
-        try:
-            plan = Plan.from_dict(state_dict["plan"])
-        except (TypeError, KeyError, AttributeError) as error:
-            raise ValueError(f"checkpoint's plan {state_dict['plan']!r} is malformed: {error}") from None
-        last_epoch, step_count = state_dict["last_epoch"], state_dict["_step_count"]
-        for name, value, least in (("last_epoch", last_epoch, -1), ("_step_count", step_count, 0)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < least:
-                raise ValueError(f"checkpoint's {name} must be a whole number >= {least}, got {value!r}")
+        plan = Plan.from_dict(state_dict["plan"])
+        last_epoch = whole_number("last_epoch", state_dict["last_epoch"], least=0)  # 0 once constructed
+        step_count = whole_number("_step_count", state_dict["_step_count"], least=0)
         groups = len(self.optimizer.param_groups)
         for name in ("base_lrs", "_last_lr"):
             values = state_dict[name]
@@ -241,6 +239,7 @@ class BudgetScheduler(LRScheduler):
                     f"entries, this optimizer has {groups} param groups"
                 )
         check_base_lrs(state_dict["base_lrs"], "checkpoint's base_lrs")
+        check_base_lrs(state_dict["_last_lr"], "checkpoint's _last_lr")
         self._check_budget_state(state_dict)
         # A time budget's plan is the checkpoint's: its re-plans continue from the saved clock.
         target = plan.total_steps if self.deadline is not None else self.total_steps
