@@ -321,3 +321,27 @@ def test_a_slowdown_that_leaves_less_than_the_warmup_ends_in_a_cooldown_to_the_f
     assert np.all(np.diff(lrs[9:]) < 0) and lrs[-1] == 0.0
     # The mean of the last 20 step durations lags a 20x slowdown: one step past the deadline.
     assert clock.now == 110.0
+
+
+@pytest.mark.parametrize(
+    "amount", [np.int64(512), np.float32(512.0), torch.tensor(512), torch.tensor(512.0), 512]
+)
+def test_a_step_consumes_numpy_and_0d_tensor_numbers(amount):
+    optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
+    scheduler = BudgetScheduler(optimizer, "linear", budget="1024 tokens", per_step=512)
+    optimizer.step()
+    scheduler.step(tokens=amount)
+    assert scheduler.get_last_lr() == [0.5]  # 512 of 1,024 tokens: half way down linear decay
+
+
+@pytest.mark.parametrize(
+    "amount",
+    [torch.tensor([512]), np.array([512, 512]), "512", True, np.bool_(True), torch.tensor(float("nan"))],
+)
+def test_anything_but_one_number_is_refused_as_what_a_step_consumed(amount):
+    optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
+    scheduler = BudgetScheduler(optimizer, "linear", budget="1024 tokens", per_step=512)
+    with pytest.raises(
+        ValueError, match=r"tokens= must be a number \(int, float, numpy number or 0-d tensor\)"
+    ):
+        scheduler.step(tokens=amount)

@@ -20,6 +20,8 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import numpy as np
+
 from budgetlr.errors import InvalidInput
 from budgetlr.schedules.budget import BudgetUnit
 from budgetlr.schedules.plans import check_keys, real_number
@@ -30,6 +32,18 @@ Clock = Callable[[], float]
 THROUGHPUT_WINDOW = 20
 #: A time budget re-plans when the steps that fit move by more than this fraction of the steps left.
 REPLAN_THRESHOLD = 0.05
+
+
+def scalar(value: Any) -> float | None:
+    """``value`` as a float if it is one real number (not a bool): an int, a float, a numpy number,
+    or a 0-d array or tensor; else None."""
+    if isinstance(value, (bool, np.bool_)):
+        return None
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        return float(value)
+    if getattr(value, "ndim", None) == 0 and callable(getattr(value, "item", None)):
+        return scalar(value.item())
+    return None
 
 
 class Consumption:
@@ -44,12 +58,16 @@ class Consumption:
         self.last, self.pending = self.pending or 1.0, 0.0
 
     def add(self, amount: Any) -> None:
-        """Count ``amount`` more (a step's tokens or samples) towards the next :meth:`advance`."""
-        if isinstance(amount, bool) or not isinstance(amount, (int, float)) or not math.isfinite(amount):
-            raise InvalidInput(f"{self.unit}= must be a number, got {amount!r}")
-        if amount <= 0:
+        """Count ``amount`` more (a step's tokens or samples) towards the next :meth:`advance`: an
+        int or a float, a numpy number or a 0-d tensor (``batch["input_ids"].numel()``)."""
+        number = scalar(amount)
+        if number is None or not math.isfinite(number):
+            raise InvalidInput(
+                f"{self.unit}= must be a number (int, float, numpy number or 0-d tensor), got {amount!r}"
+            )
+        if number <= 0:
             raise InvalidInput(f"{self.unit}= must be > 0: what the step consumed, got {amount!r}")
-        self.pending += amount
+        self.pending += number
 
     def advance(self) -> None:
         if self.pending == 0:
