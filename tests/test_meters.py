@@ -345,3 +345,26 @@ def test_anything_but_one_number_is_refused_as_what_a_step_consumed(amount):
         ValueError, match=r"tokens= must be a number \(int, float, numpy number or 0-d tensor\)"
     ):
         scheduler.step(tokens=amount)
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (
+            lambda: budgetlr.schedule("step", 2**63 - 1),
+            r"total_steps must be at most 2\^53 = 9,007,199,254,740,992",
+        ),
+        (lambda: budgetlr.schedule("step(warmup_steps=25)", 2**53 + 1), r"total_steps must be at most 2\^53"),
+        (lambda: Budget.parse("1e308"), r"a budget must be at most 2\^53 = 9,007,199,254,740,992 steps"),
+        (lambda: Budget.parse("1e20 tokens"), r"at most 2\^53 = 9,007,199,254,740,992 tokens"),
+    ],
+)
+def test_counts_beyond_what_float64_counts_exactly_are_refused_naming_the_bound(make, message):
+    with pytest.raises(ValueError, match=message):
+        make()
+
+
+def test_the_largest_budget_is_taken():
+    assert budgetlr.schedule("step(warmup_steps=25)", 2**53).multiplier(1001) == 1.0
+    assert budgetlr.schedule("step", 2**53).multiplier(2**53) == pytest.approx(0.001)  # gamma^3
+    assert Budget.parse(str(2**53)).amount == 2**53

@@ -29,12 +29,21 @@ from budgetlr.spec import coerce, format_spec
 FloatArray = NDArray[np.float64]
 
 
+#: The largest budget: the schedules compute in float64, which counts every whole step (token,
+#: sample) exactly up to 2^53 and no further.
+MAX_STEPS = 2**53
+
+
 def check_total_steps(total_steps: Any) -> int:
-    """Return ``total_steps`` as an int, or raise if it is not a positive whole number."""
+    """Return ``total_steps`` as an int, or raise if it is not a whole number in [1, 2^53]."""
     if isinstance(total_steps, bool) or not isinstance(total_steps, (int, np.integer)):
         raise InvalidInput(f"total_steps must be a positive whole number, got {total_steps!r}")
     if total_steps <= 0:
         raise InvalidInput(f"total_steps must be > 0, got {total_steps}")
+    if total_steps > MAX_STEPS:
+        raise InvalidInput(
+            f"total_steps must be at most 2^53 = {MAX_STEPS:,} (float64 counts steps exactly up to it), got {total_steps:.4g}"
+        )
     return int(total_steps)
 
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from budgetlr.errors import InvalidInput
-from budgetlr.schedules.base import Schedule
+from budgetlr.schedules.base import MAX_STEPS, Schedule
 
 
 class BudgetUnit(StrEnum):
@@ -78,6 +78,11 @@ class Budget:
             raise InvalidInput(f"a budget must be a finite number, got {amount!r}")
         if amount <= 0:
             raise InvalidInput(f"a budget must be > 0, got {amount!r} {self.unit}")
+        if amount > MAX_STEPS:
+            raise InvalidInput(
+                f"a budget must be at most 2^53 = {MAX_STEPS:,} {self.unit} (float64 counts exactly up to it), "
+                f"got {amount:.4g}"
+            )
         if self.unit.counted and not float(amount).is_integer():
             raise InvalidInput(f"a budget in {self.unit} must be a whole number, got {amount!r}")
         if float(amount).is_integer():
