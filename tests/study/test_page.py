@@ -25,3 +25,16 @@ def test_the_committed_results_page_is_regenerated_byte_for_byte(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "docs" / "results.md").read_text() == (ROOT / "docs" / "results.md").read_text()
+
+
+@pytest.mark.slow
+def test_a_missing_gpu_folder_is_refused_before_the_page_or_a_plot_is_written(tmp_path):
+    done = subprocess.run(
+        [BUDGETLR, "results", "--out", str(ROOT / "docs" / "results"), "--write", str(tmp_path / "page.md"),
+         "--gpu", str(tmp_path / "nonexistent")],
+        capture_output=True,
+        text=True,
+    )  # fmt: skip
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr.count("\n") == 1 and "no results database in" in done.stderr
+    assert list(tmp_path.iterdir()) == []

@@ -37,15 +37,19 @@ T = TypeVar("T")
 TRIAL_SEMANTICS = 3
 
 
-#: The largest peak LR a float32 model can hold, and the largest seed SQLite's INTEGER stores.
+#: The smallest and the largest peak LR a float32 model can hold (its smallest positive number,
+#: a subnormal, and its largest), and the largest seed SQLite's INTEGER stores.
+MIN_LR = 1.401298464324817e-45
 MAX_LR = 3.4028234663852886e38
 MAX_SEED = 2**63 - 1
 
 
 def check_lr(lr: float, what: str = "peak LR") -> float:
-    """``lr`` if a float32 model can train with it (finite, > 0, representable), else raise."""
-    if not (math.isfinite(lr) and 0.0 < lr <= MAX_LR):
-        raise InvalidInput(f"{what} {lr!r} must be a positive number <= {MAX_LR:.4g} (float32's largest)")
+    """``lr`` if a float32 model can train with it (finite, > 0 in float32, representable), else raise."""
+    if not (math.isfinite(lr) and MIN_LR <= lr <= MAX_LR):
+        raise InvalidInput(
+            f"{what} {lr!r} must lie in [{MIN_LR:.4g}, {MAX_LR:.4g}], float32's smallest positive and largest"
+        )
     return lr
 
 

@@ -105,6 +105,11 @@ class Budget:
         clock = CLOCK.fullmatch(value)
         if clock:
             days, hours, minutes, seconds = clock.groups()
+            if int(minutes) >= 60 or float(seconds) >= 60 or (days is not None and int(hours) >= 24):
+                raise InvalidInput(
+                    f"malformed budget {value!r}: a clock time is H:MM:SS or DD:HH:MM:SS, with minutes and "
+                    "seconds below 60 (and hours below 24 after days)"
+                )
             return cls(
                 int(days or 0) * 86400 + int(hours) * 3600 + int(minutes) * 60 + float(seconds),
                 BudgetUnit.SECONDS,

@@ -100,12 +100,14 @@ def write_results(out: Path, page: Path, suite: Suite, gpu: Path | None = None) 
     planned = suite.planned()
     grid_trials, _ = analysis.on_grid(trials, planned)
     cells = analysis.cells(grid_trials)
+    gpu_cells = None
+    if gpu is not None:  # read, or refused, before anything is written
+        with Store.existing(gpu) as store:
+            gpu_cells = analysis.cells(store.trials())
     plots = page.parent / page.stem
     plots.mkdir(parents=True, exist_ok=True)
     sections = build(cells, trials, planned, notes, branching.load_rows(out), plots, page, out, suite)
-    if gpu is not None:
-        with Store.existing(gpu) as store:
-            gpu_cells = analysis.cells(store.trials())
+    if gpu_cells is not None:
         sections += gpu_section(gpu_cells, suite.claim, shortener([c.schedule for c in gpu_cells])[1])
     else:
         sections.append(Section("results/gpu.md.j2", {"workloads": None}))
