@@ -39,6 +39,19 @@ def test_accuracies_compare_by_error_rate():
     assert paired_outcome(group["a"], group["b"]) == "win"
 
 
+@pytest.mark.parametrize(
+    ("cells", "confidence"),
+    [
+        ([cell("a", [1.0])], "low: no other schedule was measured at this budget"),  # a single trial
+        ([cell("a", [1.0]), cell("b", [2.0])], "low: one seed in a cell gives no interval"),
+        ([cell("a", [1.0, 1.1]), cell("b", [2.0, 2.1]), cell("a", [1.0], "w2"), cell("b", [2.0], "w2")],
+         "low: one seed in a cell gives no interval"),
+    ],
+)  # fmt: skip
+def test_recommend_is_never_confident_without_a_comparison_over_seeds(cells, confidence):
+    assert recommend(cells, 0.1).confidence == confidence
+
+
 def test_recommend_ranks_by_geometric_mean_excess_and_states_its_confidence():
     cells = [
         cell("a", [1.0, 1.1, 1.2], "w1"), cell("b", [1.5, 1.6, 1.7], "w1"),

@@ -162,7 +162,7 @@ def recommend(cells: Sequence[Cell], budget_fraction: float, workload: str | Non
     workloads, is below the runner-up's with a 95% interval excluding 0, ``low`` otherwise. Without
     losses it is ``high`` when the choice is best or tied on every workload and beats the runner-up
     (paired by seed) on at least one, ``medium`` when it is best or tied on every workload, ``low``
-    otherwise.
+    otherwise; ``low`` too where there is no runner-up or a cell holds one seed.
     """
     check_budget(budget_fraction)
     by_group = groups(cells)
@@ -218,6 +218,10 @@ def recommend(cells: Sequence[Cell], budget_fraction: float, workload: str | Non
             confidence = "low: the runner-up's held-out loss is lower, paired by seed"
         else:
             confidence = "low: tied with the runner-up (the pooled interval covers 0)"
+    elif runner_up is None:
+        confidence = "low: no other schedule was measured at this budget"
+    elif min(len(g[top.schedule].test) for g in chosen.values()) < 2:
+        confidence = "low: one seed in a cell gives no interval"
     else:
         confidence = "low"
         if top.best_or_tied == top.workloads:
