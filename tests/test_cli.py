@@ -174,8 +174,14 @@ def test_installed_entry_point_runs_without_a_traceback(tmp_path):
     ("args", "message"),
     [
         # ranges checked when parsed: nothing starts that cannot be trained or stored
-        (["bench", "--lrs", "1e39"], "argument --lrs: peak LR 1e+39 must lie in [1.401e-45, 3.403e+38]"),
-        (["bench", "--lrs", "1e-320"], "argument --lrs: peak LR 1e-320 must lie in [1.401e-45, 3.403e+38]"),
+        (
+            ["bench", "--lrs", "1e39"],
+            "argument --lrs: peak LR 1e+39 must be a positive number in [1.401e-45, 3.403e+38]",
+        ),
+        (
+            ["bench", "--lrs", "1e-320"],
+            "argument --lrs: peak LR 1e-320 must be a positive number in [1.401e-45, 3.403e+38]",
+        ),
         (["show", "cosine", "--budget", "99:99:99"], "malformed budget '99:99:99': a clock time is H:MM:SS"),
         (
             ["show", "cosine", "--budget", "1:02:60:00"],

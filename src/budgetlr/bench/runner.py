@@ -48,7 +48,7 @@ def check_lr(lr: float, what: str = "peak LR") -> float:
     """``lr`` if a float32 model can train with it (finite, > 0 in float32, representable), else raise."""
     if not (math.isfinite(lr) and MIN_LR <= lr <= MAX_LR):
         raise InvalidInput(
-            f"{what} {lr!r} must lie in [{MIN_LR:.4g}, {MAX_LR:.4g}], float32's smallest positive and largest"
+            f"{what} {lr!r} must be a positive number in [{MIN_LR:.4g}, {MAX_LR:.4g}], float32's smallest and largest"
         )
     return lr
 
