@@ -132,7 +132,11 @@ def test_show_marks_the_warmup_end_in_the_table(capsys):
         ),
         (
             ["show", "onecycle", "--budget", "1e6 samples", "--per-step", "1e3"],
-            "onecycle reads the optimizer-step index",
+            "onecycle is torch's OneCycleLR, whose phases end at optimizer-step indices",
+        ),
+        (
+            ["show", "exponential(gamma=0.99)", "--budget", "1e5 tokens", "--per-step", "1e3"],
+            "exponential's gamma is a factor per optimizer step",
         ),
         (
             ["show", "wsd(decay_steps=5)", "--budget", "1h", "--per-step", "1"],

@@ -124,24 +124,49 @@ def test_the_budget_is_given_once_and_amounts_match_its_unit():
         make("cosine", budget="100 tokens").rebudget(200, "continue")
 
 
-# Specs whose fractions of T land on whole steps at T = 200, so that the step budget's rounding
-# and the token budget's agree; options in steps are refused (tested above), as are the
-# families that read the step index (below).
-SAME_IN_ANY_UNIT = [
-    s for name, s in EXAMPLES.items() if "_steps" not in s and name not in ("power", "onecycle")
-]
+# Every registered family under every unit. Its specs give options as fractions of T that land on
+# whole steps at T = 200 (so the step budget's rounding and the token budget's agree); options in
+# steps are refused under other units (tested above). A spec that reads the optimizer-step index
+# itself follows a budget in steps or time but refuses one in tokens or samples.
+FOLLOWS_ANY_UNIT = {
+    **{name: spec for name, spec in EXAMPLES.items() if "_steps" not in spec},
+    "inverse_sqrt": "inverse_sqrt(warmup=0.1)",
+    "rex": "rex(beta=0.9, warmup=0.05)",
+}
+READS_STEP_INDEX = {
+    "onecycle": ["onecycle", "onecycle(warmup=0.25, div_factor=10.0)"],
+    "power": [EXAMPLES["power"], "power(tokens_per_step=512.0, batch=4.0)"],
+    "exponential": ["exponential(gamma=0.99)", "exponential(gamma=0.9, floor=0.0)"],
+}
+SAME_IN_ANY_UNIT = [spec for name, spec in FOLLOWS_ANY_UNIT.items() if name not in READS_STEP_INDEX]
+ON_STEPS_ONLY = [spec for specs in READS_STEP_INDEX.values() for spec in specs]
+
+
+def test_every_family_is_tested_under_every_unit():
+    names = {budgetlr.schedules.parse(spec).name for spec in SAME_IN_ANY_UNIT + ON_STEPS_ONLY}
+    assert names == set(budgetlr.schedules.FAMILIES)
 
 
 @pytest.mark.parametrize("budget", ["1e6 tokens", "500 samples"])
-@pytest.mark.parametrize("spec", ["onecycle", EXAMPLES["power"]])
-def test_families_that_read_the_step_index_refuse_a_budget_in_tokens_or_samples(spec, budget):
-    # onecycle is torch's OneCycleLR on step indices; power counts tokens as step x tokens_per_step.
-    with pytest.raises(ValueError, match=r"(onecycle|power) reads the optimizer-step index itself"):
+@pytest.mark.parametrize("spec", ON_STEPS_ONLY)
+def test_a_spec_that_reads_the_step_index_refuses_a_budget_in_tokens_or_samples(spec, budget):
+    unit = budget.split()[1]
+    with pytest.raises(ValueError, match=r"per optimizer step|step indices|as optimizer steps") as refused:
         make(spec, budget=budget)
+    assert str(refused.value).endswith(f"give it a budget in steps or time, not {unit}")
+    assert "\n" not in str(refused.value)
 
 
-def test_onecycle_follows_a_time_budget():
-    assert make("onecycle", budget="1h").get_last_lr()[0] == pytest.approx(PEAK / 25, rel=1e-12)
+@pytest.mark.parametrize("spec", SAME_IN_ANY_UNIT + ON_STEPS_ONLY)
+def test_a_steady_time_budget_is_the_step_budget_for_every_family(spec):
+    # 0.5 s a step for 100 s plans 200 steps once the first step is measured; from the second step
+    # on the LRs are the step budget's, and the last is the step budget's last.
+    clock = Clock()
+    scheduler = make(spec, budget="100s", clock=clock)
+    lrs, plans = train_for_time(scheduler, clock, lambda step: 0.5)
+    assert set(plans) == {200} and clock.now == 100.0
+    expected = budgetlr.schedule(spec, 200).lr(np.arange(1, 201), PEAK)
+    np.testing.assert_allclose(lrs, expected, rtol=1e-12, atol=1e-18)
 
 
 @pytest.mark.parametrize("spec", SAME_IN_ANY_UNIT)

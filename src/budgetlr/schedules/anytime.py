@@ -53,6 +53,11 @@ class Exponential(Schedule):
     def is_budgeted(self) -> bool:
         return self.gamma is None
 
+    def reads_step_index(self) -> str | None:
+        if self.gamma is None:
+            return None
+        return "exponential's gamma is a factor per optimizer step (without gamma it decays to floor= by the budget's end)"
+
 
 @register
 @dataclass(frozen=True)

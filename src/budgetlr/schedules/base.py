@@ -157,9 +157,6 @@ class Schedule:
     measured: ClassVar[dict[str, str]] = {}
     #: budgetlr's own additions to the family's sources, by key, with what they are.
     extensions: ClassVar[dict[str, str]] = {}
-    #: True if the curve reads the step index itself, not only progress: it cannot follow a
-    #: budget counted in tokens or samples.
-    step_indexed: ClassVar[bool] = False
     warmup: float | None = None
     warmup_steps: int | None = None
     floor: float = 0.0
@@ -173,6 +170,11 @@ class Schedule:
         if not 0.0 <= self.floor < 1.0:
             raise InvalidInput(f"floor={self.floor!r} is a fraction of the peak LR and must lie in [0, 1)")
         self.check()
+
+    def reads_step_index(self) -> str | None:
+        """What makes this spec read the optimizer-step index itself, not only progress through the
+        budget (so it cannot follow a budget counted in tokens or samples), or None."""
+        return None
 
     def check(self) -> None:
         """Family-specific checks of the keys, run on construction."""

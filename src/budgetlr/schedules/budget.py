@@ -135,14 +135,13 @@ class Budget:
 def check_fits(schedule: Schedule, budget: Budget) -> None:
     """Raise if ``schedule`` gives an option in steps (``warmup_steps``, ``decay_steps``, ...) while
     ``budget`` is not in steps (a count of steps has no fixed place in tokens, samples or time), or
-    is defined on step indices while ``budget`` counts tokens or samples."""
+    reads the step index itself (:meth:`Schedule.reads_step_index`) while ``budget`` counts tokens
+    or samples (a budget in time runs the schedule on steps, which such a schedule follows)."""
     if budget.in_steps:
         return
-    if schedule.step_indexed and budget.unit.consumed:
-        raise InvalidInput(
-            f"{schedule.name} reads the optimizer-step index itself, not only progress; "
-            f"give it a budget in steps or time, not {budget.unit}"
-        )
+    reason = schedule.reads_step_index()
+    if reason is not None and budget.unit.consumed:
+        raise InvalidInput(f"{reason}; give it a budget in steps or time, not {budget.unit}")
     given = [key for key, value in schedule.to_dict().items() if key.endswith("_steps") and value is not None]
     if given:
         fractions = ", ".join(f"{key.removesuffix('_steps')}=..." for key in given)

@@ -33,7 +33,6 @@ class OneCycle(Schedule):
     name = "onecycle"
     paper = "1708.07120"
     default_fractions: ClassVar[dict[str, float]] = {"warmup": 0.3}
-    step_indexed: ClassVar[bool] = True
 
     div_factor: float = 25.0
     final_div_factor: float = 1e4
@@ -42,6 +41,9 @@ class OneCycle(Schedule):
         for key in ("div_factor", "final_div_factor"):
             if getattr(self, key) < 1.0:
                 raise InvalidInput(f"{key}={getattr(self, key)!r} must be >= 1")
+
+    def reads_step_index(self) -> str | None:
+        return "onecycle is torch's OneCycleLR, whose phases end at optimizer-step indices"
 
     def ramp_end(self, total_steps: int) -> float:
         if self.warmup_steps is not None:

@@ -39,7 +39,6 @@ class Power(Schedule):
     extensions: ClassVar[dict[str, str]] = {"shape": f"the default shifted-exp: {OWN_SHAPES['shifted-exp']}"}
 
     tokens_per_step: float | None = None
-    step_indexed: ClassVar[bool] = True
     batch: float | None = None
     a: float = 4.0
     b: float = -0.51
@@ -85,6 +84,9 @@ class Power(Schedule):
         at_start = float(self.power_curve(np.array([float(decay_start)]))[0])
         decayed = at_start * decay_shape(self.shape, (t - decay_start) / decay_steps)
         return namespace(t).where(t < decay_start, self.power_curve(t), decayed)
+
+    def reads_step_index(self) -> str | None:
+        return "power counts the tokens seen as optimizer steps x tokens_per_step"
 
     def is_budgeted(self) -> bool:
         return self.decay is not None or bool(self.decay_steps)
