@@ -1,6 +1,7 @@
 """One example spec per family, with non-default keys, and a local Ray head, shared by the tests."""
 
 import contextlib
+import fcntl
 import os
 import re
 import shutil
@@ -46,7 +47,7 @@ def ray_head(monkeypatch):
 
 @contextlib.contextmanager
 def local_ray_head(env):
-    """A Ray head on 127.0.0.1 started with ``env``; its address, then it is stopped."""
+    """A Ray head on 127.0.0.1 started with ``env``; its address, then it is stopped, all of it."""
     ray = shutil.which("ray", path=str(Path(sys.executable).parent))
     if ray is None:
         pytest.fail("Ray is not installed: ./test.sh installs it (budgetlr[ray])")
@@ -55,32 +56,57 @@ def local_ray_head(env):
     temp = tempfile.mkdtemp(prefix="ray", dir="/tmp")
     start = [ray, "start", "--head", "--node-ip-address=127.0.0.1", f"--port={port}", "--num-cpus=2",
              "--include-dashboard=false", "--disable-usage-stats", f"--temp-dir={temp}"]  # fmt: skip
-    try:
-        started = subprocess.run(start, capture_output=True, text=True, env=env, timeout=180)
-        assert started.returncode == 0, started.stdout + started.stderr
-        yield f"127.0.0.1:{port}"
-    finally:
-        stop_processes_under(temp)
-        shutil.rmtree(temp, ignore_errors=True)
+    with one_ray_at_a_time():
+        # A session of its own: every process of the head is in the process group of `ray start`.
+        started = subprocess.Popen(start, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+                                   start_new_session=True)  # fmt: skip
+        try:
+            output, _ = started.communicate(timeout=180)
+            assert started.returncode == 0, output
+            yield f"127.0.0.1:{port}"
+        finally:
+            stop_process_group(started.pid)
+            shutil.rmtree(temp, ignore_errors=True)
 
 
-def stop_processes_under(temp):
-    """Stop this head's processes, found by their session folder under ``temp``, and no other
+@contextlib.contextmanager
+def one_ray_at_a_time():
+    """Hold the lock that every test starting Ray holds, across the test processes: a page of the
+    docs stops Ray with `ray stop`, which stops every Ray of this user on the machine."""
+    with open(Path(tempfile.gettempdir()) / "budgetlr-tests-ray.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def process_group(pgid):
+    """The running processes of the group ``pgid`` (zombies have ended: only not yet reaped)."""
+    import psutil
+
+    def member(process):
+        try:
+            return os.getpgid(process.pid) == pgid and process.status() != psutil.STATUS_ZOMBIE
+        except (ProcessLookupError, PermissionError, psutil.NoSuchProcess):
+            return False
+
+    return [process for process in psutil.process_iter() if member(process)]
+
+
+def stop_process_group(pgid):
+    """Stop every process of the group ``pgid`` (one Ray head, with its client server,
+    DashboardAgent and RuntimeEnvAgent, whose command lines name no session folder) and no other
     Ray on the machine (``ray stop`` would stop every Ray of this user)."""
     import psutil
 
-    def mine(process):
-        try:
-            return any(temp in part for part in process.cmdline())
-        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
-            return False
-
-    processes = [process for process in psutil.process_iter() if mine(process)]
+    processes = process_group(pgid)
     for process in processes:
-        process.terminate()
-    # Those that end on SIGTERM do so within a second; three of a head's never do (measured: still
-    # running 25 s later), so a longer wait only delays their kill.
-    _, alive = psutil.wait_procs(processes, timeout=3)
+        with contextlib.suppress(psutil.NoSuchProcess):
+            process.terminate()
+    # Those that end on SIGTERM do so within a second or two; a longer wait only delays the kill.
+    _, alive = psutil.wait_procs(processes, timeout=5)
     for process in alive:
-        process.kill()
+        with contextlib.suppress(psutil.NoSuchProcess):
+            process.kill()
     psutil.wait_procs(alive, timeout=10)

@@ -49,14 +49,45 @@ def test_a_head_that_needs_another_token_is_one_line_exit_2(tmp_path):
     head = {**os.environ, **loopback, "RAY_AUTH_TOKEN": "a" * 32}
     with local_ray_head(head) as address:
         driver = {**os.environ, **loopback, "RAY_AUTH_TOKEN": "b" * 32}
-        command = [BUDGETLR, *SWEEP, "--address", address, "--out", str(tmp_path)]
-        finished = subprocess.run(command, capture_output=True, text=True, env=driver, timeout=300)
-    assert finished.returncode == 2
-    # Ray's core logs its attempts above; budgetlr's own error is the last line, and the only one.
+        finished = bench_on(address, driver, tmp_path)
+    last = one_error_line(finished, address)
+    assert "RAY_AUTH_TOKEN" in last
+    assert not (tmp_path / "results.db").exists() or stored_count(tmp_path) == 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "head_auth",
+    [{"RAY_AUTH_MODE": "disabled"}, {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": "a" * 32}],
+    ids=["no-authentication", "token"],
+)
+def test_a_driver_set_to_token_authentication_without_a_token_is_told_so(tmp_path, head_auth):
+    # Ray refuses such a driver itself, whatever the head does: the head does not "require" it.
+    loopback = {RAY_SINGLE_MACHINE: "0", "RAY_USAGE_STATS_ENABLED": "0"}
+    with local_ray_head({**os.environ, **loopback, **head_auth}) as address:
+        home = tmp_path / "home"  # no ~/.ray/auth_token
+        home.mkdir()
+        driver = {**os.environ, **loopback, "RAY_AUTH_MODE": "token", "HOME": str(home)}
+        driver.pop("RAY_AUTH_TOKEN", None)
+        finished = bench_on(address, driver, tmp_path / "out")
+    last = one_error_line(finished, address)
+    assert "this driver runs with token authentication (RAY_AUTH_MODE=token) but has no token" in last
+    assert "requires" not in last
+
+
+def bench_on(address, env, out):
+    command = [BUDGETLR, *SWEEP, "--address", address, "--out", str(out)]
+    return subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+
+
+def one_error_line(finished, address):
+    """budgetlr's error: exit 2, and the last line of stderr and the only one of budgetlr's (Ray's
+    core logs its attempts above it)."""
+    assert finished.returncode == 2, finished.stderr[-2000:]
     last = finished.stderr.splitlines()[-1]
     assert last.startswith(f"budgetlr: error: cannot connect to the Ray cluster at {address}: ")
-    assert "RAY_AUTH_TOKEN" in last and finished.stderr.count("budgetlr: error") == 1
-    assert not (tmp_path / "results.db").exists() or stored_count(tmp_path) == 0
+    assert finished.stderr.count("budgetlr: error") == 1
+    return last
 
 
 def stored_count(out):

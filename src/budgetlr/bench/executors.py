@@ -212,8 +212,11 @@ def connect_ray(address: str | None) -> None:
     try:
         ray.init(address=address, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
     except (ConnectionError, TimeoutError, ray.exceptions.RayError) as error:
-        if isinstance(error, ray.exceptions.AuthenticationError):
-            reason = "it requires token authentication: give this driver the head's token (RAY_AUTH_TOKEN)"
+        if isinstance(error, ray.exceptions.AuthenticationError):  # raised by the driver's own settings
+            reason = (
+                "this driver runs with token authentication (RAY_AUTH_MODE=token) but has no token: give it "
+                "the head's (RAY_AUTH_TOKEN), or set RAY_AUTH_MODE=disabled for a head without authentication"
+            )
         else:
             reason = f"{str(error).splitlines()[0]}; if the head uses token authentication, give this driver its token (RAY_AUTH_TOKEN), or run both with RAY_AUTH_MODE=disabled"
         raise InvalidInput(f"cannot connect to the Ray cluster at {address}: {reason}") from None
