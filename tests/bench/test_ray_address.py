@@ -1,6 +1,7 @@
 """`budgetlr bench --executor ray --address`: against a Ray head the test starts on loopback, and a
 one-line error (exit 2) when nothing listens at the address."""
 
+import contextlib
 import os
 import sqlite3
 import subprocess
@@ -93,3 +94,25 @@ def one_error_line(finished, address):
 def stored_count(out):
     with sqlite3.connect(out / "results.db") as connection:
         return connection.execute("SELECT COUNT(*) FROM trials").fetchone()[0]
+
+
+@pytest.mark.slow
+def test_the_tests_stop_of_a_head_leaves_none_of_its_processes():
+    # The head's processes: those that name its port, and their children. The client server names
+    # the port but not the session folder; DashboardAgent and RuntimeEnvAgent name neither.
+    import psutil
+
+    def named(process):
+        with contextlib.suppress(psutil.Error):
+            return " ".join(process.cmdline())
+        return ""
+
+    with local_ray_head(dict(os.environ)) as address:
+        port = address.rpartition(":")[2]
+        naming = [process for process in psutil.process_iter() if f":{port}" in named(process)]
+        head = {*naming, *(child for process in naming for child in process.children(recursive=True))}
+        commands = " | ".join(named(process) for process in head)
+        for name in ("ray.util.client.server", "ray::DashboardAgent", "ray::RuntimeEnvAgent"):
+            assert name in commands
+    running = [named(process) for process in head if process.is_running() and process.status() != "zombie"]
+    assert not running
