@@ -23,4 +23,4 @@ library=(__init__.py meters.py errors.py spec.py _extras.py files.py recording.p
 scripts/bootstrap.sh floor
 floor() { .venv-floor/bin/python -m pytest -q -p no:cacheprovider "$@"; }
 floor -m "not slow" -n 2 --dist loadfile
-floor -k transformers tests/integrations/test_transformers.py tests/test_docs_examples.py
+floor -k transformers tests/integrations/test_transformers.py tests/integrations/test_docs_examples.py

@@ -57,23 +57,21 @@ def test_a_head_that_needs_another_token_is_one_line_exit_2(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(
-    "head_auth",
-    [{"RAY_AUTH_MODE": "disabled"}, {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": "a" * 32}],
-    ids=["no-authentication", "token"],
-)
-def test_a_driver_set_to_token_authentication_without_a_token_is_told_so(tmp_path, head_auth):
-    # Ray refuses such a driver itself, whatever the head does: the head does not "require" it.
+def test_a_driver_set_to_token_authentication_without_a_token_is_told_so(tmp_path):
+    # Ray refuses such a driver itself, whatever the head does (here: no authentication), so the
+    # head does not "require" anything. Two drivers: no token anywhere, and a token file that is
+    # not there.
     loopback = {RAY_SINGLE_MACHINE: "0", "RAY_USAGE_STATS_ENABLED": "0"}
-    with local_ray_head({**os.environ, **loopback, **head_auth}) as address:
-        home = tmp_path / "home"  # no ~/.ray/auth_token
-        home.mkdir()
-        driver = {**os.environ, **loopback, "RAY_AUTH_MODE": "token", "HOME": str(home)}
-        driver.pop("RAY_AUTH_TOKEN", None)
-        finished = bench_on(address, driver, tmp_path / "out")
-    last = one_error_line(finished, address)
-    assert "this driver runs with token authentication (RAY_AUTH_MODE=token) but has no token" in last
-    assert "requires" not in last
+    home = tmp_path / "home"  # no ~/.ray/auth_token
+    home.mkdir()
+    drivers = [{}, {"RAY_AUTH_TOKEN_PATH": str(tmp_path / "missing-token")}]
+    with local_ray_head({**os.environ, **loopback, "RAY_AUTH_MODE": "disabled"}) as address:
+        for number, extra in enumerate(drivers):
+            driver = {**os.environ, **loopback, "RAY_AUTH_MODE": "token", "HOME": str(home), **extra}
+            driver.pop("RAY_AUTH_TOKEN", None)
+            last = one_error_line(bench_on(address, driver, tmp_path / f"out{number}"), address)
+            assert "this driver runs with token authentication (RAY_AUTH_MODE=token) but has no token" in last
+            assert "requires" not in last
 
 
 def bench_on(address, env, out):

@@ -11,6 +11,7 @@ many trials as it has idle workers.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import multiprocessing.pool
 import os
@@ -19,7 +20,9 @@ import signal
 import socket
 import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from budgetlr._extras import require
@@ -176,17 +179,28 @@ class Execution:
     workers: int | None = None
     address: str | None = None
     progress: bool = True
+    #: The pool every sweep under :meth:`keeping_workers` runs on.
+    kept: LocalPool | RayPool | None = field(default=None, compare=False, repr=False)
 
     def check(self) -> None:
         """Refuse, before anything is stored, an executor whose extra is missing."""
         if self.executor == "ray":
             require("ray", "ray", "--executor ray")
 
-    def pool(self, jobs: int) -> LocalPool | RayPool:
-        """Where ``jobs`` trials run."""
+    def pool(self, jobs: int) -> AbstractContextManager[LocalPool | RayPool]:
+        """Where ``jobs`` trials run: the kept pool, or a new one closed when the sweep ends."""
+        if self.kept is not None:
+            return contextlib.nullcontext(self.kept)
         if self.executor == "ray":
             return RayPool(self.address)
         return LocalPool(min(self.workers or os.cpu_count() or 1, jobs))
+
+    @contextlib.contextmanager
+    def keeping_workers(self, jobs: int) -> Iterator[Execution]:
+        """This execution with one pool, sized for ``jobs`` trials at once, that every sweep run
+        under it shares: a tuner's many small sweeps start their workers once, not each time."""
+        with self.pool(jobs) as pool:
+            yield replace(self, kept=pool)
 
 
 #: Local processes, one per core, with a progress bar.

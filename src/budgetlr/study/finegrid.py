@@ -113,18 +113,19 @@ def run_fine_sweep(plans: Sequence[SweepPlan], out: Path, execution: Execution =
                     coarse[(w, s, b)] = tuple(sorted(set(coarse.get((w, s, b), ()) + plan.lrs[w])))
     grids = {cell: list(lrs) for cell, lrs in coarse.items()}
     total = SweepSummary(0, 0, 0, 0)
-    for round_ in range(MAX_ROUNDS + 1):
-        configs = configs_of(grids, seeds)
-        summary = run_configs(configs, out, execution)
-        total.ran += summary.ran
-        total.diverged += summary.diverged
-        total.not_reused.update(summary.not_reused)
-        total.ran_elsewhere += summary.ran_elsewhere
-        new = refinements(out, grids, seeds, coarse)
-        if not new or round_ == MAX_ROUNDS:
-            break
-        for cell, lrs in new.items():
-            grids[cell] = sorted(grids[cell] + lrs)
+    # The rounds share one pool of workers, started once.
+    with execution.keeping_workers(len(configs_of(grids, seeds))) as kept:
+        for round_ in range(MAX_ROUNDS + 1):
+            summary = run_configs(configs_of(grids, seeds), out, kept)
+            total.ran += summary.ran
+            total.diverged += summary.diverged
+            total.not_reused.update(summary.not_reused)
+            total.ran_elsewhere += summary.ran_elsewhere
+            new = refinements(out, grids, seeds, coarse)
+            if not new or round_ == MAX_ROUNDS:
+                break
+            for cell, lrs in new.items():
+                grids[cell] = sorted(grids[cell] + lrs)
     total.planned = summary.planned
     total.already_stored = total.planned - total.ran - total.ran_elsewhere
     return FineSweep(total, round_, grids)

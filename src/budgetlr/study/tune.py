@@ -55,31 +55,45 @@ def tune_with_optuna(
     Path(out).mkdir(parents=True, exist_ok=True)
     storage = f"sqlite:///{(Path(out) / OPTUNA_DB).resolve()}"
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    results = []
-    for workload in plan.workloads:
-        higher_is_better = resolve_workload(workload).higher_is_better
-        low, high = min(plan.lrs[workload]) / 3.0, max(plan.lrs[workload]) * 3.0
-        for schedule in plan.schedules:
-            for budget in plan.budgets:
-                study = optuna.create_study(
-                    study_name=study_name(workload, schedule, budget),
-                    storage=storage,
-                    load_if_exists=True,
-                    direction="maximize" if higher_is_better else "minimize",
-                    pruner=optuna.pruners.NopPruner(),
-                )
-                # Seeded by the trials already there: a resumed study must not repeat its first points.
-                study.sampler = optuna.samplers.TPESampler(seed=len(study.trials))
-                space = search_space(optuna, schedule, low, high)
-                TuningCell(study, workload, schedule, budget, plan.seeds, space).run(trials, out, execution)
-                done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
-                best = study.best_trial if done else None
-                results.append(
-                    StudyResult(
-                        study.study_name, len(done), best.value if best else None, best.params if best else {}
-                    )
-                )
-    return results
+    # Each batch of Optuna trials is a small sweep; they share one pool of workers.
+    batch = max(1, min(execution.workers or 2, trials)) * len(plan.seeds)
+    with execution.keeping_workers(batch) as kept:
+        return [
+            tune_cell(optuna, storage, plan, workload, schedule, budget, trials, out, kept)
+            for workload in plan.workloads
+            for schedule in plan.schedules
+            for budget in plan.budgets
+        ]
+
+
+def tune_cell(
+    optuna: Any,
+    storage: str,
+    plan: SweepPlan,
+    workload: str,
+    schedule: str,
+    budget: float,
+    trials: int,
+    out: Path,
+    execution: Execution,
+) -> StudyResult:
+    """One (workload, schedule, budget)'s study, resumed if stored, run to ``trials`` trials."""
+    higher_is_better = resolve_workload(workload).higher_is_better
+    low, high = min(plan.lrs[workload]) / 3.0, max(plan.lrs[workload]) * 3.0
+    study = optuna.create_study(
+        study_name=study_name(workload, schedule, budget),
+        storage=storage,
+        load_if_exists=True,
+        direction="maximize" if higher_is_better else "minimize",
+        pruner=optuna.pruners.NopPruner(),
+    )
+    # Seeded by the trials already there: a resumed study must not repeat its first points.
+    study.sampler = optuna.samplers.TPESampler(seed=len(study.trials))
+    space = search_space(optuna, schedule, low, high)
+    TuningCell(study, workload, schedule, budget, plan.seeds, space).run(trials, out, execution)
+    done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    best = study.best_trial if done else None
+    return StudyResult(study.study_name, len(done), best.value if best else None, best.params if best else {})
 
 
 def search_space(optuna: Any, schedule: str, low: float, high: float) -> dict[str, Any]:
