@@ -56,7 +56,7 @@ def local_ray_head(env):
     temp = tempfile.mkdtemp(prefix="ray", dir="/tmp")
     start = [ray, "start", "--head", "--node-ip-address=127.0.0.1", f"--port={port}", "--num-cpus=2",
              "--include-dashboard=false", "--disable-usage-stats", f"--temp-dir={temp}"]  # fmt: skip
-    with one_ray_at_a_time():
+    with ray_lock():
         # A session of its own: every process of the head is in the process group of `ray start`.
         started = subprocess.Popen(start, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
                                    start_new_session=True)  # fmt: skip
@@ -70,11 +70,12 @@ def local_ray_head(env):
 
 
 @contextlib.contextmanager
-def one_ray_at_a_time():
-    """Hold the lock that every test starting Ray holds, across the test processes: a page of the
-    docs stops Ray with `ray stop`, which stops every Ray of this user on the machine."""
+def ray_lock(exclusive=False):
+    """Hold the lock every test that starts Ray holds, across the test processes: shared by the
+    tests' own heads (stopped as a process group, they leave other Rays alone), exclusive for a
+    page of the docs that stops Ray with `ray stop`, which stops every Ray of this user."""
     with open(Path(tempfile.gettempdir()) / "budgetlr-tests-ray.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+        fcntl.flock(lock, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
         try:
             yield
         finally:

@@ -3,8 +3,8 @@ and tests/integrations/test_docs_examples.py): a page's blocks in order, in one 
 links the repository's top level (so `.venv/bin/python benchmarks/...` works as it does from a
 checkout). Consecutive Python blocks run in one fresh interpreter, after the page's earlier Python
 blocks; a bash block runs under `set -euo pipefail` with this interpreter's `budgetlr` first on
-PATH. Whatever a block starts must have ended when it returns (a page that starts Ray holds the
-lock every test that starts Ray holds, since `ray stop` stops every Ray of the user). Blocks
+PATH. Whatever a block starts must have ended when it returns (a block that stops Ray holds the
+lock that every test starting Ray shares, alone, since `ray stop` stops every Ray of the user). Blocks
 fenced `text` (output, a listing) or `toml` (a file's content) are shown, not run; a block in any
 other language, or with none, fails."""
 
@@ -17,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-from tests.conftest import one_ray_at_a_time, process_group, stop_process_group
+from tests.conftest import process_group, ray_lock, stop_process_group
 
 ROOT = Path(__file__).resolve().parents[1]
 FENCE = re.compile(r"^ *```(\w*)\n(.*?)^ *```", re.S | re.M)
@@ -132,7 +132,7 @@ def run_page(page, tmp_path):
             command = [sys.executable, "-c", SESSION, json.dumps([replayed, session])]
         else:
             command = ["bash", "-c", "set -euo pipefail\n" + code]
-        with one_ray_at_a_time() if "ray start" in code else contextlib.nullcontext():
+        with ray_lock(exclusive=True) if "ray stop" in code else contextlib.nullcontext():
             finished, left = run(command, folder)
         assert finished.returncode == 0, (
             f"{page_id(page)} block {numbers}:\n{code}\n{finished.stderr[-3000:]}"

@@ -17,25 +17,23 @@ pytestmark = pytest.mark.slow
 BUDGETLR = str(Path(sys.executable).parent / "budgetlr")
 
 
-def test_the_explicit_form_works_as_written(tmp_path):
-    out = tmp_path / "results"
-    command = [BUDGETLR, "bench", "--workload", "mnist1d-cnn", "--schedules", "cosine,uba(phi=0.5)",
-               "--budgets", "0.1,0.25", "--lrs", "0.01,0.03", "--seeds", "0,1", "--out", str(out)]  # fmt: skip
+def test_the_readmes_sweep_by_hand_stores_its_trials_and_writes_the_report(tmp_path):
+    # The README's first session runs this command (tests/test_docs_examples.py); here, what it makes.
+    out = tmp_path / "sweep"
+    command = [BUDGETLR, "bench", "--workload", "quadratic", "--schedules", "cosine,uba(phi=0.5)",
+               "--budgets", "0.1", "--lrs", "0.03,0.1", "--seeds", "0,1", "--out", str(out)]  # fmt: skip
     result = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
-    assert "16 trials planned: 0 already stored, 16 run now" in result.stdout
+    assert "8 trials planned: 0 already stored, 8 run now" in result.stdout
     assert "budgetlr bench: 100%" in result.stderr  # the progress bar
     with Store(out) as store:
         trials = store.trials()
-    assert len(trials) == 16 and {t.steps for t in trials} == {120, 300}
+    assert len(trials) == 8 and {t.steps for t in trials} == {200}
     assert {t.schedule for t in trials} == {"cosine", "uba(phi=0.5)"}
-    assert all(t.status == "ok" and 0 <= t.test_metric <= 1 for t in trials)
-    assert (
-        max(t.test_metric for t in trials if t.lr == 0.03) > 0.5
-    )  # LR 0.1 with no warmup collapses to chance
+    assert all(t.status == "ok" and t.test_metric > 0 for t in trials)  # the excess risk
     report = (out / "report.md").read_text()
-    assert "## mnist1d-cnn" in report and "plots/mnist1d-cnn-budget.png" in report
-    assert (out / "report.html").is_file() and (out / "plots" / "mnist1d-cnn-curves.png").is_file()
+    assert "## quadratic" in report and "plots/quadratic-budget.png" in report
+    assert (out / "report.html").is_file() and (out / "plots" / "quadratic-curves.png").is_file()
 
 
 @pytest.fixture(scope="module")
