@@ -25,20 +25,22 @@ def trial(workload, schedule, budget, seed, loss):
     )  # fmt: skip
 
 
-def synthetic(ratio_to_cosine):
+def synthetic(ratio_to_cosine, on_b=None):
+    """UBA's loss ``ratio_to_cosine`` times cosine's (``on_b`` on workload b, if given)."""
     rng = np.random.default_rng(3)
     trials = []
     for workload, scale in (("a", 1.0), ("b", 3.0)):
+        ratio = on_b if workload == "b" and on_b is not None else ratio_to_cosine
         for budget in (0.1, 0.25, 0.5, 1.0):
             for seed in range(8):
                 base = scale * math.exp(rng.normal(0, 0.05))  # shared by the seed's runs: pairing removes it
                 noise = rng.normal(0, 0.005, 3)
-                for schedule, ratio, e in (
+                for schedule, relative, e in (
                     (COSINE, 1.0, noise[0]),
                     (LINEAR, 1.0, noise[1]),
-                    (UBA, ratio_to_cosine, noise[2]),
+                    (UBA, ratio, noise[2]),
                 ):
-                    trials.append(trial(workload, schedule, budget, seed, base * ratio * math.exp(e)))
+                    trials.append(trial(workload, schedule, budget, seed, base * relative * math.exp(e)))
     return trials
 
 
@@ -59,13 +61,33 @@ def test_a_planted_effect_is_found_with_its_sign_and_a_tie_is_a_tie():
         assert low <= -5.0 <= high and high < 0  # uba 5% lower than both, covered
         assert float(change.strip("%")) == pytest.approx(-5.0, abs=0.5)
         assert says == f"{UBA} lower"
-        assert parts[5] == "2 (4 cells)" and parts[6] == "8"
+        # Across workloads: t over the 2 workloads' means, both near -5%; the worst is near -5%.
+        across_low, across_high = (float(x.strip("%")) for x in parts[5].strip("[]").split(", "))
+        assert across_low <= -5.0 <= across_high
+        workload, worst = parts[7].split(" ")
+        assert workload in ("a", "b") and float(worst.strip("%")) == pytest.approx(-5.0, abs=0.5)
+        assert parts[8] == "2 (4 cells)" and parts[9] == "8"
     assert "each at 98.75%" in text  # Bonferroni over 4 comparisons
     for row in rows_of(text, table=1):  # each workload alone: -5% too, covered, below 0
         for entry in [p.strip().strip("*") for p in row.strip("|").split("|")][2:]:
             estimate, interval = entry.split(" [")
             low, high = (float(x) for x in interval.strip("]").split(", "))
             assert low <= -5.0 <= high < 0 and float(estimate.strip("%")) == pytest.approx(-5.0, abs=0.5)
+
+
+def test_a_loss_on_one_workload_is_marked_as_clearly_as_a_win_on_the_other():
+    # UBA 5% lower on a, 5% higher on b: pooled and across workloads a tie; b is the worst
+    # workload, and its per-workload entries are marked as clearly as a's.
+    text = page_text(pooled_verdicts(cells(synthetic(0.95, on_b=1.05)), CLAIM, str))
+    for row in rows_of(text):
+        parts = [p.strip() for p in row.strip("|").split("|")]
+        assert parts[4] == parts[6] == "tie"
+        workload, change = parts[7].split(" ")
+        assert workload == "b" and float(change.strip("%")) == pytest.approx(5.0, abs=0.6)
+    for row in rows_of(text, table=1):
+        on_a, on_b = (p.strip() for p in row.strip("|").split("|")[2:])
+        assert on_a.startswith("**-") and not on_a.endswith("(worse)**")
+        assert on_b.startswith("**+") and on_b.endswith(" (worse)**")
 
 
 def test_equal_losses_are_ties_and_the_page_is_the_same_on_every_run():
@@ -87,9 +109,9 @@ def test_the_recommender_is_scored_on_workloads_it_was_not_chosen_on():
     from budgetlr.study.verdicts import recommender_out_of_sample
 
     text = page_text(recommender_out_of_sample(cells(synthetic(0.95)), str))
-    rows = [line for line in text.splitlines() if line.startswith(("| a |", "| b |"))]
+    rows = held_out_rows(text)
     assert len(rows) == 8  # 2 held-out workloads x 4 budgets
-    assert all(f"| **{UBA}** | {UBA} | +0.00% |" in row and row.endswith("| yes |") for row in rows)
+    assert all(f"| **{UBA}** | {UBA} | +0.00% | {UBA} | +0.00% | yes |" in row for row in rows)
     assert "Mean regret over the per-cell best: +0.00%" in text
     assert "best or statistically tied with it in 100% of the 8 cells." in text
 
@@ -106,19 +128,33 @@ def test_a_schedule_that_wins_only_on_one_workload_is_not_picked_for_the_others(
         else t
         for t in trials
     ]
-    rows = [line for line in page_text(recommender_out_of_sample(cells(changed), str)).splitlines()]
-    a_rows = [row for row in rows if row.startswith("| a |")]
-    b_rows = [row for row in rows if row.startswith("| b |")]
+    text = page_text(recommender_out_of_sample(cells(changed), str))
+    a_rows = [row for row in held_out_rows(text) if row.startswith("| a |")]
+    b_rows = [row for row in held_out_rows(text) if row.startswith("| b |")]
     # held out, each workload gets the other's best, which is not its own: regret about 1/0.9 - 1 and 2%
     assert [cell_of(row)[2:4] for row in a_rows] == [[COSINE, LINEAR]] * 4
-    assert all(10.0 < float(cell_of(row)[4].strip("+%")) < 12.5 and cell_of(row)[6] == "no" for row in a_rows)
+    assert all(10.0 < float(cell_of(row)[4].strip("+%")) < 12.5 and cell_of(row)[7] == "no" for row in a_rows)
     assert [cell_of(row)[2:4] for row in b_rows] == [[LINEAR, COSINE]] * 4
     assert all(1.0 < float(cell_of(row)[4].strip("+%")) < 3.0 for row in b_rows)
-    assert any(f"fixed schedule in hindsight, `{LINEAR}`" in row for row in rows)
+    # The fixed rival is chosen without the held-out workload too: the other's best, as the pick.
+    assert [cell_of(row)[5:7] for row in a_rows] == [[COSINE, "+0.00%"]] * 4
+    assert [cell_of(row)[5:7] for row in b_rows] == [[LINEAR, "+0.00%"]] * 4
+    per_workload = [cell_of(row) for row in text.split("Per held-out workload")[1].splitlines()[1:]]
+    per_workload = [row for row in per_workload if row[0] in ("a", "b")]
+    assert [(row[0], row[1], row[3]) for row in per_workload] == [
+        ("a", COSINE, "+0.00%"),
+        ("b", LINEAR, "+0.00%"),
+    ]
 
 
 def cell_of(row):
     return [part.strip().strip("*") for part in row.strip("|").split("|")]
+
+
+def held_out_rows(text):
+    """The rows of the recommender's table of held-out cells (not its per-workload summary)."""
+    cells_part = text.split("Per held-out workload")[0]
+    return [line for line in cells_part.splitlines() if line.startswith(("| a |", "| b |", "| c |"))]
 
 
 def three_workloads():
@@ -140,8 +176,8 @@ def test_the_held_out_pick_is_what_budgetlr_recommend_answers_without_that_workl
     from budgetlr.study.verdicts import recommender_out_of_sample
 
     trials = three_workloads()
-    rows = [cell_of(r) for r in page_text(recommender_out_of_sample(cells(trials), str)).splitlines()]
-    picks = {(r[0], float(r[1])): r[2] for r in rows if r[0] in ("a", "b", "c")}
+    rows = [cell_of(r) for r in held_out_rows(page_text(recommender_out_of_sample(cells(trials), str)))]
+    picks = {(r[0], float(r[1])): r[2] for r in rows}
     assert len(picks) == 6
     for (held_out, budget), pick in picks.items():
         others = cells([t for t in trials if t.workload != held_out])
@@ -156,9 +192,9 @@ def test_one_missing_trial_leaves_the_other_cells_judged_and_a_lone_budget_is_sk
     ]
     trials += [trial("c", name, 0.5, seed, 1.0 + seed / 100) for name in (COSINE, UBA) for seed in range(4)]
     text = page_text(recommender_out_of_sample(cells(trials), str))
-    rows = [cell_of(r) for r in text.splitlines() if r.startswith(("| a |", "| b |", "| c |"))]
+    rows = [cell_of(r) for r in held_out_rows(text)]
     assert len(rows) == 6  # budget 0.5 ran on c alone: nothing to choose it from
-    assert all(r[6] in ("yes", "no") for r in rows)  # every cell paired, on the seeds it shares
+    assert all(r[7] in ("yes", "no") for r in rows)  # every cell paired, on the seeds it shares
     assert "of the 6 cells." in text
 
 

@@ -231,12 +231,43 @@ LOWO_EXPECTED = [
 
 def test_leave_one_workload_out_on_a_hand_built_table():
     result = leave_one_workload_out(lowo_table(), rng=np.random.default_rng(0))
-    assert result.fixed == "wsd"
+    # Without each held-out workload wsd is still the fixed schedule: mean log-excess without w1
+    # (0.0244 + 0.0477) / 2 = 0.036 against cosine's 0.080 and uba's 0.167; without w2 0.053
+    # against 0.058 and 0.145; without w3 0.041 against 0.114 and 0.069.
+    assert [c.fixed for c in result.cells] == ["wsd"] * 6
     got = [(c.workload, c.budget, c.pick, c.best, c.excess, c.excess_over_fixed) for c in result.cells]
     assert got == [(w, t, p, b, pytest.approx(e), pytest.approx(f)) for w, t, p, b, e, f in LOWO_EXPECTED]
     assert result.mean_excess == pytest.approx((1.1 * 1.02 * 1.3 * 1.25 * 1.05) ** (1 / 6) - 1)
     assert result.mean_excess_over_fixed == pytest.approx((1.3 / 1.05 * 1.25 / 1.1 * 1.05) ** (1 / 6) - 1)
     assert math.isnan(result.share_best_or_tied)
+    assert result.by_workload() == {
+        "w1": ("wsd", pytest.approx(math.sqrt(1.1 * 1.02) - 1), pytest.approx(0.0, abs=1e-15)),
+        "w2": ("wsd", pytest.approx(math.sqrt(1.3) - 1), pytest.approx(math.sqrt(1.3 / 1.05) - 1)),
+        "w3": (
+            "wsd",
+            pytest.approx(math.sqrt(1.25 * 1.05) - 1),
+            pytest.approx(math.sqrt(1.25 / 1.1 * 1.05) - 1),
+        ),
+    }
+
+
+def test_the_fixed_rival_is_chosen_without_the_held_out_workload():
+    # One budget. In hindsight cosine is the best fixed schedule (mean log-excess
+    # (0 + 0 + log 1.3) / 3 = 0.087 against linear's (log 1.1 + log 1.2) / 3 = 0.092), which would
+    # give the picks on a and b a 10% and 20% loss against it. Chosen without a (b, c: cosine
+    # log 1.3 / 2 = 0.131, linear log 1.2 / 2 = 0.091) it is linear, as the pick; so too without b.
+    means = {
+        "a": {1.0: {"cosine": 1.0, "linear": 1.1}},
+        "b": {1.0: {"cosine": 2.0, "linear": 2.4}},
+        "c": {1.0: {"cosine": 3.9, "linear": 3.0}},
+    }
+    result = leave_one_workload_out(means, rng=np.random.default_rng(0))
+    assert [(c.workload, c.pick, c.fixed) for c in result.cells] == [
+        ("a", "linear", "linear"),
+        ("b", "linear", "linear"),
+        ("c", "cosine", "cosine"),
+    ]
+    assert [c.excess_over_fixed for c in result.cells] == [0.0, 0.0, 0.0]
 
 
 def test_leave_one_workload_out_counts_statistical_ties_from_seeds():

@@ -3,7 +3,7 @@ function gathers the numbers, a template holds the prose around them.
 
 Templates see three filters: ``f`` (Python's format mini-language, ``{{ x|f("+.2%") }}``),
 ``paragraph`` (a block of template lines becomes one markdown line, so the prose can be wrapped
-in the template) and ``table`` (a :class:`Table` as markdown, **bold** best and *italic* ties).
+in the template) and ``table`` (a :class:`Table` as markdown, **bold** best, **bold (worse)** worst, *italic* ties).
 """
 
 from __future__ import annotations
@@ -16,9 +16,10 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-#: A table cell: its text and its style ("" plain, "best" bold, "tie" italic).
+#: A table cell: its text and its style ("" plain, "best" bold, "worst" bold and marked "worse",
+#: "tie" italic): what goes before and after its text.
 Styled = tuple[str, str]
-MARKS = {"best": "**", "tie": "*", "": ""}
+MARKS = {"best": ("**", "**"), "worst": ("**", " (worse)**"), "tie": ("*", "*"), "": ("", "")}
 
 
 @dataclass
@@ -29,7 +30,9 @@ class Table:
 
 def markdown_table(table: Table) -> str:
     lines = ["| " + " | ".join(table.header) + " |", "|" + "---|" * len(table.header)]
-    lines += ["| " + " | ".join(f"{MARKS[s]}{t}{MARKS[s]}" for t, s in row) + " |" for row in table.rows]
+    lines += [
+        "| " + " | ".join(f"{MARKS[s][0]}{t}{MARKS[s][1]}" for t, s in row) + " |" for row in table.rows
+    ]
     return "\n".join(lines)
 
 

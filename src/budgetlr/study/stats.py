@@ -261,30 +261,50 @@ class HeldOutCell:
     budget: float
     pick: str
     best: str
+    #: the best single fixed schedule chosen on the other workloads, as the pick is
+    fixed: str
     #: loss of the pick over the cell's best, minus 1
     excess: float
-    #: loss of the pick over the best single fixed schedule's, minus 1 (negative: the pick is better)
+    #: loss of the pick over the fixed schedule's, minus 1 (negative: the pick is better)
     excess_over_fixed: float
     #: the pick is the cell's best or its paired interval against the best covers 0; None without per-seed data
     best_or_tied: bool | None
 
 
+def geometric_excess(excesses: Sequence[float]) -> float:
+    """The geometric-mean loss ratio of ratios given as ``ratio - 1``, minus 1."""
+    return math.expm1(float(np.mean([math.log1p(excess) for excess in excesses])))
+
+
 @dataclass(frozen=True)
 class LeaveOneWorkloadOut:
-    """Every held-out cell, the best single fixed schedule, and summaries over the cells."""
+    """Every held-out cell, and summaries over the cells and per held-out workload."""
 
     cells: list[HeldOutCell]
-    fixed: str
 
     @property
     def mean_excess(self) -> float:
         """Geometric-mean loss ratio of the pick over the cell's best, minus 1."""
-        return math.expm1(float(np.mean([math.log1p(c.excess) for c in self.cells])))
+        return geometric_excess([c.excess for c in self.cells])
 
     @property
     def mean_excess_over_fixed(self) -> float:
-        """Geometric-mean loss ratio of the pick over the best single fixed schedule, minus 1."""
-        return math.expm1(float(np.mean([math.log1p(c.excess_over_fixed) for c in self.cells])))
+        """Geometric-mean loss ratio of the pick over the fixed schedule chosen without the
+        held-out workload, minus 1."""
+        return geometric_excess([c.excess_over_fixed for c in self.cells])
+
+    def by_workload(self) -> dict[str, tuple[str, float, float]]:
+        """Per held-out workload: the fixed schedule chosen without it, and the geometric-mean
+        regret over its budgets of the pick against the cell's best and against that schedule."""
+        held_out = dict.fromkeys(c.workload for c in self.cells)
+        return {
+            workload: (
+                next(c.fixed for c in self.cells if c.workload == workload),
+                geometric_excess([c.excess for c in self.cells if c.workload == workload]),
+                geometric_excess([c.excess_over_fixed for c in self.cells if c.workload == workload]),
+            )
+            for workload in held_out
+        }
 
     @property
     def share_best_or_tied(self) -> float:
@@ -311,12 +331,14 @@ def leave_one_workload_out(
 
     over the schedules present in every cell at ``T`` (ties go to the first name in sorted order),
     and its regret on ``h`` is ``L[h][T][pick] / min_s L[h][T][s] - 1``; a budget of ``h`` that
-    no other workload ran (with a schedule ``h`` ran) is not judged. The best single fixed
-    schedule is the one schedule of least mean log-loss relative to each cell's best over the
-    whole table (every workload weighing the same): the best "always use X" in hindsight, so a
-    negative excess over it says that choosing by budget pays. With ``per_seed`` (the same cells'
-    test losses, aligned by seed within each (workload, budget); a cell may be missing) a pick
-    other than the best counts as tied when :func:`paired_log_ratio` against the best covers 0.
+    no other workload ran (with a schedule ``h`` ran) is not judged. The rival is the best single
+    fixed schedule chosen the same way, without ``h``: the one schedule of least mean log-loss
+    relative to each cell's best over the other workloads' cells (every workload weighing the
+    same), among those ``h`` ran at every budget. A negative excess over it says that choosing by
+    budget pays; choosing the rival with ``h`` included would favour it. With ``per_seed`` (the
+    same cells' test losses, aligned by seed within each (workload, budget); a cell may be
+    missing) a pick other than the best counts as tied when :func:`paired_log_ratio` against the
+    best covers 0.
 
     >>> means = {
     ...     "a": {1.0: {"cosine": 1.0, "linear": 1.1}},
@@ -324,17 +346,16 @@ def leave_one_workload_out(
     ...     "c": {1.0: {"cosine": 3.9, "linear": 3.0}},
     ... }
     >>> result = leave_one_workload_out(means, rng=np.random.default_rng(5))
-    >>> [(c.workload, c.pick, round(c.excess, 6), round(c.excess_over_fixed, 6)) for c in result.cells]
-    [('a', 'linear', 0.1, 0.1), ('b', 'linear', 0.2, 0.2), ('c', 'cosine', 0.3, 0.0)]
-    >>> result.fixed
-    'cosine'
+    >>> [(c.workload, c.pick, c.fixed, round(c.excess, 6), round(c.excess_over_fixed, 6)) for c in result.cells]
+    [('a', 'linear', 'linear', 0.1, 0.0), ('b', 'linear', 'linear', 0.2, 0.0), ('c', 'cosine', 'cosine', 0.3, 0.0)]
     """
     workloads = sorted(means)
     if len(workloads) < 2:
         raise ValueError(f"leave-one-workload-out needs 2 or more workloads, got {len(workloads)}")
-    fixed = _least_log_excess([list(means[w].values()) for w in workloads])
     cells = []
     for held_out in workloads:
+        ran = set.intersection(*(set(cell) for cell in means[held_out].values()))
+        fixed = _least_log_excess([list(means[w].values()) for w in workloads if w != held_out], among=ran)
         for budget in sorted(means[held_out]):
             others = [[means[w][budget]] for w in workloads if w != held_out and budget in means[w]]
             target = means[held_out][budget]
@@ -351,8 +372,8 @@ def leave_one_workload_out(
                     or paired_log_ratio(seeds[pick], seeds[best], rng=rng, level=level, n_boot=n_boot).tie
                 )
             excess, over_fixed = target[pick] / target[best] - 1.0, target[pick] / target[fixed] - 1.0
-            cells.append(HeldOutCell(held_out, budget, pick, best, excess, over_fixed, tied))
-    return LeaveOneWorkloadOut(cells, fixed)
+            cells.append(HeldOutCell(held_out, budget, pick, best, fixed, excess, over_fixed, tied))
+    return LeaveOneWorkloadOut(cells)
 
 
 def _least_log_excess(

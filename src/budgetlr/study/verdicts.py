@@ -15,6 +15,7 @@ from budgetlr.bench.suites import Claim
 from budgetlr.errors import InvalidInput
 from budgetlr.study import recommend as study
 from budgetlr.study import stats
+from budgetlr.study.across import across_workloads
 from budgetlr.study.analysis import Cell
 from budgetlr.study.pages import Section, Table
 from budgetlr.study.phis import judge_phi_auto, phi_groups, uba_phi
@@ -88,14 +89,14 @@ def pooled_verdicts(
         baseline, title = key.split("|")
         pct = interval.percent()
         workloads = family[key]
-        says = "tie" if interval.tie else f"{name} lower" if interval.high < 0 else f"{name} higher"
         rows.append(
             [
                 (short(baseline), ""),
                 (title, ""),
                 (f"{pct.estimate:+.2f}%", "best" if interval.high < 0 else ""),
                 (f"[{pct.low:+.2f}%, {pct.high:+.2f}%]", ""),
-                (says, ""),
+                (verdict(interval, name), ""),
+                *across_columns(workloads, level, name),
                 (f"{len(workloads)} ({sum(len(b) for b in workloads.values())} cells)", ""),
                 (seeds[key], ""),
             ]
@@ -106,6 +107,9 @@ def pooled_verdicts(
         "loss change",
         "95% interval (corrected)",
         "verdict",
+        "across workloads: 95% t-interval (corrected)",
+        "its verdict",
+        "worst workload",
         "workloads",
         "seeds",
     ]
@@ -119,6 +123,27 @@ def pooled_verdicts(
         "per_workload": per_workload_verdicts(family, short) if len(workloads_in) > 1 else None,
     }
     return Section("results/verdicts.md.j2", fields)
+
+
+def verdict(interval: stats.Interval, name: str) -> str:
+    return "tie" if interval.tie else f"{name} lower" if interval.high < 0 else f"{name} higher"
+
+
+def across_columns(
+    workloads: dict[str, dict[float, tuple[list[float], list[float]]]], level: float, name: str
+) -> list[tuple[str, str]]:
+    """The random-effects interval (the workloads as a sample), its verdict, and the workload where
+    the challenger fares worst; dashes for a single workload."""
+    if len(workloads) < 2:
+        return [("– (one workload)", ""), ("–", ""), ("–", "")]
+    across = across_workloads(workloads, level=level)
+    pct = across.interval.percent()
+    worst = f"{across.worst} {100 * across.worst_effect:+.2f}%"
+    return [
+        (f"[{pct.low:+.2f}%, {pct.high:+.2f}%]", "best" if pct.high < 0 else ""),
+        (verdict(across.interval, name), ""),
+        (worst, ""),
+    ]
 
 
 def per_workload_verdicts(
@@ -140,7 +165,10 @@ def per_workload_verdicts(
             )
             pct = interval.percent()
             row.append(
-                (f"{pct.estimate:+.1f}% [{pct.low:+.1f}, {pct.high:+.1f}]", "best" if pct.high < 0 else "")
+                (
+                    f"{pct.estimate:+.1f}% [{pct.low:+.1f}, {pct.high:+.1f}]",
+                    "best" if pct.high < 0 else "worst" if pct.low > 0 else "",
+                )
             )
         rows.append(row)
     return Table(["baseline", "regime", *workloads], rows)
@@ -186,15 +214,34 @@ def recommender_out_of_sample(cells: list[Cell], short: Callable[[str], str]) ->
             (short(c.pick), "best" if c.pick == c.best else ""),
             (short(c.best), ""),
             (f"{c.excess:+.2%}", ""),
-            (f"{c.excess_over_fixed:+.2%}", ""),
+            (short(c.fixed), ""),
+            (f"{c.excess_over_fixed:+.2%}", sign_style(c.excess_over_fixed)),
             ("–" if c.best_or_tied is None else "yes" if c.best_or_tied else "no", ""),
         ]
         for c in result.cells
     ]
-    header = ["held-out workload", "budget", "pick", "cell's best", "regret", "vs fixed", "best or tied"]
+    header = ["held-out workload", "budget", "pick", "cell's best", "regret", "fixed (chosen without it)",
+              "pick vs fixed", "best or tied"]  # fmt: skip
+    per_workload = [
+        [
+            (workload, ""),
+            (short(fixed), ""),
+            (f"{regret:+.2%}", ""),
+            (f"{over:+.2%}", sign_style(over)),
+        ]
+        for workload, (fixed, regret, over) in result.by_workload().items()
+    ]
     fields = {
         "result": result,
-        "fixed": short(result.fixed),
+        "per_workload": Table(
+            [
+                "held-out workload",
+                "fixed schedule chosen without it",
+                "regret over each cell's best",
+                "pick vs that fixed schedule",
+            ],
+            per_workload,
+        ),
         "share": result.share_best_or_tied,
         "judged": 0
         if np.isnan(result.share_best_or_tied)
@@ -203,6 +250,11 @@ def recommender_out_of_sample(cells: list[Cell], short: Callable[[str], str]) ->
         "table": Table(header, rows),
     }
     return Section("results/recommender.md.j2", fields)
+
+
+def sign_style(change: float) -> str:
+    """A loss change's mark: a gain bold, a loss bold and marked worse."""
+    return "best" if change < 0 else "worst" if change > 0 else ""
 
 
 def phi_auto_out_of_sample(cells: list[Cell], short: Callable[[str], str]) -> list[Section]:
