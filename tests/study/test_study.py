@@ -197,3 +197,33 @@ def test_budgetlr_wsd_s_and_results_write_the_page_with_its_sections(small_study
         "budgetlr results --out" in text
         and (tmp_path / "results" / "quadratic-budget.png").stat().st_size > 0
     )
+
+
+def seeded(workload, schedule, ratio):
+    """A cell of 4 seeds whose losses are ``ratio`` times a per-seed base, with 0.1% noise."""
+    base = [1.0, 1.2, 0.9, 1.1]
+    noise = [1.0, 1.001, 0.999, 1.0]
+    test = [b * ratio * n for b, n in zip(base, noise, strict=True)]
+    return Cell(
+        workload, schedule, 0.1, 10, "loss", False, 0.1, {0.1: float(np.mean(test))}, test, seeds=[0, 1, 2, 3]
+    )
+
+
+@pytest.mark.parametrize(
+    ("on_w2", "confidence"),
+    [
+        # a 20% and 21% below b: beyond seed noise, and the two workloads agree.
+        (0.79, "high: its held-out loss is lower than the runner-up's beyond seed noise and across workloads"),
+        # 20% and 1% below: beyond seed noise on these two, but their means spread over 0 with
+        # 1 degree of freedom (t = 12.7: mean -11.7%, half-width 135% in log-ratio).
+        (0.99, "medium: its held-out loss is lower than the runner-up's beyond seed noise on these "
+               "workloads, but not across workloads (their spread covers 0)"),
+    ],
+)  # fmt: skip
+def test_recommend_is_highly_confident_only_if_the_workloads_agree(on_w2, confidence):
+    cells = [seeded("w1", "a", 0.8), seeded("w1", "b", 1.0), seeded("w2", "a", on_w2), seeded("w2", "b", 1.0)]
+    rec = recommend(cells, 0.1)
+    assert rec.choice.schedule == "a" and rec.confidence == confidence
+    assert rec.against_runner_up is not None and rec.against_runner_up.high < 0
+    assert "the same with the workloads as a sample" in rec.explain()
+    assert "`budgetlr plan` on two short runs of yours" in rec.explain()

@@ -21,6 +21,7 @@ from budgetlr.bench.runner import check_budget
 from budgetlr.bench.store import Trial
 from budgetlr.errors import InvalidInput
 from budgetlr.study import lr_law, stats
+from budgetlr.study.across import across_workloads
 from budgetlr.study.analysis import Cell, best_and_ties
 from budgetlr.study.stats import BOOTSTRAP_SEED
 
@@ -120,6 +121,9 @@ class Recommendation:
     #: the choice's held-out loss against the runner-up's, pooled over the workloads (a log-ratio
     #: with its 95% interval); None where the cells hold no losses or no runner-up
     against_runner_up: stats.Interval | None = None
+    #: the same with the workloads as a sample (:mod:`budgetlr.study.across`); None as above or
+    #: with one workload
+    across_workloads: stats.Interval | None = None
 
     @property
     def choice(self) -> Ranked:
@@ -148,7 +152,18 @@ class Recommendation:
                 f"held-out loss of {top.schedule} against {runner.schedule}, pooled over the workloads: "
                 f"{pct.estimate:+.2f}%, 95% interval [{pct.low:+.2f}%, {pct.high:+.2f}%]"
             )
+        if self.across_workloads is not None and runner is not None:
+            pct = self.across_workloads.percent()
+            lines.append(
+                f"the same with the workloads as a sample (Student's t over the {len(self.workloads)} workloads' "
+                f"means): 95% interval [{pct.low:+.2f}%, {pct.high:+.2f}%]"
+            )
         lines.append(f"confidence: {self.confidence}")
+        lines.append(
+            "for your own model: this answer comes from these workloads; `budgetlr plan` on two short runs "
+            "of yours (docs/plan.md) is the better tool when your model is unlike them, or when the "
+            "confidence here is not high"
+        )
         return "\n".join(lines)
 
 
@@ -159,7 +174,9 @@ def recommend(cells: Sequence[Cell], budget_fraction: float, workload: str | Non
     ranked by their excess over the per-workload best, averaged over the workloads as a geometric
     mean of the loss ratios (every workload weighing the same). Where the cells hold held-out
     losses, confidence is ``high`` when the choice's loss, paired by seed and pooled over the
-    workloads, is below the runner-up's with a 95% interval excluding 0, ``low`` otherwise. Without
+    workloads, is below the runner-up's with a 95% interval excluding 0, and, with two or more
+    workloads, also with the workloads as a sample (Student's t over their mean log-ratios,
+    :mod:`budgetlr.study.across`); ``medium`` when only the first holds; ``low`` otherwise. Without
     losses it is ``high`` when the choice is best or tied on every workload and beats the runner-up
     (paired by seed) on at least one, ``medium`` when it is best or tied on every workload, ``low``
     otherwise; ``low`` too where there is no runner-up or a cell holds one seed.
@@ -210,10 +227,20 @@ def recommend(cells: Sequence[Cell], budget_fraction: float, workload: str | Non
     )
     top = ranking[0]
     runner_up = ranking[1].schedule if len(ranking) > 1 else None
-    pooled = None if runner_up is None else pooled_against(chosen, top.schedule, runner_up)
+    paired = None if runner_up is None else paired_cells(chosen, top.schedule, runner_up)
+    pooled = (
+        None if paired is None else stats.pooled_log_ratio(paired, rng=np.random.default_rng(BOOTSTRAP_SEED))
+    )
+    across = None if paired is None or len(paired) < 2 else across_workloads(paired).interval
     if pooled is not None:
-        if pooled.high < 0:
+        if pooled.high < 0 and (across is None or across.high < 0):
             confidence = "high: its held-out loss is lower than the runner-up's beyond seed noise"
+            confidence += "" if across is None else " and across workloads"
+        elif pooled.high < 0:
+            confidence = (
+                "medium: its held-out loss is lower than the runner-up's beyond seed noise on these "
+                "workloads, but not across workloads (their spread covers 0)"
+            )
         elif pooled.low > 0:  # ranked by the cells' means, the per-seed ratios can disagree
             confidence = "low: the runner-up's held-out loss is lower, paired by seed"
         else:
@@ -230,13 +257,15 @@ def recommend(cells: Sequence[Cell], budget_fraction: float, workload: str | Non
                 outcomes = [paired_outcome(g[top.schedule], g[runner_up]) for g in chosen.values()]
                 if "win" in outcomes and "loss" not in outcomes:
                     confidence = "high"
-    return Recommendation(budget_fraction, budget, sorted(chosen), ranking, confidence, pooled)
+    return Recommendation(budget_fraction, budget, sorted(chosen), ranking, confidence, pooled, across)
 
 
-def pooled_against(chosen: Mapping[str, Mapping[str, Cell]], a: str, b: str) -> stats.Interval | None:
-    """Schedule ``a``'s held-out test loss against ``b``'s, paired by seed in each workload's cell
-    and pooled over the workloads (:func:`budgetlr.study.stats.pooled_log_ratio`); None unless
-    every workload's two cells hold losses of two or more shared, known seeds."""
+def paired_cells(
+    chosen: Mapping[str, Mapping[str, Cell]], a: str, b: str
+) -> dict[str, dict[float, tuple[list[float], list[float]]]] | None:
+    """Schedule ``a``'s held-out test losses and ``b``'s, paired by seed in each workload's cell, as
+    :func:`budgetlr.study.stats.pooled_log_ratio` takes them; None unless every workload's two
+    cells hold losses of two or more shared, known seeds."""
     cells: dict[str, dict[float, tuple[list[float], list[float]]]] = {}
     for workload, group in chosen.items():
         first, second = group[a], group[b]
@@ -244,7 +273,7 @@ def pooled_against(chosen: Mapping[str, Mapping[str, Cell]], a: str, b: str) -> 
         if first.metric != "loss" or second.metric != "loss" or pairs is None or not positive_pairs(pairs):
             return None
         cells[workload] = {first.budget: ([x for x, _ in pairs.values()], [y for _, y in pairs.values()])}
-    return stats.pooled_log_ratio(cells, rng=np.random.default_rng(BOOTSTRAP_SEED))
+    return cells
 
 
 @dataclass(frozen=True)
