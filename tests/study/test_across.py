@@ -42,7 +42,11 @@ def test_a_workloads_budgets_weigh_the_same_whatever_their_seeds():
     [
         ({"a": {0.1: constant(0.9)}}, "at least 2 workloads, got 1"),
         ({"a": {0.1: constant(0.9)}, "b": {}}, "workload 'b' has no cells"),
-        ({"a": {0.1: ([0.9, 0.0], [1.0, 1.0])}, "b": {0.1: constant(0.9)}}, "positive vectors of one length"),
+        (
+            {"a": {0.1: ([0.9, 0.0], [1.0, 1.0])}, "b": {0.1: constant(0.9)}},
+            "losses must be finite and positive",
+        ),
+        ({"a": {0.1: ([0.9, 0.9], [1.0])}, "b": {0.1: constant(0.9)}}, "two vectors of one length"),
     ],
 )
 def test_what_cannot_be_judged_is_refused(cells, message):

@@ -29,7 +29,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy.stats import t as student_t
 
-from budgetlr.study.stats import Interval, check_level
+from budgetlr.study.stats import Interval, check_level, log_ratios
 
 
 @dataclass(frozen=True)
@@ -55,14 +55,9 @@ def workload_means(cells: Mapping[str, Mapping[float, tuple[ArrayLike, ArrayLike
     budgets, so that each budget weighs the same (as in the pooled verdict)."""
     means = {}
     for workload, by_budget in cells.items():
-        per_budget = []
-        for losses_a, losses_b in by_budget.values():
-            a, b = np.asarray(losses_a, dtype=np.float64), np.asarray(losses_b, dtype=np.float64)
-            if a.shape != b.shape or a.size == 0 or not (np.all(a > 0) and np.all(b > 0)):
-                raise ValueError(
-                    f"workload {workload!r}: paired losses must be positive vectors of one length"
-                )
-            per_budget.append(float(np.mean(np.log(a / b))))
+        per_budget = [
+            float(log_ratios(losses_a, losses_b).mean()) for losses_a, losses_b in by_budget.values()
+        ]
         if not per_budget:
             raise ValueError(f"workload {workload!r} has no cells")
         means[workload] = float(np.mean(per_budget))

@@ -123,7 +123,7 @@ def paired_log_ratio(
     >>> paired_log_ratio([1.0, 2.0, 3.0], [1.0, 2.0, 3.0], rng=rng)
     Interval(estimate=0.0, low=0.0, high=0.0, level=0.95)
     """
-    return _weighted_bootstrap([_log_ratios(losses_a, losses_b)], [1.0], rng, level, n_boot)
+    return _weighted_bootstrap([log_ratios(losses_a, losses_b)], [1.0], rng, level, n_boot)
 
 
 def pooled_log_ratio(
@@ -164,7 +164,7 @@ def pooled_log_ratio(
     for workload, by_budget in cells.items():
         if not by_budget:
             raise ValueError(f"workload {workload!r} has no cells")
-        ratios = [_log_ratios(losses_a, losses_b) for losses_a, losses_b in by_budget.values()]
+        ratios = [log_ratios(losses_a, losses_b) for losses_a, losses_b in by_budget.values()]
         if len({r.size for r in ratios}) != 1:
             raise ValueError(f"the cells of workload {workload!r} must hold the same seeds, in one order")
         samples.append(np.mean(ratios, axis=0))
@@ -190,7 +190,9 @@ def pooled_family(
     }
 
 
-def _log_ratios(losses_a: ArrayLike, losses_b: ArrayLike) -> np.ndarray:
+def log_ratios(losses_a: ArrayLike, losses_b: ArrayLike) -> np.ndarray:
+    """``log(L_A / L_B)`` per seed, after checking the pairs: two positive, finite vectors of one
+    length and 2 or more seeds."""
     a = np.asarray(losses_a, dtype=np.float64)
     b = np.asarray(losses_b, dtype=np.float64)
     if a.ndim != 1 or a.shape != b.shape:
