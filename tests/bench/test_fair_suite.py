@@ -7,6 +7,7 @@ import pytest
 
 from budgetlr.bench.runs import Selection, stored_runs
 from budgetlr.bench.store import Store
+from budgetlr.bench.workloads import resolve_workload
 from budgetlr.cli import main
 from budgetlr.plan.fitting import fit
 from budgetlr.study import analysis, finegrid
@@ -40,3 +41,15 @@ def test_a_short_run_of_the_fair_suite_refines_its_grids_and_keeps_curves_the_pl
     law = fit(runs, "mpl", replicates=2)
     assert [run.points for run in law.runs] == [101, 101]
     assert all(math.isfinite(value) for value in law.parameters.values())
+
+
+@pytest.mark.parametrize(
+    "workload, epochs",
+    [
+        ("digits-cnn", 1000 * 32 / (1797 - 360 - 360)),  # steps x batch / training images
+        ("stdlib-gpt-long", 5000 * 16 * 32 / 4_000_000),  # steps x windows x bytes / training bytes
+        ("quadratic", None),  # fresh samples at every step
+    ],
+)
+def test_a_workload_says_how_many_passes_over_its_training_data_its_full_budget_makes(workload, epochs):
+    assert resolve_workload(workload).epochs() == (None if epochs is None else pytest.approx(epochs))

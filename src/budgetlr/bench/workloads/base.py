@@ -112,6 +112,11 @@ class Workload:
         """The training loss of ``model`` on ``batch`` (a scalar tensor)."""
         raise NotImplementedError
 
+    def epochs(self) -> float | None:
+        """Passes over the training data at the full budget; None where every step draws fresh
+        data. A workload that reads a finite training set overrides it."""
+        return None
+
     def evaluate(self, model: nn.Module, split: str) -> float:
         """The metric of ``model`` on ``split`` (``"val"`` or ``"test"``); it may use part of the
         split to stay cheap, as it runs during training."""
@@ -175,6 +180,10 @@ class ClassificationWorkload(Workload):
     def loss(self, model: Callable[[Tensor], Tensor], batch: Batch) -> Tensor:
         x, y = batch
         return nn.functional.cross_entropy(model(x), y)
+
+    def epochs(self) -> float:
+        examples = len(self.splits()["train"][1])
+        return self.full_budget * min(self.batch_size, examples) / examples
 
     def evaluate(self, model: nn.Module, split: str) -> float:
         return self.held_out(model, split).metric

@@ -180,6 +180,10 @@ class StdlibGPT(Workload):
         x, y = batch
         return F.cross_entropy(model(x).flatten(0, 1), y.flatten())
 
+    def epochs(self) -> float:
+        """Bytes predicted at the full budget over the training split's (windows start anywhere)."""
+        return self.full_budget * self.batch_size * self.context / len(self.data()["train"])
+
     def evaluate(self, model: nn.Module, split: str) -> float:
         return float(self.window_bits(model, split, self.eval_windows).mean())
 
