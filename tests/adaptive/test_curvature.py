@@ -8,9 +8,10 @@ import torch
 from torch import nn
 
 from budgetlr.adaptive.curvature import Spectrum, estimate_spectrum, hessian_operator, lanczos
-from budgetlr.adaptive.phi import PHI_GRID, auto_schedule, phi_rule
+from budgetlr.adaptive.phi import PHI_GRID, RULE_FITTED_ON, auto_schedule, phi_rule
 from budgetlr.bench.curvature import estimate_for_workload
 from budgetlr.bench.runner import TrialConfig, run_trial
+from budgetlr.bench.suites import SUITES
 from budgetlr.bench.workloads import resolve_workload
 from budgetlr.schedules import parse
 
@@ -90,14 +91,30 @@ def test_the_estimate_of_a_workload_is_deterministic_and_leaves_the_model_unchan
     assert first.top > first.low > 0
 
 
-@pytest.mark.parametrize("steps, kappa, phi", [(1000, 5.0, 2.0980), (100, 10.0, 0.25), (10_000, 2.0, 8.0)])
+# log2(phi) = 1 + 4 log10(T) - 12.5 log10(kappa), by hand: at T = 500 and kappa = 7,
+# 1 + 10.79588 - 10.56373 = 1.23215, phi = 2.3492; at T = 200 and kappa = 6, 0.47723, phi = 1.3921.
+@pytest.mark.parametrize(
+    "steps, kappa, phi", [(500, 7.0, 2.3492), (200, 6.0, 1.3921), (100, 10.0, 0.25), (10_000, 2.0, 8.0)]
+)
 def test_phi_rule_reference_values(steps, kappa, phi):
     assert phi_rule(steps, kappa) == pytest.approx(phi, abs=1e-4)
 
 
+def test_no_suite_scores_phi_auto_on_a_quadratic_the_rule_was_fitted_on():
+    scored = {
+        resolve_workload(workload).kappa
+        for suite in SUITES.values()
+        for part in suite.sweeps()
+        for workload in part.workloads
+        if workload.startswith("quadratic")
+    }
+    assert scored == {100.0, 10_000.0}
+    assert scored.isdisjoint(RULE_FITTED_ON)
+
+
 def test_phi_rule_grows_with_the_budget_falls_with_kappa_and_stays_in_range():
     by_steps = [phi_rule(t, 4.0) for t in (100, 300, 1000, 3000)]
-    by_kappa = [phi_rule(1000, k) for k in (3.0, 4.0, 5.0, 6.0)]
+    by_kappa = [phi_rule(300, k) for k in (3.0, 4.0, 5.0, 6.0)]
     assert by_steps == sorted(by_steps) and by_kappa == sorted(by_kappa, reverse=True)
     assert all(PHI_GRID[0] <= phi <= PHI_GRID[-1] for phi in by_steps + by_kappa)
     with pytest.raises(ValueError, match="kappa"):

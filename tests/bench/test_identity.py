@@ -98,3 +98,20 @@ def test_a_workloads_data_is_in_its_fingerprint_and_its_path_is_not(tmp_path):
         resolve_workload(spec.format(tmp_path / n)).data_fingerprint() for n in ("a.txt", "b.txt", "c.txt")
     )
     assert same == moved != other and len(same) == 16
+
+
+def test_a_phi_auto_trial_made_under_another_phi_rule_is_run_again_and_no_other_trial_is(
+    tmp_path, monkeypatch
+):
+    import budgetlr.adaptive.phi
+
+    auto = TrialConfig("quadratic(dim=8)", "uba(phi=auto, warmup=0.05)", 0.1, 0.1, 0)
+    with Store(tmp_path) as store:
+        for config in (auto, *CONFIGS):
+            store.save(TrialResult(config, 200, "ok", 0.5, 0.5, 1.0, 200.0), "loss", False)
+        monkeypatch.setattr(
+            budgetlr.adaptive.phi, "RULE_INTERCEPT", budgetlr.adaptive.phi.RULE_INTERCEPT + 0.5
+        )
+        assert store.done_keys() & {c.key() for c in (auto, *CONFIGS)} == {c.key() for c in CONFIGS}
+        assert store.not_reused([auto, *CONFIGS]) == {None: 1}
+    assert "the rule that sets uba(phi=auto)'s phi" in not_reused_line(None, 1)

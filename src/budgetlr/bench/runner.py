@@ -21,6 +21,7 @@ import numpy as np
 from budgetlr.bench.database import Status
 from budgetlr.errors import InvalidInput
 from budgetlr.schedules.base import steps_from_fraction
+from budgetlr.spec import split_spec
 
 if TYPE_CHECKING:
     import torch
@@ -74,12 +75,25 @@ class TrialConfig:
         """The trial's identity: a hash of what determines its result, namely the configuration,
         the workload's data (see :meth:`Workload.data_fingerprint`) and :data:`TRIAL_SEMANTICS`.
         The package version is not part of it: an upgrade keeps every stored trial."""
-        return trial_key(self, data_fingerprint(self.workload), TRIAL_SEMANTICS)
+        return trial_key(self, data_fingerprint(self.workload), TRIAL_SEMANTICS, chosen_by(self.schedule))
 
 
-def trial_key(config: TrialConfig, data: str, semantics: int) -> str:
-    text = json.dumps({**asdict(config), "data": data, "semantics": semantics}, sort_keys=True)
+def trial_key(config: TrialConfig, data: str, semantics: int, rule: str | None = None) -> str:
+    fields = {**asdict(config), "data": data, "semantics": semantics}
+    text = json.dumps(fields if rule is None else {**fields, "rule": rule}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+def chosen_by(schedule: str) -> str | None:
+    """The rule that sets what ``schedule`` leaves to budgetlr (``uba(phi=auto)``'s phi rule), part
+    of its trials' identity so that a trial made under another rule is not reused; None for a
+    spec that leaves nothing to a rule."""
+    name, args = split_spec(schedule)
+    if name != "uba" or args.get("phi") != "auto":
+        return None
+    from budgetlr.adaptive.phi import rule_text
+
+    return rule_text()
 
 
 @cache

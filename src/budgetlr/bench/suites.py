@@ -18,11 +18,14 @@ BASELINES = (
 #: The study's cheap workloads (8 seeds) run every method; its language model (4 seeds) the
 #: schedules the claim names. digits-cnn (98% accuracy, 360 test images) left the study.
 STUDY_WORKLOADS = ("quadratic", "quadratic(kappa=10000.0)", "mnist1d-cnn")
-#: uba(phi=2) is cosine exactly, so cosine stands for it.
+#: uba(phi=2) is cosine exactly, so cosine stands for it. The fixed phis span phi=auto's range
+#: (1/4 to 8), so that every phi it chooses is among those it is compared with.
 STUDY_SCHEDULES = (
+    "uba(phi=0.25, warmup=0.05)",
     "uba(phi=0.5, warmup=0.05)",
     "uba(warmup=0.05)",
     "uba(phi=4.0, warmup=0.05)",
+    "uba(phi=8.0, warmup=0.05)",
     "uba(phi=auto, warmup=0.05)",
     "rex(warmup=0.05)",
     "linear(warmup=0.05)",

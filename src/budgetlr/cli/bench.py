@@ -179,7 +179,10 @@ def not_reused_line(semantics: int | None, count: int) -> str:
     from budgetlr.bench.runner import TRIAL_SEMANTICS
 
     if semantics is None:
-        return f"{count} stored trials were run again: their workload's data changed since they were made"
+        return (
+            f"{count} stored trials were run again: their workload's data, or the rule that sets "
+            "uba(phi=auto)'s phi, changed since they were made"
+        )
     made = "stored by an older budgetlr, which did not record them" if semantics == 0 else ""
     return (
         f"{count} stored trials were run again: they were made under trial semantics {semantics}"
