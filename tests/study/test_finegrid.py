@@ -54,3 +54,21 @@ def test_a_higher_is_better_metric_tunes_to_its_largest_value():
 )
 def test_a_tuned_lr_at_an_edge_or_a_cliff_is_flagged(val_by_lr, tuned, said):
     assert flags(val_by_lr, tuned) == said
+
+
+def test_the_page_names_every_cell_whose_tuned_lr_is_at_an_edge_or_too_coarse():
+    from budgetlr.study.analysis import Cell
+    from budgetlr.study.measurements import tuning
+    from budgetlr.study.pages import page_text
+
+    def cell(schedule, val_by_lr, tuned):
+        return Cell("w", schedule, 0.5, 100, "loss", False, tuned, val_by_lr)
+
+    fine = cell("cosine", {0.1: 1.0, 0.1414: 0.9, 0.2: 0.95}, 0.1414)
+    edge = cell("linear", {0.1: 0.9, 0.1414: 1.0}, 0.1)
+    coarse = cell("wsd", {0.1: 1.0, 0.2: 0.9, 0.4: 1.0}, 0.2)
+    text = page_text(tuning([fine, edge, coarse], str))
+    assert "1 of 3 cells have their tuned LR inside their grid" in text
+    assert "| w | linear | 0.5 | 0.1 | at a grid edge |" in text
+    assert "| w | wsd | 0.5 | 0.2 | neighbours over sqrt(2) apart |" in text
+    assert "cosine" not in text

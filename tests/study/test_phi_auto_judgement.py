@@ -66,9 +66,22 @@ def test_phi_auto_that_trails_the_best_fixed_phi_is_said_not_to_beat_it():
     assert set(judgement.picks.values()) == {HALF}  # chosen without the held-out workload
     assert not judgement.beats_fixed and judgement.against_fixed.percent().covers(3.0)
     assert "phi=auto does not beat the best fixed phi out of sample: " in judgement.explain()
-    assert "does not beat the best fixed phi out of sample" in page_text(
-        phi_auto_out_of_sample(measured, str)
-    )
+    text = page_text(phi_auto_out_of_sample(measured, str, {}))
+    assert "does not beat the best fixed phi out of sample" in text and "Read it with care" not in text
+
+
+def test_the_page_says_when_phi_auto_chose_a_phi_outside_the_fixed_phis_it_is_compared_with():
+    measured = synthetic(0.97)
+    keys = [key for c in measured if c.schedule == AUTO for key in c.keys]
+    # two trials chose 1/4, below the fixed 0.5 to 2; one chose 8, above; the others 1 (inside)
+    notes = {key: {"phi": 1.0} for key in keys} | {
+        keys[0]: {"phi": 0.25},
+        keys[1]: {"phi": 0.25},
+        keys[2]: {"phi": 8.0},
+    }
+    text = page_text(phi_auto_out_of_sample(measured, str, notes))
+    assert f"in 3 of the {len(keys)} tuned phi=auto trials" in text
+    assert "(0.25 (2), 8 (1) trials)" in text
 
 
 def test_phi_auto_that_leads_is_said_to_beat_it():

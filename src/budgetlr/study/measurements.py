@@ -277,3 +277,23 @@ def wsd_s(rows: list[branching.BranchRow]) -> list[Section]:
         ),
     }
     return [Section("results/wsd_s.md.j2", fields)]
+
+
+def tuning(cells: Sequence[Cell], short: Callable[[str], str]) -> Section:
+    """How finely every cell's peak LR was tuned: the cells whose tuned LR lies inside its grid with
+    both neighbours within sqrt(2) and no divergence beside it, and every other cell, named with
+    what :func:`budgetlr.study.finegrid.flags` finds."""
+    from budgetlr.study.finegrid import flags
+
+    rows = []
+    for cell in cells:
+        if found := flags(cell.val_by_lr, cell.tuned_lr):
+            tuned = "–" if cell.tuned_lr is None else f"{cell.tuned_lr:g}"
+            rows.append(
+                [(cell.workload, ""), (short(cell.schedule), ""), (f"{cell.budget:g}", ""), (tuned, ""),
+                 (", ".join(found), "")]
+            )  # fmt: skip
+    table = Table(["workload", "method", "budget", "tuned LR", "what is wrong"], rows) if rows else None
+    return Section(
+        "results/tuning.md.j2", {"cells": len(cells), "fine": len(cells) - len(rows), "table": table}
+    )

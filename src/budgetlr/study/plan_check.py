@@ -14,6 +14,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import combinations
+from pathlib import Path
 
 import numpy as np
 
@@ -24,6 +25,7 @@ from budgetlr.errors import InvalidInput
 from budgetlr.plan import Fit, fit, predict_lrs
 from budgetlr.schedules import schedule
 from budgetlr.study.analysis import Cell
+from budgetlr.study.pages import Section, Styled, Table
 from budgetlr.study.recommend import excess, recommend
 
 PLANNING_BUDGET = 0.5
@@ -241,3 +243,101 @@ def check_group(
             for workload in workloads
         )
     )
+
+
+def measured(workload: str, cells: Sequence[Cell]) -> bool:
+    """Whether the study holds what the check on ``workload`` reads: the planning runs, and every
+    replayable schedule at the full budget with a tuned LR."""
+    mine = [c for c in cells if c.workload == workload and c.tuned_lr is not None]
+    planning = {family(c.schedule) for c in mine if c.budget == PLANNING_BUDGET and replayable(c.schedule)}
+    full = {family(c.schedule) for c in mine if c.budget == FULL_BUDGET and replayable(c.schedule)}
+    return set(PLANNING) <= planning and {*PLANNING, *FIXED} <= full
+
+
+def percent(value: float) -> str:
+    return f"{100 * value:.1f}%"
+
+
+def targets_table(summary: Summary) -> Table:
+    """Each measure of docs/plan.md against its target, missed ones in bold."""
+
+    def outcome(text: str, met: bool | None) -> list[Styled]:
+        return [(text, ""), ("met" if met else "**missed**" if met is False else "–", "")]
+
+    designed = summary.median_regret(DESIGNED)
+    rows = [
+        [("median prediction error", ""), (f"at most {TARGET_ERROR_SE:g} SE", ""),
+         *outcome(f"{summary.median_error_se:.2f} SE", summary.median_error_se <= TARGET_ERROR_SE)],
+        [(f"sign accuracy on gaps over {GAP_SE:g} SE", ""), (f"at least {TARGET_SIGN_ACCURACY:.0%}", ""),
+         *outcome(f"{percent(summary.sign_accuracy)} of {len(summary.resolved_pairs)} pairs",
+                  None if math.isnan(summary.sign_accuracy) else summary.sign_accuracy >= TARGET_SIGN_ACCURACY)],
+        [("Kendall's tau, median over workloads", ""), ("reported", ""), *outcome(f"{summary.median_tau:+.2f}", None)],
+        [("the design's median regret", ""), (f"at most {TARGET_REGRET:.0%}", ""),
+         *outcome(percent(designed), designed <= TARGET_REGRET)],
+    ]  # fmt: skip
+    for policy in summary.policies:
+        theirs = summary.median_regret(policy)
+        rows.append(
+            [(f"... against {policy_name(policy)}", ""), ("below it", ""),
+             *outcome(f"{percent(designed)} against {percent(theirs)}", designed < theirs)]
+        )  # fmt: skip
+    return Table(["measure", "target", "outcome", "target met"], rows)
+
+
+def policy_name(policy: str) -> str:
+    return policy if policy == RECOMMENDED else f"always {policy}"
+
+
+def workloads_table(summary: Summary, short: Callable[[str], str]) -> Table:
+    policies = [*summary.policies, DESIGNED]
+    rows = []
+    for c in summary.checks:
+        epochs = "fresh data" if c.epochs is None else f"{c.epochs:.2g}"
+        errors = float(np.median([p.error_se for p in c.predictions]))
+        resolved = [p for p in c.pairs if p.resolved]
+        rows.append(
+            [
+                (c.workload, ""),
+                (epochs, "best" if c.epochs is not None and c.epochs > 1 else ""),
+                (percent(c.fit_error), ""),
+                (f"{errors:.2f}", ""),
+                (f"{sum(p.right for p in resolved)} of {len(resolved)}", ""),
+                (f"{c.tau:+.2f}", ""),
+                (short(c.design), ""),
+                *[(percent(c.regrets[p]), "") for p in policies],
+            ]
+        )
+    header = ["workload", "epochs", "fit's PredE", "median error (SE)", "signs right", "tau", "design"]
+    return Table(
+        header + [f"regret: {'design' if p == DESIGNED else policy_name(p)}" for p in policies], rows
+    )
+
+
+def planner_section(
+    groups: Sequence[tuple[str, Sequence[str]]],
+    cells: Sequence[Cell],
+    trials: Sequence[Trial],
+    out: Path,
+    short: Callable[[str], str],
+) -> Section:
+    """The planner's validation (docs/plan.md) on each group of workloads (networks, controls)."""
+    from budgetlr.bench.workloads import resolve_workload
+
+    found = []
+    with Store.existing(out) as store:
+        for title, workloads in groups:
+            ready = [w for w in workloads if measured(w, cells)]
+            entry: dict[str, object] = {"title": title, "missing": [w for w in workloads if w not in ready]}
+            if ready:
+                summary = check_group(ready, cells, trials, store, lambda w: resolve_workload(w).epochs())
+                entry |= {"targets": targets_table(summary), "table": workloads_table(summary, short)}
+            found.append(entry)
+    fields = {
+        "groups": found,
+        "planning": PLANNING_BUDGET,
+        "gap": GAP_SE,
+        "multi_epoch": sorted(
+            w for _, ws in groups for w in ws if (e := resolve_workload(w).epochs()) is not None and e > 1
+        ),
+    }
+    return Section("results/planner.md.j2", fields)

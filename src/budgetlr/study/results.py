@@ -30,9 +30,11 @@ from budgetlr.study.measurements import (
     held_out_noise,
     lr_transfer_section,
     phi_sensitivity,
+    tuning,
     wsd_s,
 )
 from budgetlr.study.pages import Section, page_text
+from budgetlr.study.plan_check import planner_section
 from budgetlr.study.report import budget_table, optimizer_text, plot_metric_vs_budget, slug
 from budgetlr.study.verdicts import (
     per_cell_comparisons,
@@ -164,17 +166,29 @@ def build(
         else None,
     }
     sections = [Section("results/intro.md.j2", intro)]
+    # A suite with convex controls leads with its networks; the controls get a section of their own.
+    main = [c for c in pickable if c.workload not in suite.controls]
+    controls = [c for c in pickable if c.workload in suite.controls]
+    group = "the networks" if suite.controls else ""
     if suite.claim is not None:
-        sections.append(pooled_verdicts(pickable, suite.claim, short))
+        sections.append(pooled_verdicts(main, suite.claim, short, group=group))
+    sections.append(recommender_out_of_sample(main, short))
+    if suite.controls:
+        groups = [
+            ("The networks", sorted({c.workload for c in main})),
+            ("The convex controls", list(suite.controls)),
+        ]
+        sections += [planner_section(groups, pickable, trials, out, short), tuning(pickable, short)]
+        if suite.claim is not None:
+            sections.append(pooled_verdicts(controls, suite.claim, short, group="the convex controls"))
     sections += [
-        recommender_out_of_sample(pickable, short),
         lr_transfer_section(laws, trials, short),
-        *phi_auto_out_of_sample(pickable, short),
+        *phi_auto_out_of_sample(pickable, short, notes),
     ]
     if suite.claim is not None:
         sections += per_cell_comparisons(pickable, suite.claim, budgets, short)
     sections += [
-        recommendations(pickable, budgets, short),
+        recommendations(main, budgets, short),
         *phi_sensitivity(pickable, trials, notes, plots, rel),
         adaptive(cells, pickable, suite.comparisons, budgets, short),
         *wsd_s(rows),

@@ -4,8 +4,8 @@ Each returns the :class:`~budgetlr.study.pages.Section` its template renders."""
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Callable
+from collections import Counter, defaultdict
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -53,12 +53,13 @@ def phi_note(schedule: str) -> str:
 
 
 def pooled_verdicts(
-    cells: list[Cell], claim: Claim, short: Callable[[str], str], main_page: bool = True
+    cells: list[Cell], claim: Claim, short: Callable[[str], str], main_page: bool = True, group: str = ""
 ) -> Section:
     """The claim's challenger against each baseline, pooled over workloads per budget regime:
     the mean log-ratio of held-out test losses with a Bonferroni-corrected 95% interval
     (:func:`budgetlr.study.stats.pooled_family`). Off the ``main_page`` (the GPU tier) it names
-    no section of the main page."""
+    no section of the main page. ``group`` names the workloads where a page splits them (the
+    networks, the convex controls)."""
     challenger = method(claim.challenger).spec
     name = short(challenger)
     family: dict[str, dict[str, dict[float, tuple[list[float], list[float]]]]] = {}
@@ -79,7 +80,7 @@ def pooled_verdicts(
                 counts = sorted({len(a) for by_budget in chosen.values() for a, _ in by_budget.values()})
                 seeds[key] = f"{counts[0]}" if len(counts) == 1 else f"{counts[0]} to {counts[-1]}"
     workloads_in = sorted({w for by_workload in family.values() for w in by_workload})
-    fields: dict[str, Any] = {"main_page": main_page, "name": name, "workloads": workloads_in}
+    fields: dict[str, Any] = {"main_page": main_page, "name": name, "workloads": workloads_in, "group": group}
     if not family:
         return Section("results/verdicts.md.j2", {**fields, "table": None})
     intervals = stats.pooled_family(family, rng=np.random.default_rng(BOOTSTRAP_SEED))
@@ -257,15 +258,35 @@ def sign_style(change: float) -> str:
     return "best" if change < 0 else "worst" if change > 0 else ""
 
 
-def phi_auto_out_of_sample(cells: list[Cell], short: Callable[[str], str]) -> list[Section]:
+def phi_auto_out_of_sample(
+    cells: list[Cell], short: Callable[[str], str], notes: Mapping[str, Mapping[str, object]]
+) -> list[Section]:
     """``uba(phi=auto)`` judged leave-one-workload-out against the best fixed phi
-    (:func:`budgetlr.study.phis.judge_phi_auto`)."""
+    (:func:`budgetlr.study.phis.judge_phi_auto`), and how often the phi it chose (its trials'
+    ``notes``) lay outside the fixed phis it is compared with."""
     groups = phi_groups(cells)
     if groups is None:
         return []
     auto, fixed = groups
     judgement = judge_phi_auto(cells, auto, fixed)
-    fields: dict[str, Any] = {"auto": short(auto), "table": None}
+    chosen = [
+        float(phi)
+        for c in cells
+        if c.schedule == auto
+        for key in c.keys
+        if isinstance(phi := notes.get(key, {}).get("phi"), float | int)
+    ]
+    low, high = min(fixed.values()), max(fixed.values())
+    outside = Counter(f"{phi:.3g}" for phi in chosen if not low <= phi <= high)
+    fields: dict[str, Any] = {
+        "auto": short(auto),
+        "table": None,
+        "chosen": len(chosen),
+        "outside": sum(outside.values()),
+        "outside_phis": ", ".join(
+            f"{phi} ({n})" for phi, n in sorted(outside.items(), key=lambda item: float(item[0]))
+        ),
+    }
     if judgement is not None:
         rows = [
             [(w, ""), (f"{b:g}", ""), (short(pick), "")] for (w, b), pick in sorted(judgement.picks.items())
