@@ -53,3 +53,39 @@ def test_a_short_run_of_the_fair_suite_refines_its_grids_and_keeps_curves_the_pl
 )
 def test_a_workload_says_how_many_passes_over_its_training_data_its_full_budget_makes(workload, epochs):
     assert resolve_workload(workload).epochs() == (None if epochs is None else pytest.approx(epochs))
+
+
+def test_a_snapshot_of_a_running_fair_study_keeps_every_trial_and_curve_for_the_next_sitting(tmp_path):
+    import sqlite3
+    import subprocess
+    from pathlib import Path
+
+    from budgetlr.bench.runner import CurvePoint, TrialConfig, TrialResult
+
+    out = tmp_path / "fair"
+    configs = [TrialConfig("quadratic", "linear(warmup=0.05)", 0.1, lr, 0) for lr in (0.025, 0.05)]
+    with Store(out) as store:  # left open, as a running sweep leaves it
+        for config in configs:
+            curve = [CurvePoint(step, 1.0 / step, None, 0.01) for step in range(1, 201)]
+            store.save(
+                TrialResult(config, 200, "ok", 0.5, 0.5, 1.0, 200.0, curve, {"l2": [1.0] * 200}),
+                "loss",
+                False,
+            )
+        snapshot = tmp_path / "snapshot.db"
+        script = Path(__file__).resolve().parents[2] / "benchmarks" / "fair_study.sh"
+        done = subprocess.run(
+            [script, "--snapshot", str(out)], env={"FAIR_SNAPSHOT": str(snapshot), "PATH": "/usr/bin:/bin"},
+            capture_output=True, text=True,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+    copy = sqlite3.connect(snapshot)
+    assert copy.execute("SELECT count(*) FROM trials").fetchone() == (2,)
+    assert copy.execute("SELECT count(*) FROM grad_norms").fetchone() == (0,)
+    with Store.existing(tmp_path / "fair") as store:
+        expected = {c.key(): store.curve(c.key()) for c in configs}
+    (tmp_path / "next").mkdir()
+    snapshot.rename(tmp_path / "next" / "results.db")
+    with Store.existing(tmp_path / "next") as store:
+        assert store.done_keys() == set(expected)
+        assert all(store.curve(key) == curve for key, curve in expected.items())

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# The fair study (docs/benchmark.md, "The fair study"), resumable across sittings:
+#
+#   benchmarks/fair_study.sh [OUT]            # default study-results/fair; about 7 h with one worker (WORKERS=2: two)
+#   benchmarks/fair_study.sh --snapshot [OUT] # stop point: copy OUT's finished trials into the repository
+#
+# Every finished trial is stored, and a rerun skips it. A sitting that cannot finish the study
+# ends with --snapshot, which copies the database (trials and their curves as the planner reads
+# them, without per-step gradient norms) to benchmarks/fair/results.db; the next sitting's run
+# starts from that copy when OUT holds no database yet.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUDGETLR=${BUDGETLR:-.venv/bin/budgetlr}
+SNAPSHOT=${FAIR_SNAPSHOT:-benchmarks/fair/results.db}
+
+copy_database() {  # source target: a consistent copy of a database another process may be writing
+  python3 - "$1" "$2" <<'PY'
+import os, sqlite3, sys
+source, target = sys.argv[1:]
+with sqlite3.connect(f"file:{source}?mode=ro", uri=True) as db:
+    db.execute("VACUUM INTO ?", (target + ".tmp",))
+with sqlite3.connect(target + ".tmp") as db:
+    db.execute("DELETE FROM grad_norms")
+    db.execute("DELETE FROM claims")
+db = sqlite3.connect(target + ".tmp")
+db.execute("VACUUM")
+db.close()
+os.replace(target + ".tmp", target)
+PY
+}
+
+if [[ ${1:-} == --snapshot ]]; then
+  OUT=${2:-study-results/fair}
+  mkdir -p "$(dirname "$SNAPSHOT")"
+  copy_database "$OUT/results.db" "$SNAPSHOT"
+  echo "copied $OUT/results.db to $SNAPSHOT"
+  exit 0
+fi
+
+OUT=${1:-study-results/fair}
+if [[ ! -e $OUT/results.db && -e $SNAPSHOT ]]; then
+  mkdir -p "$OUT"
+  cp "$SNAPSHOT" "$OUT/results.db"
+  echo "resuming from $SNAPSHOT"
+fi
+"$BUDGETLR" bench --suite fair --workers "${WORKERS:-1}" --out "$OUT" --no-report
