@@ -15,7 +15,7 @@ from pathlib import Path
 
 from budgetlr.bench.methods import MethodKind, method, spec_name
 from budgetlr.bench.store import Store, Trial
-from budgetlr.bench.suites import Claim, Suite
+from budgetlr.bench.suites import SUITES, Claim, Suite
 from budgetlr.bench.workloads import BUILT_IN
 from budgetlr.errors import InvalidInput
 from budgetlr.schedules import FAMILIES, keys_of
@@ -87,6 +87,13 @@ def grids(trials: list[Trial], short: Callable[[str], str]) -> str:
     return "; ".join(parts)
 
 
+def coarse_grids(suite: Suite) -> str:
+    """A refining suite's coarse grids, each workload's (the refined ones differ cell by cell)."""
+    return "; ".join(
+        f"{workload}: {', '.join(f'{lr:g}' for lr in lrs)}" for workload, lrs in sorted(suite.lrs.items())
+    )
+
+
 def takes_notes(schedule: str) -> bool:
     """Whether trials of ``schedule`` store what the page reports of them: phi=auto's phi, PBT's run."""
     return spec_name(schedule) == "pbt" or method(schedule).kind == MethodKind.AUTO
@@ -145,6 +152,8 @@ def build(
     )
     rel = plots.relative_to(page.parent)
     intro = {
+        "suite": next(name for name, known in SUITES.items() if known is suite),
+        "refined": suite.refine,
         "out": out,
         "page": page,
         "trials": len(trials),
@@ -157,7 +166,7 @@ def build(
         "workloads": workloads,
         "budgets": budgets,
         "seeds": seeds,
-        "grids": grids(swept, short),
+        "grids": grids(swept, short) if not suite.refine else coarse_grids(suite),
         "warmup": warmup,
         "other_warmups": other_warmups,
         "missing": missing,
