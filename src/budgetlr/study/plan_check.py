@@ -194,6 +194,8 @@ class Summary:
     """The measures of docs/plan.md over a group of workloads, each against its target."""
 
     checks: tuple[WorkloadCheck, ...]
+    #: the workloads the law could not be fitted on, and why
+    failed: tuple[tuple[str, str], ...] = ()
 
     @property
     def median_error_se(self) -> float:
@@ -227,22 +229,27 @@ def check_group(
     store: Store,
     epochs: Callable[[str], float | None],
 ) -> Summary:
-    """The checks on each of ``workloads``, recommend's choice for each made on the others."""
+    """The checks on each of ``workloads``, recommend's choice for each made on the others; a
+    workload whose runs the law cannot be fitted to is named with the reason."""
     by_key = {t.key: t for t in trials}
     mine = [c for c in cells if c.workload in workloads]
-    return Summary(
-        tuple(
-            check_workload(
-                workload,
-                [c for c in mine if c.workload == workload],
-                [c for c in mine if c.workload != workload],
-                by_key,
-                store,
-                epochs(workload),
+    checks, failed = [], []
+    for workload in workloads:
+        others = [c for c in mine if c.workload != workload]
+        try:
+            checks.append(
+                check_workload(
+                    workload,
+                    [c for c in mine if c.workload == workload],
+                    others,
+                    by_key,
+                    store,
+                    epochs(workload),
+                )
             )
-            for workload in workloads
-        )
-    )
+        except InvalidInput as error:
+            failed.append((workload, str(error)))
+    return Summary(tuple(checks), tuple(failed))
 
 
 def measured(workload: str, cells: Sequence[Cell]) -> bool:
@@ -330,7 +337,9 @@ def planner_section(
             entry: dict[str, object] = {"title": title, "missing": [w for w in workloads if w not in ready]}
             if ready:
                 summary = check_group(ready, cells, trials, store, lambda w: resolve_workload(w).epochs())
-                entry |= {"targets": targets_table(summary), "table": workloads_table(summary, short)}
+                entry["failed"] = [f"{workload} ({why})" for workload, why in summary.failed]
+                if summary.checks:
+                    entry |= {"targets": targets_table(summary), "table": workloads_table(summary, short)}
             found.append(entry)
     fields = {
         "groups": found,
