@@ -127,3 +127,20 @@ def test_a_workload_named_with_a_suite_runs_in_the_sweep_that_holds_it():
     ]
     assert sweeps_of(fair, ["quadratic(kappa=1e4)"]) == [(fair, ("quadratic(kappa=1e4)",))]
     assert sweeps_of(fair, ["stdlib-gpt"]) == [(fair, ("stdlib-gpt",))]  # not in the suite: its first sweep
+
+
+def test_the_fair_language_model_reports_each_method_under_the_networks_name():
+    names = SUITES["fair"].report_names()
+    assert names == {
+        ("stdlib-gpt-long", method(lm).spec): method(main).spec
+        for lm, main in [
+            ("uba(warmup_steps=100)", "uba(warmup=0.05)"),
+            ("cosine(warmup_steps=100)", "cosine(warmup=0.05)"),
+            ("linear(warmup_steps=100)", "linear(warmup=0.05)"),
+            ("wsd(decay=0.2, shape=1-sqrt, warmup_steps=100)", "wsd(decay=0.2, shape=1-sqrt, warmup=0.05)"),
+            ("rex(warmup_steps=100)", "rex(warmup=0.05)"),
+            ("constant(warmup_steps=100)", "constant(warmup=0.05)"),
+            ("schedulefree(warmup_steps=100)", "schedulefree(warmup=0.05)"),
+        ]
+    }
+    assert SUITES["study"].report_names() == {}

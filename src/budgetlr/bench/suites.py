@@ -133,6 +133,20 @@ class Suite:
     refine: bool = False
     #: Workloads reported in a section of their own, never pooled with the others (convex controls).
     controls: tuple[str, ...] = ()
+    #: Schedules of this sweep reported under another sweep's name: the same method, specified
+    #: differently for its workloads (the fair study's language model warms up for 100 steps).
+    reported_as: dict[str, str] = field(default_factory=dict)
+
+    def report_names(self) -> dict[tuple[str, str], str]:
+        """``{(workload, canonical schedule): the name it is reported under}`` over the sweeps."""
+        from budgetlr.bench.methods import method
+
+        return {
+            (workload, method(schedule).spec): method(name).spec
+            for part in self.sweeps()
+            for workload in part.workloads
+            for schedule, name in part.reported_as.items()
+        }
 
     def sweeps(self) -> tuple[Suite, ...]:
         """The suite's sweeps: its own workloads x schedules x budgets x seeds, then ``more``."""
@@ -199,6 +213,7 @@ SUITES = {
                 (0, 1, 2),
                 FAIR_LRS,
                 refine=True,
+                reported_as=dict(zip(FAIR_LM_SCHEDULES, FAIR_SCHEDULES, strict=True)),
             ),
         ),
         refine=True,

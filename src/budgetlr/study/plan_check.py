@@ -128,14 +128,18 @@ def check_workload(
         for name in PLANNING
     ]
     fitted = fit(runs, law="mpl", replicates=0)
+    # A cell's schedule is the name it is reported under; its trials hold the spec they ran.
+    ran = {name: trials[cell.keys[0]].schedule for name, cell in full.items()}
     predictions = tuple(
-        predicted(fitted, cell, trials, store) for spec, cell in sorted(full.items()) if replayable(spec)
+        predicted(fitted, cell, ran[name], trials, store)
+        for name, cell in sorted(full.items())
+        if replayable(name)
     )
     cosine_peak = by_family(planning, "cosine").tuned_lr
     assert cosine_peak is not None
     design = min(
         predictions,
-        key=lambda p: final_loss(fitted, p.schedule, full[p.schedule].steps, cosine_peak),
+        key=lambda p: final_loss(fitted, ran[p.schedule], full[p.schedule].steps, cosine_peak),
     ).schedule
     losses = excess(full)
     regrets = {name: losses[by_family(full, name).schedule] for name in FIXED}
@@ -161,14 +165,16 @@ def final_loss(fitted: Fit, spec: str, steps: int, peak: float) -> float:
     return predict_lrs(fitted, schedule(spec, steps).lr(np.arange(steps), peak)).final_loss
 
 
-def predicted(fitted: Fit, cell: Cell, trials: dict[str, Trial], store: Store) -> Predicted:
+def predicted(fitted: Fit, cell: Cell, spec: str, trials: dict[str, Trial], store: Store) -> Predicted:
+    """``cell``'s observed final training loss, and the one ``fitted`` predicts for ``spec``, the
+    schedule its trials ran, at its tuned LR."""
     assert cell.tuned_lr is not None
     by_seed = {trials[key].seed: last_training_loss(store, key) for key in cell.keys}
     values = np.array(list(by_seed.values()))
     se = float(values.std(ddof=1) / math.sqrt(values.size)) if values.size > 1 else math.inf
     return Predicted(
         cell.schedule,
-        final_loss(fitted, cell.schedule, cell.steps, cell.tuned_lr),
+        final_loss(fitted, spec, cell.steps, cell.tuned_lr),
         float(values.mean()),
         se,
         by_seed,

@@ -8,6 +8,7 @@ budgetlr results --out study-results --write docs/results.md
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from functools import cache
@@ -87,6 +88,16 @@ def grids(trials: list[Trial], short: Callable[[str], str]) -> str:
     return "; ".join(parts)
 
 
+def reported(trials: list[Trial], suite: Suite) -> list[Trial]:
+    """``trials`` with each schedule under the name the suite reports it by (one method, specified
+    per workload, pools as one)."""
+    names = suite.report_names()
+    return [
+        dataclasses.replace(t, schedule=name) if (name := names.get((t.workload, t.schedule))) else t
+        for t in trials
+    ]
+
+
 def coarse_grids(suite: Suite) -> str:
     """A refining suite's coarse grids, each workload's (the refined ones differ cell by cell)."""
     return "; ".join(
@@ -108,7 +119,7 @@ def write_results(out: Path, page: Path, suite: Suite, gpu: Path | None = None) 
     # the runs at the LRs the transfer test predicts are off the grids: they tune no cell
     planned = suite.planned()
     grid_trials, _ = analysis.on_grid(trials, planned)
-    cells = analysis.cells(grid_trials)
+    cells = analysis.cells(reported(grid_trials, suite))
     gpu_cells = None
     if gpu is not None:  # read, or refused, before anything is written
         with Store.existing(gpu) as store:
@@ -167,6 +178,11 @@ def build(
         "budgets": budgets,
         "seeds": seeds,
         "grids": grids(swept, short) if not suite.refine else coarse_grids(suite),
+        "reported_as": [
+            f"{', '.join(part.workloads)} runs {', '.join(f'`{spec}`' for spec in part.reported_as)}"
+            for part in suite.sweeps()
+            if part.reported_as
+        ],
         "warmup": warmup,
         "other_warmups": other_warmups,
         "missing": missing,
