@@ -4,7 +4,9 @@
 #   benchmarks/fair_study.sh [OUT]            # default study-results/fair; about 7 h with one worker (WORKERS=2: two)
 #   benchmarks/fair_study.sh --snapshot [OUT] # stop point: copy OUT's finished trials into the repository
 #
-# Every finished trial is stored, and a rerun skips it. A sitting that cannot finish the study
+# Every finished trial is stored, and a rerun skips it; stop a run with Ctrl-C, or with `kill PID`
+# (SIGTERM) where it runs in the background (a background job ignores Ctrl-C's SIGINT). A sitting
+# that cannot finish the study
 # ends with --snapshot, which copies the database (trials and their curves as the planner reads
 # them, without per-step gradient norms) to benchmarks/fair/results.db; the next sitting's run
 # starts from that copy when OUT holds no database yet.
