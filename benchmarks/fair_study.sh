@@ -6,10 +6,9 @@
 #
 # Every finished trial is stored, and a rerun skips it; stop a run with Ctrl-C, or with `kill PID`
 # (SIGTERM) where it runs in the background (a background job ignores Ctrl-C's SIGINT). A sitting
-# that cannot finish the study
-# ends with --snapshot, which copies the database (trials and their curves as the planner reads
-# them, without per-step gradient norms) to benchmarks/fair/results.db; the next sitting's run
-# starts from that copy when OUT holds no database yet.
+# that cannot finish the study ends with --snapshot, which copies the database (trials and their
+# curves as the planner reads them, without per-step gradient norms) to benchmarks/fair/results.db;
+# the next sitting's run starts from that copy when OUT holds no database yet.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUDGETLR=${BUDGETLR:-.venv/bin/budgetlr}
