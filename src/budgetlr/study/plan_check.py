@@ -22,7 +22,7 @@ from budgetlr.bench.methods import MethodKind, method
 from budgetlr.bench.runs import setting_run
 from budgetlr.bench.store import Store, Trial
 from budgetlr.errors import InvalidInput
-from budgetlr.plan import Fit, fit, predict_lrs
+from budgetlr.plan import Fit, Run, fit, predict_lrs
 from budgetlr.schedules import schedule
 from budgetlr.study.analysis import Cell
 from budgetlr.study.pages import Section, Styled, Table
@@ -84,7 +84,7 @@ class WorkloadCheck:
     workload: str
     #: passes over the training data at the full budget (None: fresh data every step)
     epochs: float | None
-    #: the law's PredE on the two planning runs (mean relative error)
+    #: the law's mean relative error on the two planning runs, after their warmup
     fit_error: float
     predictions: tuple[Predicted, ...]
     pairs: tuple[Pair, ...]
@@ -152,13 +152,24 @@ def check_workload(
     return WorkloadCheck(
         workload,
         epochs,
-        float(np.mean([run.pred_e for run in fitted.runs])),
+        fit_error(fitted, runs),
         predictions,
         tuple(pair(a, b) for a, b in combinations(predictions, 2)),
         tau,
         design,
         regrets,
     )
+
+
+def fit_error(fitted: Fit, runs: Sequence[Run]) -> float:
+    """The fit's mean relative error on the runs it was fitted to, after their warmup (the law's
+    power term grows without bound as the LR's sum nears 0, so warmup points swamp a mean)."""
+    errors = []
+    for run in runs:
+        after = run.steps >= int(np.argmax(run.lrs >= run.lrs.max()))
+        losses = predict_lrs(fitted, run.lrs, run.steps).loss[after]
+        errors.append(np.mean(np.abs(losses - run.losses[after]) / run.losses[after]))
+    return float(np.mean(errors))
 
 
 def final_loss(fitted: Fit, spec: str, steps: int, peak: float) -> float:
@@ -320,7 +331,7 @@ def workloads_table(summary: Summary, short: Callable[[str], str]) -> Table:
                 *[(percent(c.regrets[p]), "") for p in policies],
             ]
         )
-    header = ["workload", "epochs", "fit's PredE", "median error (SE)", "signs right", "tau", "design"]
+    header = ["workload", "epochs", "fit's error", "median error (SE)", "signs right", "tau", "design"]
     return Table(
         header + [f"regret: {'design' if p == DESIGNED else policy_name(p)}" for p in policies], rows
     )
