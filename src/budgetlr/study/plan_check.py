@@ -351,7 +351,11 @@ def planner_section(
     with Store.existing(out) as store:
         for title, workloads in groups:
             ready = [w for w in workloads if measured(w, cells)]
-            entry: dict[str, object] = {"title": title, "missing": [w for w in workloads if w not in ready]}
+            entry: dict[str, object] = {
+                "title": title,
+                "missing": [w for w in workloads if w not in ready],
+                "failed": [],
+            }
             if ready:
                 summary = check_group(ready, cells, trials, store, lambda w: resolve_workload(w).epochs())
                 entry["failed"] = [f"{workload} ({why})" for workload, why in summary.failed]
