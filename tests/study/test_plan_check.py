@@ -6,6 +6,7 @@ import math
 import pytest
 
 from budgetlr.bench.store import Store
+from budgetlr.bench.suites import Claim, Suite
 from budgetlr.cli import main
 from budgetlr.study import analysis
 from budgetlr.study.plan_check import (
@@ -19,6 +20,7 @@ from budgetlr.study.plan_check import (
     check_group,
     pair,
 )
+from budgetlr.study.results import write_results
 
 
 def test_a_prediction_error_is_counted_in_standard_errors_of_the_observed_mean():
@@ -93,3 +95,31 @@ def test_the_check_on_a_short_quadratic_sweep_fits_predicts_designs_and_judges(t
         assert set(found.regrets) == {*FIXED, RECOMMENDED, DESIGNED}
         assert min(found.regrets.values()) >= 0
     assert summary.policies == [*FIXED, RECOMMENDED]
+    # The page of a suite with a convex control: the network leads, the control has its own sections.
+    suite = Suite(
+        "",
+        ("quadratic", "quadratic(kappa=10000.0)"),
+        (
+            "constant(warmup=0.05)",
+            "cosine(warmup=0.05)",
+            "linear(warmup=0.05)",
+            "wsd(decay=0.2, shape=1-sqrt, warmup=0.05)",
+        ),
+        (0.5, 1.0),
+        (0, 1),
+        {"quadratic": (0.05,), "quadratic(kappa=10000.0)": (0.05,)},
+        Claim("", "cosine(warmup=0.05)", ("linear(warmup=0.05)",), (), (0.5,)),
+        controls=("quadratic(kappa=10000.0)",),
+    )
+    page = write_results(tmp_path, tmp_path / "page.md", suite)
+    headings = [line for line in page.read_text().splitlines() if line.startswith("#")]
+    assert (
+        headings.index(
+            "## Verdicts on the networks: cosine's held-out loss against each baseline, on quadratic"
+        )
+        == 1
+    )
+    for heading in ("## The planner, validated on the fair study", "### The networks", "### The convex controls",
+                    "## How finely each cell's peak LR was tuned",
+                    "## Verdicts on the convex controls: cosine's held-out loss against each baseline, on quadratic(kappa=10000.0)"):  # fmt: skip
+        assert heading in headings

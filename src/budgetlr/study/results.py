@@ -163,7 +163,7 @@ def build(
     )
     rel = plots.relative_to(page.parent)
     intro = {
-        "suite": next(name for name, known in SUITES.items() if known is suite),
+        "suite": next((name for name, known in SUITES.items() if known is suite), None),
         "refined": suite.refine,
         "out": out,
         "page": page,
