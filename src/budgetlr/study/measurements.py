@@ -194,7 +194,9 @@ def adaptive(
     comparisons: Sequence[tuple[str, str]],
     budgets: list[float],
     short: Callable[[str], str],
-) -> Section:
+) -> list[Section]:
+    """The suite's comparisons of adaptive methods with fixed schedules, and PBT's runs; nothing
+    where the database holds neither."""
     schedules = {c.schedule for c in pickable}
     rows = []
     for challenger, baseline in ((method(a).spec, method(b).spec) for a, b in comparisons):
@@ -233,9 +235,10 @@ def adaptive(
         "best fixed schedule",
         "replay's rank",
     ]
-    return Section(
-        "results/adaptive.md.j2", {"table": table, "pbt": Table(pbt_header, pbt_rows) if pbt_rows else None}
-    )
+    if not rows and not pbt_rows:
+        return []
+    fields = {"table": table, "pbt": Table(pbt_header, pbt_rows) if pbt_rows else None}
+    return [Section("results/adaptive.md.j2", fields)]
 
 
 def wsd_s(rows: list[branching.BranchRow]) -> list[Section]:

@@ -215,7 +215,7 @@ def build(
     sections += [
         recommendations(main, budgets, short),
         *phi_sensitivity(pickable, trials, notes, plots, rel),
-        adaptive(cells, pickable, suite.comparisons, budgets, short),
+        *adaptive(cells, pickable, suite.comparisons, budgets, short),
         *wsd_s(rows),
         *held_out_noise(pickable, swept),
         cost(swept, transferred, superseded),
