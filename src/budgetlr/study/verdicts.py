@@ -80,7 +80,13 @@ def pooled_verdicts(
                 counts = sorted({len(a) for by_budget in chosen.values() for a, _ in by_budget.values()})
                 seeds[key] = f"{counts[0]}" if len(counts) == 1 else f"{counts[0]} to {counts[-1]}"
     workloads_in = sorted({w for by_workload in family.values() for w in by_workload})
-    fields: dict[str, Any] = {"main_page": main_page, "name": name, "workloads": workloads_in, "group": group}
+    fields: dict[str, Any] = {
+        "main_page": main_page,
+        "name": name,
+        "workloads": workloads_in,
+        "group": group,
+        "measured": bool(cells),
+    }
     if not family:
         return Section("results/verdicts.md.j2", {**fields, "table": None})
     intervals = stats.pooled_family(family, rng=np.random.default_rng(BOOTSTRAP_SEED))
