@@ -14,26 +14,10 @@ cd "$(dirname "$0")/.."
 BUDGETLR=${BUDGETLR:-.venv/bin/budgetlr}
 SNAPSHOT=${FAIR_SNAPSHOT:-benchmarks/fair/results.db}
 
-copy_database() {  # source target: a consistent copy of a database another process may be writing
-  python3 - "$1" "$2" <<'PY'
-import os, sqlite3, sys
-source, target = sys.argv[1:]
-with sqlite3.connect(f"file:{source}?mode=ro", uri=True) as db:
-    db.execute("VACUUM INTO ?", (target + ".tmp",))
-with sqlite3.connect(target + ".tmp") as db:
-    db.execute("DELETE FROM grad_norms")
-    db.execute("DELETE FROM claims")
-db = sqlite3.connect(target + ".tmp")
-db.execute("VACUUM")
-db.close()
-os.replace(target + ".tmp", target)
-PY
-}
-
 if [[ ${1:-} == --snapshot ]]; then
   OUT=${2:-study-results/fair}
   mkdir -p "$(dirname "$SNAPSHOT")"
-  copy_database "$OUT/results.db" "$SNAPSHOT"
+  python3 benchmarks/copy_database.py "$OUT/results.db" "$SNAPSHOT" grad_norms claims
   echo "copied $OUT/results.db to $SNAPSHOT"
   exit 0
 fi

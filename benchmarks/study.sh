@@ -26,19 +26,6 @@ done
 "$BUDGETLR" pbt --workload mnist1d-cnn --budget-fraction 0.25 --population 8 --interval 30 --out "$OUT"
 
 mkdir -p docs/results
-python3 - "$OUT/results.db" docs/results/results.db <<'PY'
-import sqlite3, sys
-source, target = sys.argv[1:]
-with sqlite3.connect(source) as db:
-    db.execute("VACUUM INTO ?", (target + ".tmp",))
-with sqlite3.connect(target + ".tmp") as db:
-    db.execute("DELETE FROM curves")
-    db.execute("DELETE FROM grad_norms")
-db = sqlite3.connect(target + ".tmp")
-db.execute("VACUUM")
-db.close()
-import os
-os.replace(target + ".tmp", target)
-PY
+python3 benchmarks/copy_database.py "$OUT/results.db" docs/results/results.db curves grad_norms
 cp "$OUT/wsd-s.json" docs/results/
 "$BUDGETLR" results --out docs/results --write docs/results.md
