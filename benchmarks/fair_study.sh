@@ -3,6 +3,7 @@
 #
 #   benchmarks/fair_study.sh [OUT]            # default study-results/fair; about 7 h with one worker (WORKERS=2: two)
 #   benchmarks/fair_study.sh --snapshot [OUT] # stop point: copy OUT's finished trials into the repository
+#   benchmarks/fair_study.sh --page [OUT]     # the finished study: its database and page in docs/
 #
 # Every finished trial is stored, and a rerun skips it; stop a run with Ctrl-C, or with `kill PID`
 # (SIGTERM) where it runs in the background (a background job ignores Ctrl-C's SIGINT). A sitting
@@ -19,6 +20,14 @@ if [[ ${1:-} == --snapshot ]]; then
   mkdir -p "$(dirname "$SNAPSHOT")"
   python3 benchmarks/copy_database.py "$OUT/results.db" "$SNAPSHOT" grad_norms claims
   echo "copied $OUT/results.db to $SNAPSHOT"
+  exit 0
+fi
+
+if [[ ${1:-} == --page ]]; then
+  OUT=${2:-study-results/fair}
+  mkdir -p docs/results
+  python3 benchmarks/copy_database.py "$OUT/results.db" docs/results/results.db grad_norms claims
+  "$BUDGETLR" results --suite fair --out docs/results --write docs/results.md
   exit 0
 fi
 
