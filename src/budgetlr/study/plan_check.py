@@ -23,6 +23,7 @@ from budgetlr.bench.runs import setting_run
 from budgetlr.bench.store import Store, Trial
 from budgetlr.errors import InvalidInput
 from budgetlr.plan import Fit, Run, fit, predict_lrs
+from budgetlr.plan.designing import final_losses
 from budgetlr.schedules import schedule
 from budgetlr.study.analysis import Cell
 from budgetlr.study.pages import Section, Styled, Table
@@ -173,7 +174,7 @@ def fit_error(fitted: Fit, runs: Sequence[Run]) -> float:
 
 
 def final_loss(fitted: Fit, spec: str, steps: int, peak: float) -> float:
-    return predict_lrs(fitted, schedule(spec, steps).lr(np.arange(steps), peak)).final_loss
+    return float(final_losses(fitted, schedule(spec, steps).lr(np.arange(steps), peak))[0])
 
 
 def predicted(fitted: Fit, cell: Cell, spec: str, trials: dict[str, Trial], store: Store) -> Predicted:
