@@ -10,7 +10,7 @@ from budgetlr.bench.store import Store
 from budgetlr.bench.workloads import resolve_workload
 from budgetlr.cli import main
 from budgetlr.plan.fitting import fit
-from budgetlr.study import analysis, finegrid
+from budgetlr.study import analysis, lr_grid
 
 
 @pytest.mark.slow
@@ -32,7 +32,7 @@ def test_a_short_run_of_the_fair_suite_refines_its_grids_and_keeps_curves_the_pl
     cells = analysis.cells(trials)
     assert len(cells) == 2 and len({t.lr for t in trials}) > 4  # the coarse grid's 4 LRs, and more
     for cell in cells:
-        assert "neighbours over sqrt(2) apart" not in finegrid.flags(cell.val_by_lr, cell.tuned_lr)
+        assert "neighbours over sqrt(2) apart" not in lr_grid.flags(cell.val_by_lr, cell.tuned_lr)
         grid = sorted(cell.val_by_lr)
         index = grid.index(cell.tuned_lr)
         for neighbour in grid[max(index - 1, 0) : index] + grid[index + 1 : index + 2]:

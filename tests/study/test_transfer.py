@@ -115,3 +115,16 @@ def test_a_suites_planned_lrs_stay_on_the_grid_before_its_smaller_budgets_ran():
     assert on_grid(SWEEP + new) == (SWEEP, new)
     planned = {("quadratic", "cosine(warmup=0.05)", lr) for lr in (*GRID, 0.2)}
     assert on_grid(SWEEP + new, planned) == (SWEEP + new, [])
+
+
+def test_lrs_that_refinement_added_at_the_largest_budget_alone_stay_on_the_grid():
+    """A refining sweep adds LRs cell by cell. At budget 1.0 (lr* = 0.35) the grid's best is 0.3:
+    round 1 adds the midpoints towards 0.1 and 1.0, sqrt(0.03) = 0.1732 and sqrt(0.3) = 0.5477;
+    round 2 those between 0.3 and them, sqrt(0.05196) = 0.2279 and sqrt(0.1643) = 0.4054; 0.4054 is then best, its neighbours
+    within sqrt(2). Those four ran at budget 1.0 alone, as the transfer runs (0.35) did."""
+    refined = [trial(1.0, lr, s) for lr in (0.1732, 0.5477, 0.2279, 0.4054) for s in range(3)]
+    runs = [trial(1.0, 0.35, s) for s in range(3)]
+    assert on_grid(SWEEP + refined + runs) == (SWEEP + refined, runs)
+    # without 0.5477, round 2 never adds 0.4054 (0.3 stays best): it is off the grid
+    without = [t for t in refined if t.lr != 0.5477]
+    assert on_grid(SWEEP + without) == (SWEEP + without[:6], without[6:])

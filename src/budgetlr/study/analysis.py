@@ -18,6 +18,7 @@ import numpy as np
 
 from budgetlr.bench.store import Trial
 from budgetlr.errors import InvalidInput
+from budgetlr.study.lr_grid import next_lrs
 
 R_MAX = 4.0
 
@@ -32,20 +33,45 @@ def on_grid(trials: Sequence[Trial], planned: Planned = frozenset()) -> tuple[li
     its several budgets and at no other. A sweep runs its grid at every budget, so a grid LR that
     is missing at some budget (an interrupted sweep) still counts, and so does every LR of
     ``planned`` (a suite's :meth:`~budgetlr.bench.suites.Suite.planned`): a sweep stopped after
-    its largest budget (it runs that first) keeps its new LRs on the grid."""
+    its largest budget (it runs that first) keeps its new LRs on the grid. So does every LR that
+    refinement (:func:`~budgetlr.study.lr_grid.next_lrs`, replayed on the stored trials) added to
+    the largest budget's cell, replayed from its coarse grid: the LRs of ``planned``, or without
+    them those run at every budget (a guess that an LR refined at every budget can mislead)."""
     budgets: dict[tuple[str, str], set[float]] = defaultdict(set)
     budgets_of_lr: dict[tuple[str, str, float], set[float]] = defaultdict(set)
     for t in trials:
         budgets[(t.workload, t.schedule)].add(t.budget)
         budgets_of_lr[(t.workload, t.schedule, t.lr)].add(t.budget)
+    lone: dict[tuple[str, str], set[float]] = defaultdict(set)
+    for (workload, schedule, lr), at in budgets_of_lr.items():
+        every = budgets[(workload, schedule)]
+        if len(every) > 1 and at == {max(every)} and (workload, schedule, lr) not in planned:
+            lone[(workload, schedule)].add(lr)
+    for pair, lrs in lone.items():
+        largest = [t for t in trials if (t.workload, t.schedule, t.budget) == (*pair, max(budgets[pair]))]
+        coarse = {lr for w, s, lr in planned if (w, s) == pair} or {
+            lr for (w, s, lr), at in budgets_of_lr.items() if (w, s) == pair and at == budgets[pair]
+        }
+        lrs -= refined_lrs(largest, coarse)
 
     def inside(t: Trial) -> bool:
-        if (t.workload, t.schedule, t.lr) in planned:
-            return True
-        every = budgets[(t.workload, t.schedule)]
-        return not (len(every) > 1 and budgets_of_lr[(t.workload, t.schedule, t.lr)] == {max(every)})
+        return t.lr not in lone.get((t.workload, t.schedule), ())
 
     return [t for t in trials if inside(t)], [t for t in trials if not inside(t)]
+
+
+def refined_lrs(cell_trials: Sequence[Trial], coarse: AbstractSet[float]) -> set[float]:
+    """The LRs that refinement added to the cell of ``cell_trials`` from its coarse grid
+    ``coarse``, replayed round by round on the cell's trials."""
+    stored = {t.lr for t in cell_trials}
+    grid = coarse & stored
+    while grid:
+        (cell,) = cells([t for t in cell_trials if t.lr in grid])
+        added = set(next_lrs(cell.val_by_lr, sorted(coarse), cell.higher_is_better)) & stored
+        if not added:
+            return set(grid - coarse)
+        grid |= added
+    return set()
 
 
 @dataclass

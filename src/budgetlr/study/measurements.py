@@ -285,8 +285,8 @@ def wsd_s(rows: list[branching.BranchRow]) -> list[Section]:
 def tuning(cells: Sequence[Cell], short: Callable[[str], str]) -> Section:
     """How finely every cell's peak LR was tuned: the cells whose tuned LR lies inside its grid with
     both neighbours within sqrt(2) and no divergence beside it, and every other cell, named with
-    what :func:`budgetlr.study.finegrid.flags` finds."""
-    from budgetlr.study.finegrid import flags
+    what :func:`budgetlr.study.lr_grid.flags` finds."""
+    from budgetlr.study.lr_grid import flags
 
     rows = []
     for cell in cells:

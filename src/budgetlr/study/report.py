@@ -16,7 +16,7 @@ from budgetlr.bench.store import Store
 from budgetlr.bench.workloads import resolve_workload
 from budgetlr.errors import InvalidInput
 from budgetlr.plotting import panels, pyplot, save, style
-from budgetlr.study import analysis, finegrid
+from budgetlr.study import analysis, lr_grid
 from budgetlr.study.analysis import Cell
 from budgetlr.study.pages import Styled, Table, markdown_html, render
 
@@ -68,7 +68,7 @@ def build(
                 "task_metric": first.task_metric,
                 "task_table": task_table(mine) if secondary else None,
                 "lr_table": lr_table(mine),
-                "flagged": any(set(finegrid.flags(c.val_by_lr, c.tuned_lr)) & set(FLAG_NAMES) for c in mine),
+                "flagged": any(set(lr_grid.flags(c.val_by_lr, c.tuned_lr)) & set(FLAG_NAMES) for c in mine),
             }
         )
     times = analysis.steps_to_target(all_cells)
@@ -120,7 +120,7 @@ def task_table(mine: list[Cell]) -> Table:
     )
 
 
-#: The short names of the :func:`budgetlr.study.finegrid.flags` the table of tuned LRs shows.
+#: The short names of the :func:`budgetlr.study.lr_grid.flags` the table of tuned LRs shows.
 #: Not "neighbours over sqrt(2) apart": every cell of a coarse grid (the quick suite's) has it.
 FLAG_NAMES = {"at a grid edge": "edge", "next to a divergence": "cliff"}
 
@@ -130,7 +130,7 @@ def lr_table(mine: list[Cell]) -> Table:
         if not cell.tuned_lr:
             return None
         names = [
-            FLAG_NAMES[flag] for flag in finegrid.flags(cell.val_by_lr, cell.tuned_lr) if flag in FLAG_NAMES
+            FLAG_NAMES[flag] for flag in lr_grid.flags(cell.val_by_lr, cell.tuned_lr) if flag in FLAG_NAMES
         ]
         return f"{cell.tuned_lr:g}" + (f" ({', '.join(names)})" if names else "")
 

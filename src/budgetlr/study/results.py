@@ -88,15 +88,6 @@ def grids(trials: list[Trial], short: Callable[[str], str]) -> str:
     return "; ".join(parts)
 
 
-def swept_trials(
-    trials: list[Trial], planned: analysis.Planned, suite: Suite
-) -> tuple[list[Trial], list[Trial]]:
-    """``trials`` split into the sweep's and the runs off its grids (:func:`analysis.on_grid`). A
-    refining suite's every trial is its sweep's: refinement adds LRs at one budget only, which
-    would otherwise pass for runs at the LRs a power law predicted."""
-    return (list(trials), []) if suite.refine else analysis.on_grid(trials, planned)
-
-
 def reported(trials: list[Trial], suite: Suite) -> list[Trial]:
     """``trials`` with each schedule under the name the suite reports it by (one method, specified
     per workload, pools as one)."""
@@ -127,7 +118,7 @@ def write_results(out: Path, page: Path, suite: Suite, gpu: Path | None = None) 
         raise InvalidInput(f"the results database in {str(out)!r} holds no trials yet")
     # the runs at the LRs the transfer test predicts are off the grids: they tune no cell
     planned = suite.planned()
-    grid_trials, _ = swept_trials(trials, planned, suite)
+    grid_trials, _ = analysis.on_grid(trials, planned)
     cells = analysis.cells(reported(grid_trials, suite))
     gpu_cells = None
     if gpu is not None:  # read, or refused, before anything is written
@@ -160,7 +151,7 @@ def build(
     budgets = sorted({c.budget for c in pickable})
     schedules = sorted({c.schedule for c in pickable})
     seeds = sorted({t.seed for t in trials})
-    swept, off_grid = swept_trials([t for t in trials if study.is_pickable(t.schedule)], planned, suite)
+    swept, off_grid = analysis.on_grid([t for t in trials if study.is_pickable(t.schedule)], planned)
     laws = transfer.transfers(trials, planned)
     transferred, superseded = transfer.current(off_grid, laws)
     warmup, short = shortener(schedules)

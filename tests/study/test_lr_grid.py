@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from budgetlr.study.finegrid import flags, next_lrs
+from budgetlr.study.lr_grid import flags, next_lrs
 
 NAN = math.nan
 COARSE = (0.01, 0.02, 0.04, 0.08)
