@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# The GPU tier of the study (docs/results.md): text-gpt (a 6-layer GPT, 5000 steps at the full budget,
+# The GPU tier of the study (docs/study.md): text-gpt (a 6-layer GPT, 5000 steps at the full budget,
 # on the Python standard library's source) under the main schedules, every budget, 3 peak LRs, 4 seeds
 # (SEEDS), the language model's seeds in the CPU study; the page judges it the same way, on held-out loss.
 #
 #   benchmarks/gpu_study.sh [RESULTS_DIR]        # default gpu-results
-#   budgetlr results --out study-results --gpu gpu-results --write docs/results.md
+#   budgetlr results --out study-results --gpu gpu-results --write docs/study.md
 #
 # Several trials share the GPU at once (WORKERS processes; the model is small). The sweep is resumable:
 # LIMIT seconds (default 540) stop it cleanly, and running the script again continues where it stopped;

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The whole evidence study of docs/results.md, from nothing, in one command (about 2 h 45 min on two
+# The whole evidence study of docs/study.md, from nothing, in one command (about 2 h 45 min on two
 # idle cores: 322 core-minutes of trials measured, then WSD-S and PBT; docs/benchmark.md, "The study's cost"):
 #
 #   benchmarks/study.sh [OUT]   # default study-results; a rerun resumes the sweep (WSD-S and PBT run again)
@@ -25,7 +25,7 @@ done
 "$BUDGETLR" pbt --workload quadratic --budget-fraction 0.25 --population 8 --interval 25 --out "$OUT"
 "$BUDGETLR" pbt --workload mnist1d-cnn --budget-fraction 0.25 --population 8 --interval 30 --out "$OUT"
 
-mkdir -p docs/results
-python3 benchmarks/copy_database.py "$OUT/results.db" docs/results/results.db curves grad_norms
-cp "$OUT/wsd-s.json" docs/results/
-"$BUDGETLR" results --out docs/results --write docs/results.md
+mkdir -p docs/study
+python3 benchmarks/copy_database.py "$OUT/results.db" docs/study/results.db curves grad_norms
+cp "$OUT/wsd-s.json" docs/study/
+"$BUDGETLR" results --out docs/study --write docs/study.md

@@ -220,7 +220,7 @@ SUITES = {
         controls=FAIR_CONTROLS,
     ),
     "study": Suite(
-        "the evidence study of docs/results.md: 3 cheap CPU workloads x 14 methods x 8 seeds, "
+        "the evidence study of docs/study.md: 3 cheap CPU workloads x 14 methods x 8 seeds, "
         "and a byte-level language model x 9 schedules x 4 seeds",
         STUDY_WORKLOADS,
         STUDY_SCHEDULES,
