@@ -90,6 +90,15 @@ def test_a_loss_on_one_workload_is_marked_as_clearly_as_a_win_on_the_other():
         assert on_b.startswith("**+") and on_b.endswith(" (worse)**")
 
 
+def test_an_interval_across_two_workloads_too_wide_to_say_anything_is_written_as_such():
+    # UBA's loss half cosine's on a, double on b: the mean log-ratio over the two workloads is 0,
+    # their SE 0.69, and t at 99.375% with 1 degree of freedom 50.9: the bound is exp(35) - 1.
+    text = page_text(pooled_verdicts(cells(synthetic(0.5, on_b=2.0)), CLAIM, str))
+    for row in rows_of(text):
+        across = row.strip("|").split("|")[5].strip()
+        assert across.startswith("[-100.00%, ") and across.endswith(", > +10,000%]"), across
+
+
 def test_equal_losses_are_ties_and_the_page_is_the_same_on_every_run():
     text = page_text(pooled_verdicts(cells(synthetic(1.0)), CLAIM, str))
     assert all("| tie |" in row for row in rows_of(text))

@@ -132,6 +132,10 @@ def pooled_verdicts(
     return Section("results/verdicts.md.j2", fields)
 
 
+#: Beyond this a loss ratio's interval says nothing, and its digits would pretend otherwise.
+NO_INFORMATION_PERCENT = 10_000
+
+
 def verdict(interval: stats.Interval, name: str) -> str:
     return "tie" if interval.tie else f"{name} lower" if interval.high < 0 else f"{name} higher"
 
@@ -147,10 +151,16 @@ def across_columns(
     pct = across.interval.percent()
     worst = f"{across.worst} {100 * across.worst_effect:+.2f}%"
     return [
-        (f"[{pct.low:+.2f}%, {pct.high:+.2f}%]", "best" if pct.high < 0 else ""),
+        (f"[{pct.low:+.2f}%, {upper_bound(pct.high)}]", "best" if pct.high < 0 else ""),
         (verdict(across.interval, name), ""),
         (worst, ""),
     ]
+
+
+def upper_bound(percent: float) -> str:
+    """An interval's upper bound in percent, written "> +10,000%" past :data:`NO_INFORMATION_PERCENT`
+    (a t-interval over two workloads, one degree of freedom, can reach 10^19 %)."""
+    return f"> +{NO_INFORMATION_PERCENT:,}%" if percent > NO_INFORMATION_PERCENT else f"{percent:+.2f}%"
 
 
 def per_workload_verdicts(
