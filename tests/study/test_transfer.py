@@ -42,6 +42,9 @@ def test_the_page_reads_the_runs_at_the_predicted_lr_and_they_tune_no_cell():
     assert on_grid(SWEEP + runs) == (SWEEP, runs)
     text = page_text(lr_transfer_section(transfers(SWEEP + runs), SWEEP + runs, str))
     assert f"| -0.50 | [-0.50, -0.50] | 0.35 | 0.3 | {expected:+.2%} |" in text
+    assert "was then run with the same seeds" in text
+    unrun = page_text(lr_transfer_section(transfers(SWEEP), SWEEP, str))
+    assert "| 0.35 | 0.3 | not run |" in unrun and "this study has not run it" in unrun
 
 
 def test_budgetlr_lr_transfer_without_a_sweep_says_so_in_one_line(tmp_path):

@@ -98,8 +98,10 @@ def lr_transfer_section(
     if not found:
         return Section("results/lr_transfer.md.j2", {"table": None})
     rows = []
+    ran = False
     for item in found:
         loss = transfer.regret(item, trials)
+        ran = ran or loss is not None
         rows.append(
             [
                 (item.workload, ""),
@@ -123,7 +125,8 @@ def lr_transfer_section(
         "best LR at the grid's edge at budgets",
     ]
     return Section(
-        "results/lr_transfer.md.j2", {"bootstrap_seed": BOOTSTRAP_SEED, "table": Table(header, rows)}
+        "results/lr_transfer.md.j2",
+        {"bootstrap_seed": BOOTSTRAP_SEED, "table": Table(header, rows), "ran": ran},
     )
 
 
