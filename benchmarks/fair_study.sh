@@ -2,32 +2,28 @@
 # The fair study (docs/benchmark.md, "The fair study"), resumable across sittings:
 #
 #   benchmarks/fair_study.sh [OUT]            # default study-results/fair; about 7 h with one worker (WORKERS=2: two)
-#   benchmarks/fair_study.sh --snapshot [OUT] # stop point: copy OUT's finished trials into the repository
-#   benchmarks/fair_study.sh --page [OUT]     # the finished study: its database and page in docs/
+#   benchmarks/fair_study.sh --snapshot [OUT] # copy OUT's finished trials to docs/results/results.db
+#   benchmarks/fair_study.sh --page [OUT]     # the same, and the page docs/results.md from them
 #
 # Every finished trial is stored, and a rerun skips it; stop a run with Ctrl-C, or with `kill PID`
 # (SIGTERM) where it runs in the background (a background job ignores Ctrl-C's SIGINT). A sitting
-# that cannot finish the study ends with --snapshot, which copies the database (trials and their
-# curves as the planner reads them, without per-step gradient norms) to benchmarks/fair/results.db;
-# the next sitting's run starts from that copy when OUT holds no database yet.
+# ends with --page (or --snapshot), which copies the database (trials and their curves as the
+# planner reads them, without per-step gradient norms) to docs/results/results.db, the page's
+# database; the next sitting's run starts from that copy when OUT holds no database yet.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUDGETLR=${BUDGETLR:-.venv/bin/budgetlr}
-SNAPSHOT=${FAIR_SNAPSHOT:-benchmarks/fair/results.db}
+SNAPSHOT=${FAIR_SNAPSHOT:-docs/results/results.db}
+FOLDER=$(dirname "$SNAPSHOT") # the page's folder: docs/results, and its page docs/results.md
 
-if [[ ${1:-} == --snapshot ]]; then
+if [[ ${1:-} == --snapshot || ${1:-} == --page ]]; then
   OUT=${2:-study-results/fair}
-  mkdir -p "$(dirname "$SNAPSHOT")"
+  mkdir -p "$FOLDER"
   python3 benchmarks/copy_database.py "$OUT/results.db" "$SNAPSHOT" grad_norms claims
   echo "copied $OUT/results.db to $SNAPSHOT"
-  exit 0
-fi
-
-if [[ ${1:-} == --page ]]; then
-  OUT=${2:-study-results/fair}
-  mkdir -p docs/results
-  python3 benchmarks/copy_database.py "$OUT/results.db" docs/results/results.db grad_norms claims
-  "$BUDGETLR" results --suite fair --out docs/results --write docs/results.md
+  if [[ $1 == --page ]]; then
+    "$BUDGETLR" results --suite fair --out "$FOLDER" --write "$FOLDER.md"
+  fi
   exit 0
 fi
 

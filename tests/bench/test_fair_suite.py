@@ -49,10 +49,16 @@ def test_a_short_run_of_the_fair_suite_refines_its_grids_and_keeps_curves_the_pl
         ("digits-cnn", 1000 * 32 / (1797 - 360 - 360)),  # steps x batch / training images
         ("stdlib-gpt-long", 5000 * 16 * 32 / 4_000_000),  # steps x windows x bytes / training bytes
         ("quadratic", None),  # fresh samples at every step
+        ("mnist1d-mlp(samples=1000)", 2000 * 64 / (1000 - 125 - 200)),  # counted, not generated
     ],
 )
 def test_a_workload_says_how_many_passes_over_its_training_data_its_full_budget_makes(workload, epochs):
     assert resolve_workload(workload).epochs() == (None if epochs is None else pytest.approx(epochs))
+
+
+def test_mnist1ds_training_examples_counted_without_the_data_are_those_its_generator_makes():
+    workload = resolve_workload("mnist1d-cnn(samples=1000)")
+    assert workload.train_examples() == len(workload.splits()["train"][1]) == 675
 
 
 def test_a_snapshot_of_a_running_fair_study_keeps_every_trial_and_curve_for_the_next_sitting(tmp_path):

@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("suite", "name"), [("study", "study")])
+@pytest.mark.parametrize(("suite", "name"), [("study", "study"), ("fair", "results")])
 def test_the_committed_results_page_is_regenerated_byte_for_byte(tmp_path, suite, name):
     folder = tmp_path / "docs" / name
     folder.mkdir(parents=True)

@@ -111,6 +111,7 @@ def test_the_check_on_a_short_quadratic_sweep_fits_predicts_designs_and_judges(t
         controls=("quadratic(kappa=10000.0)",),
     )
     page = write_results(tmp_path, tmp_path / "page.md", suite)
+    assert "**Incomplete**" not in page.read_text()  # the sweep ran the suite's whole plan
     headings = [line for line in page.read_text().splitlines() if line.startswith("#")]
     assert (
         headings.index(

@@ -231,3 +231,18 @@ def test_the_gpu_tier_is_judged_as_the_cpu_study_is_on_its_one_workload():
     assert len(rows_of(text)) == 4 and all(f"{UBA} lower" in row for row in rows_of(text))
     # it names no section of the main page, and one workload needs no per-workload table
     assert "below" not in text and "each workload alone" not in text
+
+
+def test_the_page_counts_the_trials_of_its_suites_plan_not_yet_stored():
+    from budgetlr.bench.suites import Suite
+    from budgetlr.study.results import not_yet_run
+
+    # the plan: 2 budgets x 1 LR x 2 seeds of one schedule, 4 trials; 3 stored, one of them twice
+    suite = Suite("", ("quadratic",), (COSINE,), (0.5, 1.0), (0, 1), {"quadratic": (0.1,)})
+    stored = [
+        trial("quadratic", COSINE, 0.5, 0, 1.0),
+        trial("quadratic", COSINE, 0.5, 1, 1.0),
+        trial("quadratic", COSINE, 1.0, 1, 1.0),
+    ]
+    assert not_yet_run(suite, stored + stored[:1]) == (4, {"quadratic": 1})
+    assert not_yet_run(suite, [*stored, trial("quadratic", COSINE, 1.0, 0, 1.0)]) == (4, {})

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from budgetlr.bench.runner import TrialConfig
 
 BASELINES = (
     "cosine(warmup=0.05)",
@@ -152,18 +156,22 @@ class Suite:
         """The suite's sweeps: its own workloads x schedules x budgets x seeds, then ``more``."""
         return (self, *self.more)
 
-    def planned(self) -> frozenset[tuple[str, str, float]]:
-        """(workload, schedule, peak LR) of every trial its sweeps plan, in canonical specs: its
-        LR grids, per workload and schedule."""
+    def plan(self) -> list[TrialConfig]:
+        """Every trial its sweeps plan, in canonical specs (a refining suite's coarse pass)."""
         from budgetlr.bench.sweep import make_plan  # here, so naming the suites imports no torch
 
-        return frozenset(
-            (c.workload, c.schedule, c.lr)
+        return [
+            config
             for part in self.sweeps()
-            for c in make_plan(
+            for config in make_plan(
                 part.workloads, part.schedules, part.budgets, part.seeds, grids=part.lrs
             ).trials()
-        )
+        ]
+
+    def planned(self) -> frozenset[tuple[str, str, float]]:
+        """(workload, schedule, peak LR) of every trial of :meth:`plan`: its LR grids, per workload
+        and schedule."""
+        return frozenset((c.workload, c.schedule, c.lr) for c in self.plan())
 
 
 SUITES = {

@@ -105,6 +105,16 @@ def coarse_grids(suite: Suite) -> str:
     )
 
 
+def not_yet_run(suite: Suite, trials: list[Trial]) -> tuple[int, dict[str, int]]:
+    """How many trials the suite's plan holds (a refining suite's coarse pass), and those of each
+    workload not yet stored."""
+    stored = {(t.workload, t.schedule, t.budget, t.lr, t.seed) for t in trials}
+    plan = suite.plan()
+    return len(plan), Counter(
+        c.workload for c in plan if (c.workload, c.schedule, c.budget, c.lr, c.seed) not in stored
+    )
+
+
 def takes_notes(schedule: str) -> bool:
     """Whether trials of ``schedule`` store what the page reports of them: phi=auto's phi, PBT's run."""
     return spec_name(schedule) == "pbt" or method(schedule).kind == MethodKind.AUTO
@@ -162,8 +172,11 @@ def build(
         if not w.gpu_tier and not any(x.startswith(name) for x in workloads)
     )
     rel = plots.relative_to(page.parent)
+    planned_count, unrun = not_yet_run(suite, trials)
     intro = {
         "suite": next((name for name, known in SUITES.items() if known is suite), None),
+        "planned_count": planned_count,
+        "unrun": {w: n for w, n in sorted(unrun.items())},
         "refined": suite.refine,
         "out": out,
         "page": page,

@@ -181,8 +181,12 @@ class ClassificationWorkload(Workload):
         x, y = batch
         return nn.functional.cross_entropy(model(x), y)
 
+    def train_examples(self) -> int:
+        """The examples of the training split."""
+        return len(self.splits()["train"][1])
+
     def epochs(self) -> float:
-        examples = len(self.splits()["train"][1])
+        examples = self.train_examples()
         return self.full_budget * min(self.batch_size, examples) / examples
 
     def evaluate(self, model: nn.Module, split: str) -> float:

@@ -30,6 +30,11 @@ def split_arrays(x: np.ndarray, y: np.ndarray, val: int, test: int, seed: int) -
     }
 
 
+def mnist1d_held_out(samples: int) -> tuple[int, int]:
+    """The validation and test examples of MNIST-1D's ``samples``; the rest train."""
+    return samples // 8, samples // 5
+
+
 @cache
 def mnist1d_splits(samples: int) -> dict[str, Batch]:
     from mnist1d.data import get_dataset_args, make_dataset
@@ -40,7 +45,8 @@ def mnist1d_splits(samples: int) -> dict[str, Batch]:
     data = make_dataset(args)
     x = np.concatenate([data["x"], data["x_test"]])[:, None, :]
     y = np.concatenate([data["y"], data["y_test"]])
-    return split_arrays(x, y, val=samples // 8, test=samples // 5, seed=0)
+    val, test = mnist1d_held_out(samples)
+    return split_arrays(x, y, val=val, test=test, seed=0)
 
 
 @dataclass(frozen=True)
@@ -60,6 +66,9 @@ class Mnist1dCNN(ClassificationWorkload):
 
     def splits(self) -> dict[str, Batch]:
         return mnist1d_splits(self.samples)
+
+    def train_examples(self) -> int:
+        return self.samples - sum(mnist1d_held_out(self.samples))  # without generating the data
 
     def build_model(self) -> nn.Module:
         w = self.width
