@@ -1,6 +1,7 @@
 """The results page's pooled verdicts on synthetic trials whose answer is known: a planted 5%
 lower loss is found with its sign and an interval covering it; equal losses are a tie."""
 
+import dataclasses
 import math
 
 import numpy as np
@@ -233,16 +234,20 @@ def test_the_gpu_tier_is_judged_as_the_cpu_study_is_on_its_one_workload():
     assert "below" not in text and "each workload alone" not in text
 
 
-def test_the_page_counts_the_trials_of_its_suites_plan_not_yet_stored():
+def test_the_page_says_what_of_its_suites_plan_is_not_yet_stored_or_still_refining():
     from budgetlr.bench.suites import Suite
-    from budgetlr.study.results import not_yet_run
+    from budgetlr.study.results import incomplete
 
     # the plan: 2 budgets x 1 LR x 2 seeds of one schedule, 4 trials; 3 stored, one of them twice
     suite = Suite("", ("quadratic",), (COSINE,), (0.5, 1.0), (0, 1), {"quadratic": (0.1,)})
-    stored = [
-        trial("quadratic", COSINE, 0.5, 0, 1.0),
-        trial("quadratic", COSINE, 0.5, 1, 1.0),
-        trial("quadratic", COSINE, 1.0, 1, 1.0),
-    ]
-    assert not_yet_run(suite, stored + stored[:1]) == (4, {"quadratic": 1})
-    assert not_yet_run(suite, [*stored, trial("quadratic", COSINE, 1.0, 0, 1.0)]) == (4, {})
+    stored = [trial("quadratic", COSINE, b, seed, 1.0) for b, seed in ((0.5, 0), (0.5, 1), (1.0, 1))]
+    assert incomplete(suite, [*stored, stored[0]], []) == (
+        "1 of the 4 trials of the suite's plan are not yet stored (quadratic 1)"
+    )
+    every = [*stored, trial("quadratic", COSINE, 1.0, 0, 1.0)]
+    assert incomplete(suite, every, cells(every)) == ""
+    # Refined, a one-LR grid is its own optimum at both edges: each cell would extend it.
+    refining = dataclasses.replace(suite, refine=True)
+    assert (
+        incomplete(refining, every, cells(every)) == "refinement would still add LRs to 2 cells (quadratic 2)"
+    )

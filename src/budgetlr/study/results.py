@@ -24,6 +24,7 @@ from budgetlr.spec import format_spec, split_spec
 from budgetlr.study import analysis, branching, transfer
 from budgetlr.study import recommend as study
 from budgetlr.study.analysis import Cell
+from budgetlr.study.lr_grid import next_lrs
 from budgetlr.study.measurements import (
     adaptive,
     core_minutes,
@@ -105,14 +106,36 @@ def coarse_grids(suite: Suite) -> str:
     )
 
 
-def not_yet_run(suite: Suite, trials: list[Trial]) -> tuple[int, dict[str, int]]:
-    """How many trials the suite's plan holds (a refining suite's coarse pass), and those of each
-    workload not yet stored."""
+def incomplete(suite: Suite, trials: list[Trial], cells: list[Cell]) -> str:
+    """What of the suite's study is still to run: the trials of its plan (a refining suite's coarse
+    pass) not yet stored, and the cells where refinement would still add an LR
+    (:func:`~budgetlr.study.lr_grid.next_lrs`), each per workload; empty when nothing is."""
     stored = {(t.workload, t.schedule, t.budget, t.lr, t.seed) for t in trials}
     plan = suite.plan()
-    return len(plan), Counter(
+    unrun = Counter(
         c.workload for c in plan if (c.workload, c.schedule, c.budget, c.lr, c.seed) not in stored
     )
+    unsettled = Counter(
+        c.workload
+        for c in cells
+        if suite.refine
+        and c.workload in suite.lrs
+        and next_lrs(c.val_by_lr, suite.lrs[c.workload], c.higher_is_better)
+    )
+
+    def listed(counts: Counter[str]) -> str:
+        return ", ".join(f"{workload} {count:,}" for workload, count in sorted(counts.items()))
+
+    parts = []
+    if unrun:
+        stage = "coarse pass" if suite.refine else "plan"
+        parts.append(
+            f"{unrun.total():,} of the {len(plan):,} trials of the suite's {stage} are not yet stored ({listed(unrun)})"
+        )
+    if unsettled:
+        noun = "cell" if unsettled.total() == 1 else "cells"
+        parts.append(f"refinement would still add LRs to {unsettled.total()} {noun} ({listed(unsettled)})")
+    return ", and ".join(parts)
 
 
 def takes_notes(schedule: str) -> bool:
@@ -172,11 +195,9 @@ def build(
         if not w.gpu_tier and not any(x.startswith(name) for x in workloads)
     )
     rel = plots.relative_to(page.parent)
-    planned_count, unrun = not_yet_run(suite, trials)
     intro = {
         "suite": next((name for name, known in SUITES.items() if known is suite), None),
-        "planned_count": planned_count,
-        "unrun": {w: n for w, n in sorted(unrun.items())},
+        "incomplete": incomplete(suite, trials, pickable),
         "refined": suite.refine,
         "out": out,
         "page": page,
