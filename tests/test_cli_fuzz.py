@@ -117,7 +117,12 @@ def options(paths: dict[str, str]) -> dict[str, dict[str, list[str]]]:
             "--lr": NUMBERS,
             "--out": outs,
         },
-        "recommend": {"--budget-fraction": NUMBERS, "--workload": WORKLOADS, "--out": outs},
+        "recommend": {
+            "--budget-fraction": NUMBERS,
+            "--workload": WORKLOADS,
+            "--out": outs,
+            "--suite": ["fair", "study", "huge", ""],
+        },
         "lr-transfer": {"--out": outs, "--suite": ["study", "quick", "huge", ""], "--workers": NUMBERS},
         "results": {"--out": outs, "--write": files, "--gpu": outs},
         "plan fit": {

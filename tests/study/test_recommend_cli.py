@@ -73,3 +73,16 @@ def test_budgetlr_recommend_prints_schedule_confidence_and_peak_lr(database):
     assert "peak LR for uba(warmup=0.05) on quadratic at budget 0.25: 0.6" in done.stdout
     done = budgetlr("recommend", "--budget-fraction", "0.25", "--workload", "nope", "--out", str(out))
     assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_with_a_suite_recommend_reads_the_database_as_its_page_does(database):
+    """The fair suite reports its quadratics apart, as convex controls: its page's recommendations
+    leave them out, and so does ``recommend --suite fair``, unless asked for one of them."""
+    out, _ = database
+    done = budgetlr("recommend", "--budget-fraction", "0.25", "--suite", "fair", "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("budget fraction 0.25, over 1 workload(s): quadratic(dim=8)\n")
+    done = budgetlr("recommend", "--budget-fraction", "0.25", "--suite", "fair", "--workload", "quadratic", "--out", str(out))  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("budget fraction 0.25, over 1 workload(s): quadratic\n")

@@ -139,6 +139,12 @@ def add_commands(commands: Any) -> None:
         type=checked(word),
         help="only this workload's results (default: all); also prints a peak LR for the budget",
     )
+    parser.add_argument(
+        "--suite",
+        choices=sorted(SUITES),
+        help="read the database as this suite's page does: its methods under the names it reports "
+        "them by, and without its convex controls unless --workload names one",
+    )
     add_out(parser)
     parser = add_command(
         commands, "results", results, BENCH, help="write a study's results page from its database"
@@ -265,11 +271,21 @@ def recommend(args: argparse.Namespace) -> None:
     from budgetlr.bench.workloads import stored_spec
     from budgetlr.study.analysis import cells, on_grid
     from budgetlr.study.recommend import peak_lr, recommend
+    from budgetlr.study.results import reported
 
     workload = None if args.workload is None else stored_spec(args.workload)
+    suite = None if args.suite is None else SUITES[args.suite]
     with Store.existing(args.out) as store:
-        trials, _ = on_grid(store.trials())  # the lr-transfer runs tune nothing
-    recommendation = recommend(cells(trials), args.budget, workload)
+        trials = store.trials()
+    if suite is None:
+        trials, _ = on_grid(trials)  # the lr-transfer runs tune nothing
+        controls: tuple[str, ...] = ()
+    else:
+        trials = reported(on_grid(trials, suite.planned())[0], suite)
+        controls = () if workload is not None else suite.controls
+    recommendation = recommend(
+        [c for c in cells(trials) if c.workload not in controls], args.budget, workload
+    )
     print(recommendation.explain())
     if workload is not None:
         print(peak_lr(trials, workload, recommendation.choice.schedule, args.budget).explain())

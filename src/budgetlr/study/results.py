@@ -138,6 +138,12 @@ def incomplete(suite: Suite, trials: list[Trial], cells: list[Cell]) -> str:
     return ", and ".join(parts)
 
 
+def recommend_option(name: str | None, suite: Suite) -> str:
+    """`` --suite NAME`` where ``budgetlr recommend`` needs it to read the database as the suite's
+    page does (a suite with convex controls or methods reported under other names)."""
+    return f" --suite {name}" if name and (suite.controls or suite.report_names()) else ""
+
+
 def takes_notes(schedule: str) -> bool:
     """Whether trials of ``schedule`` store what the page reports of them: phi=auto's phi, PBT's run."""
     return spec_name(schedule) == "pbt" or method(schedule).kind == MethodKind.AUTO
@@ -195,8 +201,10 @@ def build(
         if not w.gpu_tier and not any(x.startswith(name) for x in workloads)
     )
     rel = plots.relative_to(page.parent)
+    suite_name = next((name for name, known in SUITES.items() if known is suite), None)
     intro = {
-        "suite": next((name for name, known in SUITES.items() if known is suite), None),
+        "suite": suite_name,
+        "recommend_option": recommend_option(suite_name, suite),
         "incomplete": incomplete(suite, trials, pickable),
         "refined": suite.refine,
         "out": out,
@@ -247,7 +255,7 @@ def build(
     if suite.claim is not None:
         sections += per_cell_comparisons(pickable, suite.claim, budgets, short)
     sections += [
-        recommendations(main, budgets, short),
+        recommendations(main, budgets, short, recommend_option(suite_name, suite)),
         *phi_sensitivity(pickable, trials, notes, plots, rel),
         *adaptive(cells, pickable, suite.comparisons, budgets, short),
         *wsd_s(rows),

@@ -334,7 +334,11 @@ def per_cell_comparisons(
     return [Section("results/per_cell.md.j2", {"name": name, "challenger": challenger, "table": table})]
 
 
-def recommendations(cells: list[Cell], budgets: list[float], short: Callable[[str], str]) -> Section:
+def recommendations(
+    cells: list[Cell], budgets: list[float], short: Callable[[str], str], suite_option: str = ""
+) -> Section:
+    """What ``budgetlr recommend --budget-fraction X`` answers at each budget; ``suite_option``
+    (`` --suite fair``) where the command needs it to read the database as the page does."""
     rows = []
     for budget in budgets:
         try:
@@ -361,4 +365,6 @@ def recommendations(cells: list[Cell], budgets: list[float], short: Callable[[st
     counts = sorted({len(c.test) for c in cells if c.test}) or [0]
     seeds_text = f"{counts[0]}" if len(counts) == 1 else f"{counts[0]} to {counts[-1]}"
     table = Table(["budget", "use", "mean excess", "best or tied", "runner-up", "confidence"], rows)
-    return Section("results/recommendations.md.j2", {"seeds": seeds_text, "table": table})
+    return Section(
+        "results/recommendations.md.j2", {"seeds": seeds_text, "table": table, "suite_option": suite_option}
+    )
