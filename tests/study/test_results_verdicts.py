@@ -242,7 +242,7 @@ def test_the_page_says_what_of_its_suites_plan_is_not_yet_stored_or_still_refini
     suite = Suite("", ("quadratic",), (COSINE,), (0.5, 1.0), (0, 1), {"quadratic": (0.1,)})
     stored = [trial("quadratic", COSINE, b, seed, 1.0) for b, seed in ((0.5, 0), (0.5, 1), (1.0, 1))]
     assert incomplete(suite, [*stored, stored[0]], []) == (
-        "1 of the 4 trials of the suite's plan are not yet stored (quadratic 1)"
+        "1 of the 4 trials of the suite's plan is not yet stored (quadratic 1)"
     )
     every = [*stored, trial("quadratic", COSINE, 1.0, 0, 1.0)]
     assert incomplete(suite, every, cells(every)) == ""

@@ -130,7 +130,8 @@ def incomplete(suite: Suite, trials: list[Trial], cells: list[Cell]) -> str:
     if unrun:
         stage = "coarse pass" if suite.refine else "plan"
         parts.append(
-            f"{unrun.total():,} of the {len(plan):,} trials of the suite's {stage} are not yet stored ({listed(unrun)})"
+            f"{unrun.total():,} of the {len(plan):,} trials of the suite's {stage} {'is' if unrun.total() == 1 else 'are'} "
+            f"not yet stored ({listed(unrun)})"
         )
     if unsettled:
         noun = "cell" if unsettled.total() == 1 else "cells"
