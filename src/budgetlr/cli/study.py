@@ -271,7 +271,7 @@ def recommend(args: argparse.Namespace) -> None:
     from budgetlr.bench.workloads import stored_spec
     from budgetlr.study.analysis import cells, on_grid
     from budgetlr.study.recommend import peak_lr, recommend
-    from budgetlr.study.results import reported
+    from budgetlr.study.results import suite_trials
 
     workload = None if args.workload is None else stored_spec(args.workload)
     suite = None if args.suite is None else SUITES[args.suite]
@@ -281,7 +281,7 @@ def recommend(args: argparse.Namespace) -> None:
         trials, _ = on_grid(trials)  # the lr-transfer runs tune nothing
         controls: tuple[str, ...] = ()
     else:
-        trials = reported(on_grid(trials, suite.planned())[0], suite)
+        trials = suite_trials(trials, suite, suite.planned())
         controls = () if workload is not None else suite.controls
     recommendation = recommend(
         [c for c in cells(trials) if c.workload not in controls], args.budget, workload

@@ -99,6 +99,12 @@ def reported(trials: list[Trial], suite: Suite) -> list[Trial]:
     ]
 
 
+def suite_trials(trials: list[Trial], suite: Suite, planned: analysis.Planned) -> list[Trial]:
+    """The trials that tune the suite's cells, as its page and ``recommend --suite`` read them: on
+    its grids (``planned``, :meth:`Suite.planned`), each schedule under the name it is reported by."""
+    return reported(analysis.on_grid(trials, planned)[0], suite)
+
+
 def coarse_grids(suite: Suite) -> str:
     """A refining suite's coarse grids, each workload's (the refined ones differ cell by cell)."""
     return "; ".join(
@@ -158,8 +164,7 @@ def write_results(out: Path, page: Path, suite: Suite, gpu: Path | None = None) 
         raise InvalidInput(f"the results database in {str(out)!r} holds no trials yet")
     # the runs at the LRs the transfer test predicts are off the grids: they tune no cell
     planned = suite.planned()
-    grid_trials, _ = analysis.on_grid(trials, planned)
-    cells = analysis.cells(reported(grid_trials, suite))
+    cells = analysis.cells(suite_trials(trials, suite, planned))
     gpu_cells = None
     if gpu is not None:  # read, or refused, before anything is written
         with Store.existing(gpu) as store:
