@@ -17,7 +17,10 @@ def quoted(text: str) -> list[str]:
 
 @pytest.mark.parametrize(
     ("opening", "closing", "page"),
-    [("**What the study found**", "`budgetlr recommend --budget-fraction", "docs/study.md")],
+    [
+        ("**What the fair study found**", "**What the first study found**", "docs/results.md"),
+        ("**What the first study found**", "`budgetlr recommend --budget-fraction", "docs/study.md"),
+    ],
 )
 def test_every_percentage_of_the_readmes_summary_is_on_the_page_it_cites(opening, closing, page):
     readme = (ROOT / "README.md").read_text()
