@@ -208,9 +208,10 @@ def build(
     )
     rel = plots.relative_to(page.parent)
     suite_name = next((name for name, known in SUITES.items() if known is suite), None)
+    suite_option = recommend_option(suite_name, suite)
     intro = {
         "suite": suite_name,
-        "recommend_option": recommend_option(suite_name, suite),
+        "recommend_option": suite_option,
         "incomplete": incomplete(suite, trials, pickable),
         "refined": suite.refine,
         "out": out,
@@ -261,7 +262,7 @@ def build(
     if suite.claim is not None:
         sections += per_cell_comparisons(pickable, suite.claim, budgets, short)
     sections += [
-        recommendations(main, budgets, short, recommend_option(suite_name, suite)),
+        recommendations(main, budgets, short, suite_option),
         *phi_sensitivity(pickable, trials, notes, plots, rel),
         *adaptive(cells, pickable, suite.comparisons, budgets, short),
         *wsd_s(rows),
